@@ -1,0 +1,214 @@
+//! The MAVLink connection to the autopilot: connecting (and reconnecting a
+//! TCP link), sending with the bridge's own identity, receiving with bad
+//! frames skipped and counted, and the bridge's 1 Hz HEARTBEAT.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use mavlink::dialects::ardupilotmega::{
+    MavAutopilot, MavMessage, MavModeFlag, MavState, MavType, HEARTBEAT_DATA,
+};
+use mavlink::error::MessageReadError;
+use mavlink::{AsyncConnection, AsyncMavConnection, MavHeader};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Our MAVLink system id: the 245-254 band is where fleet bridges live, away
+/// from autopilots (1..) and ground stations (255).
+pub const BRIDGE_SYSTEM_ID: u8 = 245;
+/// MAV_COMP_ID_ONBOARD_COMPUTER: the bridge runs on the companion computer.
+pub const BRIDGE_COMPONENT_ID: u8 = 191;
+
+const HEARTBEAT_PERIOD: Duration = Duration::from_secs(1);
+const RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
+
+type Connection = AsyncConnection<MavMessage>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("cannot open MAVLink link {address}: {source}")]
+    Open {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot send {message} on MAVLink link {address}: {reason}")]
+    Send {
+        address: String,
+        message: &'static str,
+        reason: String,
+    },
+}
+
+/// One MAVLink link, shared by the receiver, the heartbeat and the command
+/// and mission protocols.
+pub struct MavlinkLink {
+    address: String,
+    /// Swapped when a TCP link is re-established.
+    connection: RwLock<Arc<Connection>>,
+    unparsable_frames: AtomicU64,
+}
+
+impl MavlinkLink {
+    /// Opens the link. `address` is `udpout:host:port`, `udpin:ip:port` or
+    /// `tcpout:host:port`.
+    pub async fn open(address: &str) -> Result<Arc<MavlinkLink>, LinkError> {
+        let connection = connect(address).await?;
+        Ok(Arc::new(MavlinkLink {
+            address: address.to_owned(),
+            connection: RwLock::new(Arc::new(connection)),
+            unparsable_frames: AtomicU64::new(0),
+        }))
+    }
+
+    pub fn address(&self) -> &str {
+        &self.address
+    }
+
+    /// Frames that arrived intact but did not parse (unknown message or enum
+    /// value for this dialect, bad length).
+    pub fn unparsable_frames(&self) -> u64 {
+        self.unparsable_frames.load(Ordering::Relaxed)
+    }
+
+    fn current(&self) -> Arc<Connection> {
+        // A poisoned lock only means a panic elsewhere mid-swap; the Arc
+        // inside is still whole.
+        self.connection
+            .read()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .clone()
+    }
+
+    pub async fn send(&self, message: &MavMessage) -> Result<(), LinkError> {
+        let header = MavHeader {
+            system_id: u32::from(BRIDGE_SYSTEM_ID),
+            component_id: BRIDGE_COMPONENT_ID,
+            sequence: 0, // the connection numbers frames itself
+        };
+        self.current()
+            .send(&header, message)
+            .await
+            .map(|_| ())
+            .map_err(|error| LinkError::Send {
+                address: self.address.clone(),
+                message: mavlink::Message::message_name(message),
+                reason: error.to_string(),
+            })
+    }
+
+    /// Receives until `shutdown`, forwarding each parsed frame. Frames that
+    /// fail to parse are skipped and counted; a broken TCP link is reopened.
+    pub async fn receive(
+        self: Arc<Self>,
+        frames: mpsc::Sender<(MavHeader, MavMessage)>,
+        shutdown: CancellationToken,
+    ) {
+        loop {
+            let connection = self.current();
+            let received = tokio::select! {
+                () = shutdown.cancelled() => return,
+                received = connection.try_recv() => received,
+            };
+            match received {
+                Ok(frame) => {
+                    if frames.send(frame).await.is_err() {
+                        return; // the state task has stopped: we are shutting down
+                    }
+                }
+                Err(MessageReadError::Parse(error)) => {
+                    let total = self.unparsable_frames.fetch_add(1, Ordering::Relaxed) + 1;
+                    tracing::debug!(link = %self.address, %error, total, "skipped unparsable MAVLink frame");
+                }
+                Err(MessageReadError::Io(error)) => {
+                    tracing::warn!(link = %self.address, %error, "MAVLink link read failed");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(RECONNECT_BACKOFF) => {}
+                    }
+                    // UDP sockets survive errors; a TCP stream does not.
+                    if self.address.starts_with("tcp") {
+                        self.reconnect(&shutdown).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn reconnect(&self, shutdown: &CancellationToken) {
+        loop {
+            match connect(&self.address).await {
+                Ok(connection) => {
+                    *self
+                        .connection
+                        .write()
+                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(connection);
+                    tracing::info!(link = %self.address, "MAVLink link reopened");
+                    return;
+                }
+                Err(error) => tracing::warn!(%error, "MAVLink link still down"),
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                () = tokio::time::sleep(RECONNECT_BACKOFF) => {}
+            }
+        }
+    }
+
+    /// Sends our HEARTBEAT at 1 Hz. On `udpout` links this is also what makes
+    /// the autopilot start streaming to us. It runs from the same runtime as
+    /// the receiver, so it stops when the bridge does (a heartbeat from a
+    /// hung bridge would hide its failure from the autopilot's failsafe).
+    pub async fn heartbeat(self: Arc<Self>, shutdown: CancellationToken) {
+        let mut ticks = tokio::time::interval(HEARTBEAT_PERIOD);
+        loop {
+            tokio::select! {
+                () = shutdown.cancelled() => return,
+                _ = ticks.tick() => {}
+            }
+            if let Err(error) = self.send(&bridge_heartbeat()).await {
+                tracing::warn!(%error, "bridge heartbeat not sent");
+            }
+        }
+    }
+}
+
+async fn connect(address: &str) -> Result<Connection, LinkError> {
+    mavlink::connect_async::<MavMessage>(address)
+        .await
+        .map_err(|source| LinkError::Open {
+            address: address.to_owned(),
+            source,
+        })
+}
+
+/// The bridge's HEARTBEAT: an onboard controller, not an autopilot, every
+/// field explicit (the crate's default base_mode would read as armed).
+pub fn bridge_heartbeat() -> MavMessage {
+    MavMessage::HEARTBEAT(HEARTBEAT_DATA {
+        custom_mode: 0,
+        mavtype: MavType::MAV_TYPE_ONBOARD_CONTROLLER,
+        autopilot: MavAutopilot::MAV_AUTOPILOT_INVALID,
+        base_mode: MavModeFlag::empty(),
+        system_status: MavState::MAV_STATE_ACTIVE,
+        mavlink_version: 3,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bridge_heartbeat_is_not_an_armed_autopilot() {
+        let MavMessage::HEARTBEAT(heartbeat) = bridge_heartbeat() else {
+            unreachable!()
+        };
+        assert_eq!(heartbeat.autopilot, MavAutopilot::MAV_AUTOPILOT_INVALID);
+        assert_eq!(heartbeat.mavtype, MavType::MAV_TYPE_ONBOARD_CONTROLLER);
+        assert!(!heartbeat
+            .base_mode
+            .contains(MavModeFlag::MAV_MODE_FLAG_SAFETY_ARMED));
+    }
+}

@@ -1,0 +1,409 @@
+//! End to end: embedded MQTT broker + simulated PX4 + the bridge, driven by
+//! a test MQTT client the way the dispatcher drives it.
+
+use std::time::Duration;
+
+use firmware_bridge::BridgeConfig;
+use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, QoS};
+use simulator::{GeoPoint, SimConfig, Simulator, VehicleSpec};
+use tokio::sync::mpsc;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+use wire::{
+    Availability, Command, CommandBody, CommandReply, CommandState, Event, EventBody, Mission,
+    MissionItem, Status, Telemetry,
+};
+
+const DRONE: &str = "d1";
+const HOME: GeoPoint = GeoPoint {
+    lat_deg: 30.505,
+    lon_deg: 114.398,
+    alt_msl_m: 20.0,
+};
+/// Generous: the whole mission takes ~2-4 s of wall time at 30x.
+const WAIT: Duration = Duration::from_secs(30);
+
+fn topic(channel: &str) -> String {
+    format!("skyshare/v1/drones/{DRONE}/{channel}")
+}
+
+/// What the test client has heard, decoded by topic.
+#[derive(Debug, Clone)]
+enum Heard {
+    Status(Status),
+    Telemetry(Telemetry),
+    Event(Event),
+    Reply(CommandReply),
+}
+
+struct Harness {
+    shutdown: CancellationToken,
+    bridge: JoinHandle<Result<(), firmware_bridge::BridgeError>>,
+    client: AsyncClient,
+    inbox: mpsc::UnboundedReceiver<Heard>,
+    _broker: broker::EmbeddedBroker,
+}
+
+impl Harness {
+    async fn start(mqtt_keep_alive: Duration) -> Harness {
+        let broker = broker::EmbeddedBroker::start(broker::BrokerConfig::loopback_any_port())
+            .expect("broker starts");
+        let shutdown = CancellationToken::new();
+        let sim = Simulator::bind(SimConfig {
+            vehicles: vec![VehicleSpec {
+                name: DRONE.into(),
+                system_id: 1,
+                home: HOME,
+                port: 0,
+            }],
+            speedup: 30.0,
+            bind_ip: "127.0.0.1".parse().unwrap(),
+        })
+        .await
+        .expect("simulator binds");
+        let vehicle_addr = sim.addresses()[0].1;
+        tokio::spawn(sim.run(shutdown.clone()));
+
+        // Subscribe before the bridge starts so nothing is missed.
+        let (client, inbox) = test_client(&broker.url()).await;
+
+        let config = BridgeConfig {
+            telemetry_hz: 5.0,
+            mqtt_keep_alive,
+            ..BridgeConfig::new(DRONE, format!("udpout:{vehicle_addr}"), broker.url())
+        };
+        let bridge = tokio::spawn(firmware_bridge::run(config, shutdown.clone()));
+        Harness {
+            shutdown,
+            bridge,
+            client,
+            inbox,
+            _broker: broker,
+        }
+    }
+
+    async fn send(&self, id: &str, body: CommandBody) {
+        let command = Command {
+            v: wire::VERSION,
+            id: id.into(),
+            ts_ms: 0,
+            body,
+        };
+        self.send_raw(wire::encode(&command)).await;
+    }
+
+    async fn send_raw(&self, payload: Vec<u8>) {
+        self.client
+            .publish(topic("commands"), QoS::AtLeastOnce, false, payload)
+            .await
+            .expect("test client publishes");
+    }
+
+    /// Waits for the first message `pick` accepts, returning what it gives.
+    async fn until<T>(&mut self, what: &str, mut pick: impl FnMut(&Heard) -> Option<T>) -> T {
+        let found = tokio::time::timeout(WAIT, async {
+            loop {
+                let heard = self.inbox.recv().await.expect("test client alive");
+                if let Some(found) = pick(&heard) {
+                    return found;
+                }
+            }
+        })
+        .await;
+        found.unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+    }
+
+    /// Waits for the terminal reply to `id`, returning every reply to it seen
+    /// on the way (in order, terminal last).
+    async fn replies_until_terminal(&mut self, id: &str) -> Vec<CommandReply> {
+        let mut replies = Vec::new();
+        let id = id.to_owned();
+        self.until(&format!("terminal reply to {id}"), |heard| match heard {
+            Heard::Reply(reply) if reply.request_id == id => {
+                replies.push(reply.clone());
+                reply.state.is_terminal().then_some(())
+            }
+            _ => None,
+        })
+        .await;
+        replies
+    }
+}
+
+async fn test_client(url: &str) -> (AsyncClient, mpsc::UnboundedReceiver<Heard>) {
+    let (host, port) = url
+        .strip_prefix("mqtt://")
+        .and_then(|rest| rest.rsplit_once(':'))
+        .expect("broker url");
+    let mut options = MqttOptions::new("test-dispatcher", host, port.parse().unwrap());
+    options.set_keep_alive(Duration::from_secs(5));
+    options.set_max_packet_size(1 << 20, 1 << 20);
+    let (client, mut eventloop) = AsyncClient::new(options, 64);
+    let (heard_tx, heard_rx) = mpsc::unbounded_channel();
+    let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
+    let mut subscribed_tx = Some(subscribed_tx);
+    client
+        .subscribe(format!("skyshare/v1/drones/{DRONE}/#"), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    tokio::spawn(async move {
+        loop {
+            match eventloop.poll().await {
+                Ok(MqttEvent::Incoming(Packet::SubAck(_))) => {
+                    if let Some(tx) = subscribed_tx.take() {
+                        let _ = tx.send(());
+                    }
+                }
+                Ok(MqttEvent::Incoming(Packet::Publish(publish))) => {
+                    let payload = &publish.payload[..];
+                    let channel = publish.topic.rsplit('/').next().unwrap_or_default();
+                    let heard = match channel {
+                        "status" => Heard::Status(wire::decode(payload).expect("status decodes")),
+                        "telemetry" => {
+                            Heard::Telemetry(wire::decode(payload).expect("telemetry decodes"))
+                        }
+                        "events" => Heard::Event(wire::decode(payload).expect("event decodes")),
+                        "replies" => Heard::Reply(wire::decode(payload).expect("reply decodes")),
+                        _ => continue, // our own commands
+                    };
+                    if heard_tx.send(heard).is_err() {
+                        return;
+                    }
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    eprintln!("test client: {error}");
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+        }
+    });
+    tokio::time::timeout(WAIT, subscribed_rx)
+        .await
+        .expect("test client subscribes in time")
+        .unwrap();
+    (client, heard_rx)
+}
+
+fn survey_mission() -> Mission {
+    // ~80 m north-east of home.
+    Mission {
+        items: vec![
+            MissionItem::Takeoff { alt_rel_m: 30.0 },
+            MissionItem::Waypoint {
+                lat_deg: 30.5055,
+                lon_deg: 114.3986,
+                alt_rel_m: 30.0,
+                hold_s: 1.0,
+            },
+            MissionItem::CaptureImage,
+            MissionItem::ReturnToLaunch,
+        ],
+    }
+}
+
+fn distance_m(lat_a: f64, lon_a: f64, lat_b: f64, lon_b: f64) -> f64 {
+    let north_m = (lat_a - lat_b).to_radians() * 6_378_137.0;
+    let east_m = (lon_a - lon_b).to_radians() * 6_378_137.0 * lat_a.to_radians().cos();
+    north_m.hypot(east_m)
+}
+
+fn states(replies: &[CommandReply]) -> Vec<CommandState> {
+    replies.iter().map(|reply| reply.state).collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mission_flies_end_to_end_with_replies_and_events() {
+    let mut h = Harness::start(Duration::from_secs(5)).await;
+
+    let online = h
+        .until("retained status online with px4", |heard| match heard {
+            Heard::Status(status)
+                if status.state == Availability::Online && status.autopilot.is_some() =>
+            {
+                Some(status.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(online.autopilot.as_deref(), Some("px4"));
+    assert!(online.autopilot_link);
+    let sample = h
+        .until("telemetry", |heard| match heard {
+            Heard::Telemetry(sample) => Some(sample.clone()),
+            _ => None,
+        })
+        .await;
+    assert!(distance_m(sample.lat_deg, sample.lon_deg, HOME.lat_deg, HOME.lon_deg) < 5.0);
+
+    let mission = survey_mission();
+    let waypoint = match mission.items[1] {
+        MissionItem::Waypoint {
+            lat_deg, lon_deg, ..
+        } => (lat_deg, lon_deg),
+        _ => unreachable!(),
+    };
+    h.send("upload-1", CommandBody::UploadMission(mission))
+        .await;
+    let upload = h.replies_until_terminal("upload-1").await;
+    assert_eq!(
+        states(&upload),
+        [CommandState::Accepted, CommandState::Succeeded],
+        "{upload:?}"
+    );
+
+    h.send("start-1", CommandBody::StartMission).await;
+    let start = h.replies_until_terminal("start-1").await;
+    assert_eq!(
+        states(&start),
+        [CommandState::Accepted, CommandState::Succeeded],
+        "{start:?}"
+    );
+
+    let mut reached = Vec::new();
+    let mut image = None;
+    let mut completed = false;
+    h.until("mission completed and landed", |heard| {
+        let Heard::Event(event) = heard else {
+            return None;
+        };
+        match &event.body {
+            EventBody::MissionItemReached { seq, total } => {
+                assert_eq!(*total, 4);
+                reached.push(*seq);
+            }
+            EventBody::ImageCaptured(captured) => image = Some(captured.clone()),
+            EventBody::MissionCompleted { total } => {
+                assert_eq!(*total, 4);
+                completed = true;
+            }
+            EventBody::Landed { lat_deg, lon_deg } => {
+                assert!(distance_m(*lat_deg, *lon_deg, HOME.lat_deg, HOME.lon_deg) < 10.0);
+                return Some(());
+            }
+            _ => {}
+        }
+        None
+    })
+    .await;
+    assert_eq!(reached, [0, 1, 2, 3]);
+    assert!(completed, "mission_completed before landed");
+    let image = image.expect("image_captured event");
+    let off_m = distance_m(image.lat_deg, image.lon_deg, waypoint.0, waypoint.1);
+    assert!(off_m < 10.0, "image taken {off_m:.1} m from the waypoint");
+    assert!((image.alt_rel_m - 30.0).abs() < 5.0, "{image:?}");
+
+    h.shutdown.cancel();
+    tokio::time::timeout(WAIT, h.bridge)
+        .await
+        .expect("bridge stops in time")
+        .expect("bridge task joins")
+        .expect("bridge ends cleanly");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn duplicates_and_garbage_are_answered_without_acting() {
+    let mut h = Harness::start(Duration::from_secs(5)).await;
+    h.until("autopilot heard", |heard| match heard {
+        Heard::Status(status) if status.autopilot_link => Some(()),
+        _ => None,
+    })
+    .await;
+
+    h.send("upload-dup", CommandBody::UploadMission(survey_mission()))
+        .await;
+    let first = h.replies_until_terminal("upload-dup").await;
+    assert_eq!(
+        states(&first),
+        [CommandState::Accepted, CommandState::Succeeded]
+    );
+
+    // Garbage of two kinds: not JSON at all, and JSON with an id but an
+    // unknown kind. Neither may crash the bridge or reach the autopilot.
+    h.send_raw(b"\x00\x01 definitely not json".to_vec()).await;
+    h.send_raw(br#"{"v":1,"id":"bad-1","ts_ms":0,"kind":"self_destruct"}"#.to_vec())
+        .await;
+    let refused = h.replies_until_terminal("bad-1").await;
+    assert_eq!(states(&refused), [CommandState::Failed]);
+    assert!(
+        refused[0]
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("self_destruct"),
+        "{refused:?}"
+    );
+
+    // The duplicate gets the latest reply again, and nothing else: had it
+    // been uploaded again, an `accepted` would come before the next command's
+    // replies (commands run in order).
+    h.send("upload-dup", CommandBody::UploadMission(survey_mission()))
+        .await;
+    h.send("land-after", CommandBody::Land).await;
+    let mut dup_replies = Vec::new();
+    h.until("terminal reply to land-after", |heard| match heard {
+        Heard::Reply(reply) if reply.request_id == "upload-dup" => {
+            dup_replies.push(reply.clone());
+            None
+        }
+        Heard::Reply(reply) if reply.request_id == "land-after" => {
+            reply.state.is_terminal().then_some(())
+        }
+        _ => None,
+    })
+    .await;
+    assert_eq!(dup_replies.len(), 1, "{dup_replies:?}");
+    assert_eq!(dup_replies[0], first[1], "same latest reply re-sent");
+
+    // A valid command after all that still works.
+    h.send("upload-2", CommandBody::UploadMission(survey_mission()))
+        .await;
+    let later = h.replies_until_terminal("upload-2").await;
+    assert_eq!(
+        states(&later),
+        [CommandState::Accepted, CommandState::Succeeded]
+    );
+
+    h.shutdown.cancel();
+    let _ = tokio::time::timeout(WAIT, h.bridge).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_goes_offline_on_clean_shutdown_and_via_last_will() {
+    // A clean shutdown publishes offline itself.
+    let mut h = Harness::start(Duration::from_secs(1)).await;
+    h.until("online", |heard| match heard {
+        Heard::Status(status) if status.state == Availability::Online => Some(()),
+        _ => None,
+    })
+    .await;
+    h.shutdown.cancel();
+    h.until("offline after shutdown", |heard| match heard {
+        Heard::Status(status) if status.state == Availability::Offline => Some(()),
+        _ => None,
+    })
+    .await;
+    tokio::time::timeout(WAIT, h.bridge)
+        .await
+        .expect("bridge stops")
+        .unwrap()
+        .unwrap();
+
+    // A dead bridge (task aborted: no DISCONNECT) is declared offline by the
+    // broker through the Last Will.
+    let mut h = Harness::start(Duration::from_secs(1)).await;
+    h.until("online", |heard| match heard {
+        Heard::Status(status) if status.state == Availability::Online => Some(()),
+        _ => None,
+    })
+    .await;
+    h.bridge.abort();
+    let will = h
+        .until("offline from the Last Will", |heard| match heard {
+            Heard::Status(status) if status.state == Availability::Offline => Some(status.clone()),
+            _ => None,
+        })
+        .await;
+    assert_eq!(will.drone, DRONE);
+    h.shutdown.cancel();
+}

@@ -1,0 +1,117 @@
+//! `skyshare-sim`: run a fleet of simulated PX4 multirotors until Ctrl-C.
+
+use std::net::IpAddr;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+use simulator::{GeoPoint, SimConfig, Simulator, VehicleSpec};
+use tokio_util::sync::CancellationToken;
+
+/// Software-in-the-loop fleet of MAVLink 2 multirotors (PX4 flavour), one UDP port each.
+#[derive(Debug, Parser)]
+#[command(name = "skyshare-sim", version)]
+struct Args {
+    /// Number of vehicles.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=255))]
+    drones: u16,
+    /// UDP port of the first vehicle; vehicle i listens on base-port + i - 1.
+    #[arg(long, default_value_t = 14_540)]
+    base_port: u16,
+    /// Simulated seconds per wall-clock second.
+    #[arg(long, default_value_t = 1.0)]
+    speedup: f64,
+    /// Latitude of the fleet's home area, degrees north.
+    #[arg(long, default_value_t = 30.505, allow_negative_numbers = true)]
+    lat: f64,
+    /// Longitude of the fleet's home area, degrees east.
+    #[arg(long, default_value_t = 114.398, allow_negative_numbers = true)]
+    lon: f64,
+    /// Ground altitude of the home area, metres above mean sea level.
+    #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
+    alt: f64,
+    /// Address to bind the vehicles' sockets to.
+    #[arg(long, default_value = "127.0.0.1")]
+    bind: IpAddr,
+}
+
+/// Docks sit on a grid this far apart, so vehicles never share a home.
+const DOCK_SPACING_M: f64 = 4.0;
+
+fn config_from(args: &Args) -> anyhow::Result<SimConfig> {
+    let centre = GeoPoint {
+        lat_deg: args.lat,
+        lon_deg: args.lon,
+        alt_msl_m: args.alt,
+    };
+    let columns = (f64::from(args.drones).sqrt().ceil() as u16).max(1);
+    let vehicles = (1..=args.drones)
+        .map(|number| {
+            let index = number - 1;
+            let column = f64::from(index % columns) - f64::from(columns - 1) / 2.0;
+            let row = f64::from(index / columns) - f64::from(columns - 1) / 2.0;
+            let port = args
+                .base_port
+                .checked_add(index)
+                .context("base port + drones exceeds 65535")?;
+            Ok(VehicleSpec {
+                name: format!("drone-{number}"),
+                system_id: u8::try_from(number).context("at most 255 drones")?,
+                home: centre.offset_m(column * DOCK_SPACING_M, row * DOCK_SPACING_M),
+                port,
+            })
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(SimConfig {
+        vehicles,
+        speedup: args.speedup,
+        bind_ip: args.bind,
+    })
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let simulator = Simulator::bind(config_from(&args)?)
+        .await
+        .context("starting the simulator")?;
+    for (name, address) in simulator.addresses() {
+        println!("{name} udp://{address}");
+    }
+    let shutdown = CancellationToken::new();
+    let on_ctrl_c = shutdown.clone();
+    tokio::spawn(async move {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+        }
+        on_ctrl_c.cancel();
+    });
+    simulator.run(shutdown).await.context("simulator failed")
+}
+
+fn main() -> ExitCode {
+    // Logs go to stderr so stdout carries only the vehicle addresses.
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .init();
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("skyshare-sim: cannot start the async runtime: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("skyshare-sim: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,1264 @@
+//! The simulated multirotor: arming, PX4 flight modes, mission execution,
+//! landing and the energy it spends. Pure state machine: commands are method
+//! calls, time advances only through [`Vehicle::step`], and everything the
+//! outside world should hear about is queued as a [`VehicleEvent`].
+
+use mavlink::dialects::ardupilotmega::MavCmd;
+
+use crate::battery::{self, Battery};
+use crate::camera::{self, Camera, Capture};
+use crate::flight::{self, Kinematics, SpeedLimits};
+use crate::geo::{e7_to_deg, GeoPoint, LocalPoint};
+use crate::mission::{AltitudeReference, MissionItem, Plan};
+use crate::modes::FlightMode;
+
+/// Horizontal distance at which a waypoint counts as reached (unless the item
+/// sets its own acceptance radius).
+pub const ACCEPTANCE_RADIUS_M: f64 = 1.0;
+/// Vertical distance at which a target altitude counts as reached (PX4 NAV_MC_ALT_RAD).
+pub const ALTITUDE_ACCEPTANCE_M: f64 = 0.8;
+/// Takeoff height when NAV_TAKEOFF carries no usable altitude.
+pub const DEFAULT_TAKEOFF_ALT_M: f64 = 10.0;
+/// RTL flies home no lower than this above home (PX4 RTL_RETURN_ALT, lowered
+/// for a city district).
+pub const RTL_RETURN_ALT_M: f64 = 30.0;
+/// Closer than this to home, RTL descends where it is (PX4 RTL_MIN_DIST).
+pub const RTL_MIN_DISTANCE_M: f64 = 5.0;
+/// PX4 COM_DISARM_LAND: disarm this long after touchdown.
+pub const DISARM_AFTER_LANDING_S: f64 = 2.0;
+/// Arming needs at least this much charge unless forced.
+pub const MIN_ARMING_FRACTION: f64 = battery::LOW_FRACTION;
+/// Parked closer than this to home, the vehicle sits on its dock and charges.
+pub const DOCK_RADIUS_M: f64 = 5.0;
+/// MAV_CMD_COMPONENT_ARM_DISARM param2 magic that skips checks.
+pub const FORCE_ARM_DISARM_MAGIC: f32 = 21196.0;
+
+const HOVER_POWER_W: f64 = 250.0;
+/// Extra power per (m/s)² of ground speed (parasitic drag); ~340 W at 12 m/s.
+const DRAG_POWER_W_PER_MPS2: f64 = 0.6;
+const CLIMB_POWER_W_PER_MPS: f64 = 40.0;
+/// Armed on the ground with propellers idling.
+const IDLE_ARMED_POWER_W: f64 = 40.0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct VehicleConfig {
+    pub name: String,
+    pub system_id: u8,
+    pub home: GeoPoint,
+    /// Wall-clock UTC at boot, µs since the Unix epoch; image timestamps are
+    /// this plus simulated time.
+    pub boot_utc_us: u64,
+}
+
+/// MAV_LANDED_STATE as the vehicle sees itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LandedState {
+    OnGround,
+    InAir,
+    Takeoff,
+    Landing,
+}
+
+/// MISSION_STATE.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissionState {
+    NoMission,
+    NotStarted,
+    Active,
+    Paused,
+    Complete,
+}
+
+/// Why a command was refused; maps to MAV_RESULT.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not now, maybe later (MAV_RESULT_TEMPORARILY_REJECTED).
+    TemporarilyRejected(&'static str),
+    /// Not in this state (MAV_RESULT_DENIED).
+    Denied(&'static str),
+}
+
+/// Something the vehicle wants its ground stations to hear about now.
+#[derive(Debug, Clone, PartialEq)]
+pub enum VehicleEvent {
+    MissionItemReached(u16),
+    MissionCurrentChanged,
+    ImageCaptured(Capture),
+    ModeChanged(FlightMode),
+    ArmedChanged(bool),
+    LandedStateChanged(LandedState),
+}
+
+/// What the position controller is doing right now.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Maneuver {
+    /// On the ground, motors idle or stopped.
+    Idle,
+    Hold(LocalPoint),
+    /// Vertical climb to `target` (takeoff).
+    Climb {
+        target: LocalPoint,
+    },
+    /// Straight to `target`; from the ground, climb vertically first.
+    Goto {
+        target: LocalPoint,
+        acceptance_m: f64,
+        climb_first: bool,
+    },
+    Return {
+        phase: ReturnPhase,
+        cruise_up_m: f64,
+    },
+    Land {
+        east_m: f64,
+        north_m: f64,
+        descending: bool,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum ReturnPhase {
+    Climb,
+    Cruise,
+    Descend,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum ItemPhase {
+    /// The current item has not been started yet (or must be restarted after a pause).
+    Pending,
+    Flying,
+    Holding {
+        until_s: f64,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Vehicle {
+    config: VehicleConfig,
+    armed: bool,
+    mode: FlightMode,
+    maneuver: Maneuver,
+    maneuver_done: bool,
+    kinematics: Kinematics,
+    on_ground: bool,
+    touchdown_at_s: Option<f64>,
+    landed_state: LandedState,
+    battery: Battery,
+    camera: Camera,
+    mission: Plan,
+    mission_state: MissionState,
+    current_seq: u16,
+    item_phase: ItemPhase,
+    limits: SpeedLimits,
+    takeoff_alt_m: f64,
+    roi: Option<LocalPoint>,
+    sim_time_s: f64,
+    events: Vec<VehicleEvent>,
+}
+
+impl Vehicle {
+    pub fn new(config: VehicleConfig) -> Self {
+        Vehicle {
+            config,
+            armed: false,
+            mode: FlightMode::Hold,
+            maneuver: Maneuver::Idle,
+            maneuver_done: false,
+            kinematics: Kinematics::default(),
+            on_ground: true,
+            touchdown_at_s: None,
+            landed_state: LandedState::OnGround,
+            battery: Battery::default(),
+            camera: Camera::default(),
+            mission: Plan::default(),
+            mission_state: MissionState::NoMission,
+            current_seq: 0,
+            item_phase: ItemPhase::Pending,
+            limits: SpeedLimits::default(),
+            takeoff_alt_m: DEFAULT_TAKEOFF_ALT_M,
+            roi: None,
+            sim_time_s: 0.0,
+            events: Vec::new(),
+        }
+    }
+
+    // ---- observation ----------------------------------------------------
+
+    pub fn name(&self) -> &str {
+        &self.config.name
+    }
+    pub fn system_id(&self) -> u8 {
+        self.config.system_id
+    }
+    pub fn home(&self) -> GeoPoint {
+        self.config.home
+    }
+    pub fn is_armed(&self) -> bool {
+        self.armed
+    }
+    pub fn mode(&self) -> FlightMode {
+        self.mode
+    }
+    pub fn landed_state(&self) -> LandedState {
+        self.landed_state
+    }
+    pub fn kinematics(&self) -> &Kinematics {
+        &self.kinematics
+    }
+    pub fn local_position(&self) -> LocalPoint {
+        self.kinematics.position
+    }
+    pub fn position(&self) -> GeoPoint {
+        self.config.home.from_local(&self.kinematics.position)
+    }
+    pub fn battery(&self) -> &Battery {
+        &self.battery
+    }
+    pub fn mission(&self) -> &Plan {
+        &self.mission
+    }
+    pub fn mission_state(&self) -> MissionState {
+        self.mission_state
+    }
+    pub fn current_seq(&self) -> u16 {
+        self.current_seq
+    }
+    pub fn sim_time_s(&self) -> f64 {
+        self.sim_time_s
+    }
+    pub fn time_boot_ms(&self) -> u32 {
+        (self.sim_time_s * 1000.0) as u32
+    }
+    pub fn time_boot_us(&self) -> u64 {
+        (self.sim_time_s * 1e6) as u64
+    }
+    pub fn images_taken(&self) -> i32 {
+        self.camera.images_taken()
+    }
+
+    /// Drain the queued events.
+    pub fn take_events(&mut self) -> Vec<VehicleEvent> {
+        std::mem::take(&mut self.events)
+    }
+
+    // ---- commands ---------------------------------------------------------
+
+    /// MAV_CMD_COMPONENT_ARM_DISARM with param1 = 1.
+    pub fn arm(&mut self, force: bool) -> Result<(), Refusal> {
+        if self.armed {
+            return Ok(());
+        }
+        if !force && self.battery.fraction() < MIN_ARMING_FRACTION {
+            return Err(Refusal::Denied("battery below arming threshold"));
+        }
+        if !self.on_ground && !force {
+            return Err(Refusal::Denied("cannot arm while falling"));
+        }
+        self.set_armed(true);
+        self.touchdown_at_s = None;
+        match self.mode {
+            FlightMode::Takeoff => self.begin_takeoff(),
+            FlightMode::Mission => self.enter_mission(),
+            // Armed on the ground in RTL or LAND: PX4's land detector disarms
+            // again shortly, as if it had just landed.
+            FlightMode::ReturnToLaunch | FlightMode::Land => {
+                self.touchdown_at_s = Some(self.sim_time_s);
+            }
+            FlightMode::Hold => {}
+        }
+        Ok(())
+    }
+
+    /// MAV_CMD_COMPONENT_ARM_DISARM with param1 = 0.
+    pub fn disarm(&mut self, force: bool) -> Result<(), Refusal> {
+        if !self.armed {
+            return Ok(());
+        }
+        if !self.on_ground && !force {
+            return Err(Refusal::Denied("in air; force (21196) required to disarm"));
+        }
+        self.set_armed(false);
+        if self.mission_state == MissionState::Active {
+            self.mission_state = MissionState::Paused;
+            self.item_phase = ItemPhase::Pending;
+        }
+        self.maneuver = Maneuver::Idle;
+        Ok(())
+    }
+
+    /// DO_SET_MODE to a simulated PX4 mode.
+    pub fn set_mode(&mut self, mode: FlightMode) -> Result<(), Refusal> {
+        match mode {
+            FlightMode::Mission => {
+                if self.mission.items.is_empty() {
+                    return Err(Refusal::Denied("no mission uploaded"));
+                }
+                self.change_mode(FlightMode::Mission);
+                if self.armed {
+                    self.enter_mission();
+                }
+            }
+            FlightMode::Hold => self.hold_here(),
+            FlightMode::Takeoff => {
+                self.change_mode(FlightMode::Takeoff);
+                if self.armed {
+                    self.begin_takeoff();
+                }
+            }
+            FlightMode::ReturnToLaunch => {
+                self.change_mode(FlightMode::ReturnToLaunch);
+                if !self.on_ground {
+                    self.maneuver = self.return_maneuver();
+                }
+            }
+            FlightMode::Land => {
+                self.change_mode(FlightMode::Land);
+                if !self.on_ground {
+                    let here = self.kinematics.position;
+                    self.maneuver = Maneuver::Land {
+                        east_m: here.east_m,
+                        north_m: here.north_m,
+                        descending: true,
+                    };
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// MAV_CMD_NAV_TAKEOFF: PX4 switches to AUTO.TAKEOFF; the climb starts
+    /// now if armed, or on arming (QGC sends takeoff first, then arms).
+    pub fn takeoff(&mut self, alt_above_home_m: Option<f64>) -> Result<(), Refusal> {
+        if !self.on_ground {
+            return Err(Refusal::TemporarilyRejected("already flying"));
+        }
+        self.takeoff_alt_m = alt_above_home_m
+            .filter(|alt_m| alt_m.is_finite() && *alt_m >= 1.0)
+            .unwrap_or(DEFAULT_TAKEOFF_ALT_M);
+        self.change_mode(FlightMode::Takeoff);
+        if self.armed {
+            self.begin_takeoff();
+        }
+        Ok(())
+    }
+
+    /// MAV_CMD_DO_REPOSITION with the change-mode flag: enter Hold and fly to
+    /// `target` (or stay here when `None`).
+    pub fn reposition(
+        &mut self,
+        target: Option<LocalPoint>,
+        ground_speed_mps: Option<f64>,
+    ) -> Result<(), Refusal> {
+        if self.on_ground || !self.armed {
+            return Err(Refusal::TemporarilyRejected("not flying"));
+        }
+        self.hold_here();
+        if let Some(target) = target {
+            self.maneuver = Maneuver::Hold(target);
+        }
+        if let Some(speed_mps) = ground_speed_mps.filter(|speed| *speed > 0.0) {
+            self.limits.horizontal_mps = speed_mps;
+        }
+        Ok(())
+    }
+
+    /// MAV_CMD_MISSION_START: (re)start the mission at `first_seq`.
+    pub fn start_mission(&mut self, first_seq: u16) -> Result<(), Refusal> {
+        if self.mission.items.is_empty() {
+            return Err(Refusal::Denied("no mission uploaded"));
+        }
+        if usize::from(first_seq) >= self.mission.items.len() {
+            return Err(Refusal::Denied("first item beyond the end of the mission"));
+        }
+        if !self.armed {
+            return Err(Refusal::TemporarilyRejected("arm first"));
+        }
+        self.set_current_item(first_seq)?;
+        self.change_mode(FlightMode::Mission);
+        self.enter_mission();
+        Ok(())
+    }
+
+    /// MAV_CMD_DO_SET_MISSION_CURRENT / MISSION_SET_CURRENT.
+    pub fn set_current_item(&mut self, seq: u16) -> Result<(), Refusal> {
+        if usize::from(seq) >= self.mission.items.len() {
+            return Err(Refusal::Denied("no such mission item"));
+        }
+        self.current_seq = seq;
+        self.item_phase = ItemPhase::Pending;
+        if self.mission_state == MissionState::Complete {
+            self.mission_state = MissionState::NotStarted;
+        }
+        self.events.push(VehicleEvent::MissionCurrentChanged);
+        Ok(())
+    }
+
+    /// A new MISSION plan was uploaded (or cleared). Progress restarts at item
+    /// 0; if we were flying the old one, hold where we are until told to go.
+    pub fn replace_mission(&mut self, plan: Plan) {
+        let was_flying_mission = self.mode == FlightMode::Mission && !self.on_ground;
+        self.mission_state = if plan.items.is_empty() {
+            MissionState::NoMission
+        } else {
+            MissionState::NotStarted
+        };
+        self.mission = plan;
+        self.current_seq = 0;
+        self.item_phase = ItemPhase::Pending;
+        if was_flying_mission {
+            self.hold_here();
+        } else if self.mode == FlightMode::Mission && self.mission.items.is_empty() {
+            self.change_mode(FlightMode::Hold);
+        }
+        self.events.push(VehicleEvent::MissionCurrentChanged);
+    }
+
+    /// MAV_CMD_DO_CHANGE_SPEED: `speed_type` 0/1 horizontal, 2 climb, 3 descent;
+    /// `speed_mps` -2 = default, -1 (or any other non-positive) = unchanged.
+    pub fn change_speed(&mut self, speed_type: u8, speed_mps: f64) {
+        let default = SpeedLimits::default();
+        let (slot, default_mps) = match speed_type {
+            2 => (&mut self.limits.climb_mps, default.climb_mps),
+            3 => (&mut self.limits.descent_mps, default.descent_mps),
+            _ => (&mut self.limits.horizontal_mps, default.horizontal_mps),
+        };
+        if speed_mps > 0.0 {
+            // Keep requests within what the airframe can do.
+            *slot = speed_mps.min(default_mps * 2.0);
+        } else if speed_mps == -2.0 {
+            *slot = default_mps;
+        }
+    }
+
+    /// MAV_CMD_DO_SET_ROI_LOCATION (`Some`) / DO_SET_ROI_NONE (`None`).
+    pub fn set_region_of_interest(&mut self, roi: Option<LocalPoint>) {
+        self.roi = roi;
+    }
+
+    /// Take one image now.
+    pub fn capture_image(&mut self) {
+        let image_index = self.camera.next_image_index();
+        let position = self.position();
+        let capture = Capture {
+            image_index,
+            time_boot_ms: self.time_boot_ms(),
+            time_utc_us: self.config.boot_utc_us + self.time_boot_us(),
+            position,
+            relative_alt_m: self.kinematics.position.up_m,
+            orientation_wxyz: camera::orientation_wxyz(
+                self.kinematics.yaw_rad,
+                camera::NADIR_PITCH_RAD,
+            ),
+            file_url: camera::file_url(&self.config.name, image_index),
+        };
+        self.events.push(VehicleEvent::ImageCaptured(capture));
+    }
+
+    /// MAV_CMD_IMAGE_START_CAPTURE: `count` 1 = one image now; otherwise
+    /// `count` images (0 = until stopped) every `interval_s`.
+    pub fn start_capture(&mut self, interval_s: f64, count: u32) {
+        if count == 1 || interval_s <= 0.0 {
+            self.capture_image();
+        } else {
+            self.camera
+                .start_interval(interval_s, count, self.sim_time_s);
+        }
+    }
+
+    pub fn stop_capture(&mut self) {
+        self.camera.stop();
+    }
+
+    /// MAV_CMD_DO_SET_CAM_TRIGG_DIST.
+    pub fn set_trigger_distance(&mut self, distance_m: f64, trigger_now: bool) {
+        self.camera.set_trigger_distance(distance_m);
+        if trigger_now {
+            self.capture_image();
+        }
+    }
+
+    /// Convert a global target to the local frame; `alt_m` is read per `reference`
+    /// (NaN keeps the current height).
+    pub fn local_target(
+        &self,
+        lat_deg: f64,
+        lon_deg: f64,
+        alt_m: f64,
+        reference: AltitudeReference,
+    ) -> LocalPoint {
+        let home = self.config.home;
+        let up_m = if !alt_m.is_finite() {
+            self.kinematics.position.up_m
+        } else if reference == AltitudeReference::MeanSeaLevel {
+            alt_m - home.alt_msl_m
+        } else {
+            alt_m
+        };
+        let mut local = home.to_local(&GeoPoint {
+            lat_deg,
+            lon_deg,
+            alt_msl_m: home.alt_msl_m,
+        });
+        local.up_m = up_m;
+        local
+    }
+
+    // ---- time -------------------------------------------------------------
+
+    /// Advance the simulation by `dt_s` seconds (keep it small, e.g. 20 ms).
+    pub fn step(&mut self, dt_s: f64) {
+        self.sim_time_s += dt_s;
+        let before = self.kinematics.position;
+        self.fly(dt_s);
+        self.follow_heading(dt_s);
+        if self.armed && self.mode == FlightMode::Mission {
+            self.run_mission();
+        }
+        if self.maneuver_done && self.mode == FlightMode::Takeoff {
+            self.hold_here();
+        }
+        self.update_energy(dt_s);
+        self.battery_failsafe();
+        self.auto_disarm();
+        let travelled_m = if self.on_ground {
+            0.0
+        } else {
+            before.horizontal_distance_m(&self.kinematics.position)
+        };
+        for _ in 0..self.camera.automatic_triggers(travelled_m, self.sim_time_s) {
+            self.capture_image();
+        }
+        self.update_landed_state();
+    }
+
+    fn fly(&mut self, dt_s: f64) {
+        self.maneuver_done = false;
+        if !self.armed {
+            if self.on_ground {
+                self.kinematics.rest_on_ground();
+            } else {
+                self.kinematics.fall(dt_s);
+                if self.kinematics.on_ground() {
+                    tracing::warn!(vehicle = %self.config.name, "hit the ground unpowered");
+                    self.touch_down();
+                }
+            }
+            return;
+        }
+        let here = self.kinematics.position;
+        match self.maneuver {
+            Maneuver::Idle => {
+                if self.on_ground {
+                    self.kinematics.rest_on_ground();
+                } else {
+                    // Should not happen; a multirotor in the air holds.
+                    self.maneuver = Maneuver::Hold(here);
+                }
+            }
+            Maneuver::Hold(point) => {
+                self.kinematics.fly_toward(&point, &self.limits, dt_s);
+            }
+            Maneuver::Climb { target } => {
+                self.lift_off();
+                self.kinematics.fly_toward(&target, &self.limits, dt_s);
+                self.maneuver_done =
+                    (self.kinematics.position.up_m - target.up_m).abs() < ALTITUDE_ACCEPTANCE_M;
+            }
+            Maneuver::Goto {
+                target,
+                acceptance_m,
+                climb_first,
+            } => {
+                self.lift_off();
+                let climbing = climb_first && here.up_m < target.up_m - ALTITUDE_ACCEPTANCE_M;
+                let setpoint = if climbing {
+                    here.at_height(target.up_m)
+                } else {
+                    target
+                };
+                self.kinematics.fly_toward(&setpoint, &self.limits, dt_s);
+                let now = self.kinematics.position;
+                self.maneuver_done = !climbing
+                    && now.horizontal_distance_m(&target) < acceptance_m
+                    && (now.up_m - target.up_m).abs() < ALTITUDE_ACCEPTANCE_M;
+            }
+            Maneuver::Return { phase, cruise_up_m } => {
+                let next_phase = match phase {
+                    ReturnPhase::Climb => {
+                        self.kinematics.fly_toward(
+                            &here.at_height(cruise_up_m),
+                            &self.limits,
+                            dt_s,
+                        );
+                        (self.kinematics.position.up_m >= cruise_up_m - ALTITUDE_ACCEPTANCE_M)
+                            .then_some(ReturnPhase::Cruise)
+                    }
+                    ReturnPhase::Cruise => {
+                        let above_home = LocalPoint::new(0.0, 0.0, cruise_up_m);
+                        self.kinematics.fly_toward(&above_home, &self.limits, dt_s);
+                        (self.kinematics.position.horizontal_distance_m(&above_home)
+                            < ACCEPTANCE_RADIUS_M)
+                            .then_some(ReturnPhase::Descend)
+                    }
+                    ReturnPhase::Descend => {
+                        self.descend(0.0, 0.0, dt_s);
+                        None
+                    }
+                };
+                if let Some(phase) = next_phase {
+                    self.maneuver = Maneuver::Return { phase, cruise_up_m };
+                }
+            }
+            Maneuver::Land {
+                east_m,
+                north_m,
+                descending,
+            } => {
+                if descending {
+                    self.descend(east_m, north_m, dt_s);
+                } else {
+                    let above = LocalPoint::new(east_m, north_m, here.up_m);
+                    self.kinematics.fly_toward(&above, &self.limits, dt_s);
+                    if self.kinematics.position.horizontal_distance_m(&above) < ACCEPTANCE_RADIUS_M
+                    {
+                        self.maneuver = Maneuver::Land {
+                            east_m,
+                            north_m,
+                            descending: true,
+                        };
+                    }
+                }
+            }
+        }
+    }
+
+    /// Final descent onto (`east_m`, `north_m`), slowing near the ground.
+    fn descend(&mut self, east_m: f64, north_m: f64, dt_s: f64) {
+        if self.on_ground {
+            self.maneuver_done = true;
+            return;
+        }
+        let limits = SpeedLimits {
+            descent_mps: if self.kinematics.position.up_m > flight::LAND_SLOWDOWN_HEIGHT_M {
+                self.limits.descent_mps
+            } else {
+                flight::LAND_SPEED_MPS
+            },
+            ..self.limits
+        };
+        // Aim slightly below ground so the descent does not brake to a stop just above it.
+        let touchdown = LocalPoint::new(east_m, north_m, -1.0);
+        self.kinematics.fly_toward(&touchdown, &limits, dt_s);
+        if self.kinematics.on_ground() {
+            self.touch_down();
+            self.maneuver_done = true;
+        }
+    }
+
+    fn lift_off(&mut self) {
+        if self.on_ground {
+            self.on_ground = false;
+            self.touchdown_at_s = None;
+        }
+    }
+
+    fn touch_down(&mut self) {
+        self.on_ground = true;
+        self.kinematics.rest_on_ground();
+        self.touchdown_at_s = Some(self.sim_time_s);
+        self.maneuver = Maneuver::Idle;
+    }
+
+    fn follow_heading(&mut self, dt_s: f64) {
+        let here = self.kinematics.position;
+        let wanted_rad = match self.roi {
+            Some(roi) if !self.on_ground && roi.horizontal_distance_m(&here) > 1.0 => Some(
+                flight::heading_rad(roi.east_m - here.east_m, roi.north_m - here.north_m),
+            ),
+            _ => self.kinematics.course_rad(),
+        };
+        match wanted_rad {
+            Some(heading_rad) => self.kinematics.turn_toward(heading_rad, dt_s),
+            None => self.kinematics.yaw_rate_rad_per_s = 0.0,
+        }
+    }
+
+    fn update_energy(&mut self, dt_s: f64) {
+        if self.armed {
+            let velocity = self.kinematics.velocity;
+            let power_w = if self.on_ground {
+                IDLE_ARMED_POWER_W
+            } else {
+                HOVER_POWER_W
+                    + DRAG_POWER_W_PER_MPS2 * velocity.horizontal_speed_mps().powi(2)
+                    + CLIMB_POWER_W_PER_MPS * velocity.up_mps.max(0.0)
+            };
+            self.battery.discharge(power_w, dt_s);
+        } else if self.on_ground
+            && self
+                .kinematics
+                .position
+                .horizontal_distance_m(&LocalPoint::ORIGIN)
+                < DOCK_RADIUS_M
+        {
+            self.battery.charge(dt_s);
+        } else {
+            self.battery.rest();
+        }
+    }
+
+    /// PX4-like low-battery reaction: return at critical, land at emergency.
+    fn battery_failsafe(&mut self) {
+        if self.on_ground || !self.armed {
+            return;
+        }
+        let fraction = self.battery.fraction();
+        if fraction < battery::EMERGENCY_FRACTION && self.mode != FlightMode::Land {
+            tracing::warn!(vehicle = %self.config.name, "battery emergency, landing");
+            self.set_mode(FlightMode::Land).ok();
+        } else if fraction < battery::CRITICAL_FRACTION
+            && !matches!(self.mode, FlightMode::Land | FlightMode::ReturnToLaunch)
+        {
+            tracing::warn!(vehicle = %self.config.name, "battery critical, returning");
+            self.set_mode(FlightMode::ReturnToLaunch).ok();
+        }
+    }
+
+    fn auto_disarm(&mut self) {
+        if let Some(touchdown_at_s) = self.touchdown_at_s {
+            if self.armed
+                && self.on_ground
+                && self.sim_time_s - touchdown_at_s >= DISARM_AFTER_LANDING_S
+            {
+                self.set_armed(false);
+                self.touchdown_at_s = None;
+                self.maneuver = Maneuver::Idle;
+            }
+        }
+    }
+
+    fn update_landed_state(&mut self) {
+        let state = if self.on_ground {
+            LandedState::OnGround
+        } else {
+            match self.maneuver {
+                Maneuver::Climb { .. } => LandedState::Takeoff,
+                Maneuver::Goto {
+                    target,
+                    climb_first: true,
+                    ..
+                } if self.kinematics.position.up_m < target.up_m - ALTITUDE_ACCEPTANCE_M => {
+                    LandedState::Takeoff
+                }
+                Maneuver::Land {
+                    descending: true, ..
+                }
+                | Maneuver::Return {
+                    phase: ReturnPhase::Descend,
+                    ..
+                } => LandedState::Landing,
+                _ => LandedState::InAir,
+            }
+        };
+        if state != self.landed_state {
+            self.landed_state = state;
+            self.events.push(VehicleEvent::LandedStateChanged(state));
+        }
+    }
+
+    // ---- modes --------------------------------------------------------------
+
+    fn set_armed(&mut self, armed: bool) {
+        if self.armed != armed {
+            self.armed = armed;
+            self.events.push(VehicleEvent::ArmedChanged(armed));
+        }
+    }
+
+    fn change_mode(&mut self, mode: FlightMode) {
+        if self.mode == FlightMode::Mission
+            && mode != FlightMode::Mission
+            && self.mission_state == MissionState::Active
+        {
+            self.mission_state = MissionState::Paused;
+            self.item_phase = ItemPhase::Pending;
+            self.events.push(VehicleEvent::MissionCurrentChanged);
+        }
+        if self.mode != mode {
+            self.mode = mode;
+            self.events.push(VehicleEvent::ModeChanged(mode));
+        }
+    }
+
+    fn hold_here(&mut self) {
+        self.change_mode(FlightMode::Hold);
+        self.maneuver = if self.on_ground {
+            Maneuver::Idle
+        } else {
+            Maneuver::Hold(self.kinematics.stopping_point())
+        };
+    }
+
+    fn begin_takeoff(&mut self) {
+        let here = self.kinematics.position;
+        self.maneuver = Maneuver::Climb {
+            target: here.at_height(self.takeoff_alt_m.max(here.up_m)),
+        };
+    }
+
+    fn return_maneuver(&self) -> Maneuver {
+        let here = self.kinematics.position;
+        if here.horizontal_distance_m(&LocalPoint::ORIGIN) < RTL_MIN_DISTANCE_M {
+            Maneuver::Return {
+                phase: ReturnPhase::Descend,
+                cruise_up_m: here.up_m,
+            }
+        } else {
+            Maneuver::Return {
+                phase: ReturnPhase::Climb,
+                cruise_up_m: here.up_m.max(RTL_RETURN_ALT_M),
+            }
+        }
+    }
+
+    // ---- mission execution --------------------------------------------------
+
+    /// Start or resume the mission (mode is already AUTO.MISSION, armed).
+    fn enter_mission(&mut self) {
+        if self.mission.items.is_empty() {
+            return;
+        }
+        if self.mission_state == MissionState::Complete {
+            self.current_seq = 0;
+        }
+        self.mission_state = MissionState::Active;
+        self.item_phase = ItemPhase::Pending;
+        self.events.push(VehicleEvent::MissionCurrentChanged);
+        if !self.on_ground {
+            // Until the current item sets a target, stay put rather than keep
+            // whatever the previous mode was doing.
+            self.maneuver = Maneuver::Hold(self.kinematics.stopping_point());
+        }
+    }
+
+    fn run_mission(&mut self) {
+        if self.mission_state != MissionState::Active {
+            return;
+        }
+        // Each pass either waits (return) or finishes an item; bounded so a
+        // plan of only DO items cannot spin forever.
+        for _ in 0..=self.mission.items.len() {
+            let Some(item) = self
+                .mission
+                .items
+                .get(usize::from(self.current_seq))
+                .copied()
+            else {
+                self.finish_mission();
+                return;
+            };
+            match self.item_phase {
+                ItemPhase::Pending => {
+                    if self.begin_item(&item) {
+                        self.item_phase = ItemPhase::Flying;
+                        return;
+                    }
+                    self.events.push(VehicleEvent::MissionItemReached(item.seq));
+                    self.advance_item();
+                }
+                ItemPhase::Flying => {
+                    if !self.maneuver_done {
+                        return;
+                    }
+                    self.maneuver_done = false;
+                    self.events.push(VehicleEvent::MissionItemReached(item.seq));
+                    let hold_s = match item.command {
+                        MavCmd::MAV_CMD_NAV_WAYPOINT | MavCmd::MAV_CMD_NAV_LOITER_TIME => {
+                            f64::from(item.param1).max(0.0)
+                        }
+                        _ => 0.0,
+                    };
+                    if hold_s > 0.0 {
+                        self.item_phase = ItemPhase::Holding {
+                            until_s: self.sim_time_s + hold_s,
+                        };
+                        self.maneuver = Maneuver::Hold(self.kinematics.stopping_point());
+                        return;
+                    }
+                    self.advance_item();
+                }
+                ItemPhase::Holding { until_s } => {
+                    if self.sim_time_s < until_s {
+                        return;
+                    }
+                    self.advance_item();
+                }
+            }
+            if self.mission_state != MissionState::Active {
+                return;
+            }
+        }
+    }
+
+    fn advance_item(&mut self) {
+        self.item_phase = ItemPhase::Pending;
+        if usize::from(self.current_seq) + 1 >= self.mission.items.len() {
+            self.finish_mission();
+        } else {
+            self.current_seq += 1;
+            self.events.push(VehicleEvent::MissionCurrentChanged);
+        }
+    }
+
+    fn finish_mission(&mut self) {
+        self.mission_state = MissionState::Complete;
+        self.events.push(VehicleEvent::MissionCurrentChanged);
+        if !self.on_ground {
+            // PX4 loiters at the last position when a mission ends in the air.
+            self.hold_here();
+        }
+    }
+
+    /// Start executing `item`. Returns true when it sets a target to fly to,
+    /// false for items that complete immediately.
+    fn begin_item(&mut self, item: &MissionItem) -> bool {
+        let here = self.kinematics.position;
+        match item.command {
+            MavCmd::MAV_CMD_NAV_TAKEOFF => {
+                let target_up_m = self.item_target(item).up_m.max(1.0);
+                let target = here.at_height(target_up_m);
+                self.maneuver = if self.on_ground {
+                    Maneuver::Climb { target }
+                } else {
+                    Maneuver::Goto {
+                        target,
+                        acceptance_m: ACCEPTANCE_RADIUS_M,
+                        climb_first: false,
+                    }
+                };
+                true
+            }
+            MavCmd::MAV_CMD_NAV_WAYPOINT | MavCmd::MAV_CMD_NAV_LOITER_TIME => {
+                let acceptance_m =
+                    if item.command == MavCmd::MAV_CMD_NAV_WAYPOINT && item.param2 > 0.0 {
+                        f64::from(item.param2)
+                    } else {
+                        ACCEPTANCE_RADIUS_M
+                    };
+                self.maneuver = Maneuver::Goto {
+                    target: self.item_target(item),
+                    acceptance_m,
+                    // PX4 takes off vertically before the first waypoint.
+                    climb_first: self.on_ground,
+                };
+                true
+            }
+            MavCmd::MAV_CMD_NAV_RETURN_TO_LAUNCH => {
+                if self.on_ground {
+                    return false;
+                }
+                self.maneuver = self.return_maneuver();
+                true
+            }
+            MavCmd::MAV_CMD_NAV_LAND => {
+                if self.on_ground {
+                    return false;
+                }
+                let target = self.item_target(item);
+                self.maneuver = Maneuver::Land {
+                    east_m: target.east_m,
+                    north_m: target.north_m,
+                    descending: false,
+                };
+                true
+            }
+            MavCmd::MAV_CMD_DO_CHANGE_SPEED => {
+                self.change_speed(item.param1 as u8, f64::from(item.param2));
+                false
+            }
+            MavCmd::MAV_CMD_DO_SET_ROI_LOCATION => {
+                self.roi = Some(self.item_target(item));
+                false
+            }
+            MavCmd::MAV_CMD_DO_SET_ROI_NONE => {
+                self.roi = None;
+                false
+            }
+            MavCmd::MAV_CMD_IMAGE_START_CAPTURE => {
+                self.start_capture(f64::from(item.param2), item.param3.max(0.0) as u32);
+                false
+            }
+            MavCmd::MAV_CMD_IMAGE_STOP_CAPTURE => {
+                self.stop_capture();
+                false
+            }
+            MavCmd::MAV_CMD_DO_SET_CAM_TRIGG_DIST => {
+                self.set_trigger_distance(f64::from(item.param1), item.param3 >= 1.0);
+                false
+            }
+            other => {
+                // Uploads are validated, so this is only reachable for plans
+                // built in code; skipping is what PX4 does with unknown DO items.
+                tracing::debug!(command = ?other, "skipping unsupported mission item");
+                false
+            }
+        }
+    }
+
+    /// Where an item points, in the local frame; no position means here.
+    fn item_target(&self, item: &MissionItem) -> LocalPoint {
+        let here = self.kinematics.position;
+        let reference = item
+            .altitude_reference()
+            .unwrap_or(AltitudeReference::AboveHome);
+        let mut target = if item.has_horizontal_position() {
+            self.local_target(
+                e7_to_deg(item.x),
+                e7_to_deg(item.y),
+                f64::from(item.z),
+                reference,
+            )
+        } else {
+            here
+        };
+        if reference == AltitudeReference::NoPosition || !item.z.is_finite() {
+            target.up_m = here.up_m;
+        } else if reference == AltitudeReference::MeanSeaLevel {
+            target.up_m = f64::from(item.z) - self.config.home.alt_msl_m;
+        } else {
+            target.up_m = f64::from(item.z);
+        }
+        target
+    }
+
+    /// Swap in a pack at `fraction` charge (tests, low-battery demos).
+    pub fn set_battery_fraction(&mut self, fraction: f64) {
+        self.battery = Battery::with_fraction(fraction);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geo::deg_to_e7;
+    use mavlink::dialects::ardupilotmega::MavFrame;
+
+    const DT_S: f64 = 0.02;
+
+    /// Global position of a local point relative to `home`, in MAVLink integers.
+    pub fn to_e7(home: &GeoPoint, local: &LocalPoint) -> (i32, i32) {
+        let geo = home.from_local(local);
+        (deg_to_e7(geo.lat_deg), deg_to_e7(geo.lon_deg))
+    }
+
+    fn home() -> GeoPoint {
+        GeoPoint {
+            lat_deg: 30.505,
+            lon_deg: 114.398,
+            alt_msl_m: 20.0,
+        }
+    }
+
+    fn vehicle() -> Vehicle {
+        Vehicle::new(VehicleConfig {
+            name: "test-1".to_string(),
+            system_id: 1,
+            home: home(),
+            boot_utc_us: 1_700_000_000_000_000,
+        })
+    }
+
+    fn item(seq: u16, command: MavCmd, frame: MavFrame, local: LocalPoint) -> MissionItem {
+        let (x, y) = if frame == MavFrame::MAV_FRAME_MISSION {
+            (0, 0)
+        } else {
+            to_e7(&home(), &local)
+        };
+        MissionItem {
+            seq,
+            frame,
+            command,
+            current: 0,
+            autocontinue: 1,
+            param1: 0.0,
+            param2: 0.0,
+            param3: 0.0,
+            param4: f32::NAN,
+            x,
+            y,
+            z: local.up_m as f32,
+        }
+    }
+
+    fn run_for(vehicle: &mut Vehicle, seconds: f64) -> Vec<VehicleEvent> {
+        let mut events = Vec::new();
+        for _ in 0..(seconds / DT_S).round() as usize {
+            vehicle.step(DT_S);
+            events.extend(vehicle.take_events());
+        }
+        events
+    }
+
+    #[test]
+    fn low_battery_refuses_arming_unless_forced() {
+        let mut vehicle = vehicle();
+        vehicle.set_battery_fraction(0.15);
+        assert!(matches!(vehicle.arm(false), Err(Refusal::Denied(_))));
+        assert!(!vehicle.is_armed());
+        assert_eq!(vehicle.arm(true), Ok(()));
+        assert!(vehicle.is_armed());
+    }
+
+    #[test]
+    fn takeoff_climbs_then_holds_and_refuses_disarm_in_air() {
+        let mut vehicle = vehicle();
+        vehicle
+            .takeoff(Some(15.0))
+            .expect("takeoff accepted on ground");
+        vehicle.arm(false).expect("arm");
+        let events = run_for(&mut vehicle, 2.0);
+        assert!(events.contains(&VehicleEvent::LandedStateChanged(LandedState::Takeoff)));
+        run_for(&mut vehicle, 10.0);
+        assert_eq!(vehicle.mode(), FlightMode::Hold);
+        assert!((vehicle.local_position().up_m - 15.0).abs() < 1.0);
+        assert_eq!(vehicle.landed_state(), LandedState::InAir);
+        assert!(matches!(vehicle.disarm(false), Err(Refusal::Denied(_))));
+        assert!(matches!(
+            vehicle.takeoff(None),
+            Err(Refusal::TemporarilyRejected(_))
+        ));
+    }
+
+    #[test]
+    fn land_touches_down_and_auto_disarms() {
+        let mut vehicle = vehicle();
+        vehicle.takeoff(Some(10.0)).expect("takeoff");
+        vehicle.arm(false).expect("arm");
+        run_for(&mut vehicle, 8.0);
+        vehicle.set_mode(FlightMode::Land).expect("land");
+        let events = run_for(&mut vehicle, 20.0);
+        assert!(events.contains(&VehicleEvent::LandedStateChanged(LandedState::Landing)));
+        assert!(events.contains(&VehicleEvent::ArmedChanged(false)));
+        assert_eq!(vehicle.landed_state(), LandedState::OnGround);
+    }
+
+    #[test]
+    fn mission_flies_every_item_and_lands_home() {
+        let mut vehicle = vehicle();
+        let far = LocalPoint::new(60.0, 80.0, 20.0);
+        let items = vec![
+            item(
+                0,
+                MavCmd::MAV_CMD_NAV_TAKEOFF,
+                MavFrame::MAV_FRAME_GLOBAL_RELATIVE_ALT,
+                LocalPoint::new(0.0, 0.0, 20.0),
+            ),
+            item(
+                1,
+                MavCmd::MAV_CMD_NAV_WAYPOINT,
+                MavFrame::MAV_FRAME_GLOBAL_RELATIVE_ALT,
+                far,
+            ),
+            MissionItem {
+                param3: 1.0,
+                ..item(
+                    2,
+                    MavCmd::MAV_CMD_IMAGE_START_CAPTURE,
+                    MavFrame::MAV_FRAME_MISSION,
+                    LocalPoint::ORIGIN,
+                )
+            },
+            item(
+                3,
+                MavCmd::MAV_CMD_NAV_RETURN_TO_LAUNCH,
+                MavFrame::MAV_FRAME_MISSION,
+                LocalPoint::ORIGIN,
+            ),
+        ];
+        vehicle.replace_mission(Plan::new(items));
+        vehicle.arm(false).expect("arm");
+        vehicle.set_mode(FlightMode::Mission).expect("mission");
+        let events = run_for(&mut vehicle, 120.0);
+        let reached: Vec<u16> = events
+            .iter()
+            .filter_map(|event| match event {
+                VehicleEvent::MissionItemReached(seq) => Some(*seq),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(reached, vec![0, 1, 2, 3]);
+        let capture = events
+            .iter()
+            .find_map(|event| match event {
+                VehicleEvent::ImageCaptured(capture) => Some(capture.clone()),
+                _ => None,
+            })
+            .expect("image");
+        let at = home().to_local(&capture.position);
+        assert!(at.horizontal_distance_m(&far) < 2.0, "captured at {at:?}");
+        assert_eq!(capture.file_url, "sim://test-1/IMG_0001.jpg");
+        assert_eq!(vehicle.mission_state(), MissionState::Complete);
+        assert!(!vehicle.is_armed());
+        assert!(
+            vehicle
+                .local_position()
+                .horizontal_distance_m(&LocalPoint::ORIGIN)
+                < 1.0
+        );
+        assert!(vehicle.battery().consumed_mah() > 50.0);
+    }
+
+    #[test]
+    fn mission_mode_without_a_mission_is_denied() {
+        let mut vehicle = vehicle();
+        assert!(matches!(
+            vehicle.set_mode(FlightMode::Mission),
+            Err(Refusal::Denied(_))
+        ));
+        assert!(matches!(vehicle.start_mission(0), Err(Refusal::Denied(_))));
+    }
+
+    #[test]
+    fn hold_pauses_and_mission_mode_resumes() {
+        let mut vehicle = vehicle();
+        let items = vec![
+            item(
+                0,
+                MavCmd::MAV_CMD_NAV_WAYPOINT,
+                MavFrame::MAV_FRAME_GLOBAL_RELATIVE_ALT,
+                LocalPoint::new(0.0, 300.0, 20.0),
+            ),
+            item(
+                1,
+                MavCmd::MAV_CMD_NAV_LAND,
+                MavFrame::MAV_FRAME_GLOBAL_RELATIVE_ALT,
+                LocalPoint::new(0.0, 300.0, 0.0),
+            ),
+        ];
+        vehicle.replace_mission(Plan::new(items));
+        vehicle.set_mode(FlightMode::Mission).expect("mission");
+        vehicle.arm(false).expect("arm");
+        run_for(&mut vehicle, 15.0);
+        vehicle.set_mode(FlightMode::Hold).expect("hold");
+        assert_eq!(vehicle.mission_state(), MissionState::Paused);
+        run_for(&mut vehicle, 5.0);
+        let paused_at = vehicle.local_position();
+        run_for(&mut vehicle, 5.0);
+        assert!(vehicle.local_position().distance_m(&paused_at) < 0.5);
+        vehicle.set_mode(FlightMode::Mission).expect("resume");
+        run_for(&mut vehicle, 90.0);
+        assert_eq!(vehicle.mission_state(), MissionState::Complete);
+        assert!((vehicle.local_position().north_m - 300.0).abs() < 1.5);
+        assert_eq!(vehicle.landed_state(), LandedState::OnGround);
+        assert!(!vehicle.is_armed());
+    }
+
+    #[test]
+    fn docked_vehicle_recharges() {
+        let mut vehicle = vehicle();
+        vehicle.set_battery_fraction(0.5);
+        run_for(&mut vehicle, 60.0);
+        assert!(vehicle.battery().fraction() > 0.5);
+    }
+}
