@@ -159,6 +159,9 @@ mod tests {
         let mut config = BrokerConfig::loopback_any_port();
         config.listen = taken.local_addr().unwrap();
         let err = EmbeddedBroker::start(config).unwrap_err().to_string();
-        assert!(err.contains(&taken.local_addr().unwrap().to_string()), "{err}");
+        assert!(
+            err.contains(&taken.local_addr().unwrap().to_string()),
+            "{err}"
+        );
     }
 }

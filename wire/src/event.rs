@@ -25,15 +25,30 @@ crate::payload!(Event, "event");
 pub enum EventBody {
     /// The autopilot reached mission item `seq` (index into the uploaded
     /// mission, as the dispatcher sent it: 0 is the first item).
-    MissionItemReached { seq: u16, total: u16 },
+    MissionItemReached {
+        seq: u16,
+        total: u16,
+    },
     /// The last mission item was reached.
-    MissionCompleted { total: u16 },
+    MissionCompleted {
+        total: u16,
+    },
     ImageCaptured(ImageCaptured),
-    StatusText { severity: u8, text: String },
-    ModeChanged { mode: FlightMode },
-    ArmedChanged { armed: bool },
+    StatusText {
+        severity: u8,
+        text: String,
+    },
+    ModeChanged {
+        mode: FlightMode,
+    },
+    ArmedChanged {
+        armed: bool,
+    },
     /// The vehicle is on the ground and disarmed after having flown.
-    Landed { lat_deg: f64, lon_deg: f64 },
+    Landed {
+        lat_deg: f64,
+        lon_deg: f64,
+    },
     /// The bridge stopped hearing the autopilot's HEARTBEAT.
     AutopilotLinkLost,
     AutopilotLinkRegained,

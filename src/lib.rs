@@ -1,0 +1,16 @@
+//! skyshare: shared-drone dispatch for a city district.
+//!
+//! Core without IO: [`airspace`], [`planning`], [`dispatch`]. Edges:
+//! [`store`] (SQL), [`dispatcher`] (MQTT and the flight lifecycle), [`api`]
+//! (HTTP). [`demo`] composes everything, with the simulator and the bridges,
+//! in one process. See ARCHITECTURE.md.
+
+pub mod airspace;
+pub mod api;
+pub mod demo;
+pub mod dispatch;
+pub mod dispatcher;
+pub mod planning;
+pub mod region;
+pub mod store;
+pub mod task;

@@ -1,0 +1,194 @@
+//! The `skyshare` command: parses arguments and hands over to the library.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use skyshare::demo::{self, DemoConfig};
+use skyshare::dispatcher::{Dispatcher, DispatcherConfig, DroneRecord};
+use skyshare::planning::Airframe;
+use skyshare::region::Region;
+use skyshare::store::Store;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "skyshare",
+    version,
+    about = "Shared-drone dispatch for a city district"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Everything in one process: embedded broker, SQLite, simulated fleet, API.
+    Demo {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, default_value_t = 6)]
+        drones: usize,
+        /// Simulated time runs this many times faster than real time.
+        #[arg(long, default_value_t = 1.0)]
+        speedup: f64,
+        #[arg(long, default_value = "skyshare-data")]
+        data_dir: PathBuf,
+        /// Region GeoJSON; default: the bundled Optics Valley demo region.
+        #[arg(long)]
+        region: Option<PathBuf>,
+        /// Do not submit the sample tasks.
+        #[arg(long)]
+        no_samples: bool,
+    },
+    /// The dispatcher alone, against a real broker and database; the drones'
+    /// bridges run on their companion computers.
+    Serve {
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+        mqtt: String,
+        #[arg(long, default_value = "sqlite://skyshare.sqlite?mode=rwc")]
+        database: String,
+        #[arg(long)]
+        region: Option<PathBuf>,
+        /// A drone as ID:DOCK:SENSOR[+SENSOR...], e.g. square-1:dock-square:visible+thermal. Repeatable.
+        #[arg(long = "drone", required = true)]
+        drones: Vec<String>,
+    },
+}
+
+fn load_region(path: Option<&PathBuf>) -> anyhow::Result<Region> {
+    match path {
+        None => Ok(Region::demo()),
+        Some(p) => {
+            let text =
+                std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?;
+            Region::from_geojson(&text).with_context(|| format!("in {}", p.display()))
+        }
+    }
+}
+
+fn parse_drone(spec: &str) -> anyhow::Result<DroneRecord> {
+    let mut parts = spec.split(':');
+    let (Some(id), Some(dock), Some(sensors), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        anyhow::bail!("--drone `{spec}` must be ID:DOCK:SENSOR[+SENSOR...]");
+    };
+    Ok(DroneRecord {
+        id: id.into(),
+        dock_id: dock.into(),
+        sensors: sensors.split('+').map(str::to_owned).collect(),
+    })
+}
+
+async fn ctrl_c(shutdown: CancellationToken) {
+    let _ = tokio::signal::ctrl_c().await;
+    shutdown.cancel();
+}
+
+async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Cmd::Demo {
+            listen,
+            drones,
+            speedup,
+            data_dir,
+            region,
+            no_samples,
+        } => {
+            let running = demo::start(DemoConfig {
+                listen,
+                drones,
+                speedup,
+                data_dir,
+                mqtt_url: None,
+                database_url: None,
+                region: load_region(region.as_ref())?,
+                submit_sample_tasks: !no_samples,
+            })
+            .await?;
+            println!(
+                "skyshare demo: {} drones over {}",
+                running.drones.len(),
+                running.mqtt_url
+            );
+            println!("  API     http://{}/api/v1/fleet", running.http_addr);
+            for (department, token) in &running.tokens {
+                println!("  token   {department:<20} {token}");
+            }
+            println!(
+                "Try:\n  curl -H 'Authorization: Bearer {}' http://{}/api/v1/tasks",
+                running.tokens[0].1, running.http_addr
+            );
+            tokio::signal::ctrl_c().await.ok();
+            running.stop().await;
+            Ok(())
+        }
+        Cmd::Serve {
+            listen,
+            mqtt,
+            database,
+            region,
+            drones,
+        } => {
+            let drones = drones
+                .iter()
+                .map(|d| parse_drone(d))
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            let store = Store::connect(&database)
+                .await
+                .with_context(|| format!("opening {database}"))?;
+            let dispatcher = Dispatcher::new(
+                DispatcherConfig {
+                    mqtt_url: mqtt,
+                    region: load_region(region.as_ref())?,
+                    airframe: Airframe::default(),
+                    drones,
+                    telemetry_stale_after: Duration::from_secs(5),
+                },
+                store,
+            )?;
+            let shutdown = CancellationToken::new();
+            tokio::spawn(ctrl_c(shutdown.clone()));
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("listening on {listen}"))?;
+            println!("skyshare serve: API on http://{}", listener.local_addr()?);
+            let app = skyshare::api::router(Arc::clone(&dispatcher));
+            let stop = shutdown.clone();
+            let http = tokio::spawn(async move {
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await
+            });
+            dispatcher.run(shutdown).await?;
+            http.await??;
+            Ok(())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,rumqttd=warn,sqlx=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(run(Cli::parse())) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("skyshare: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
