@@ -104,12 +104,19 @@ async fn create_task(
     let department = department(&dispatcher, &headers).await?;
     let deserializer = &mut serde_json::Deserializer::from_slice(&body);
     let request: TaskRequest = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+        // serde_path_to_error prints "." for the root and "?" when the
+        // JSON itself is broken before any field: both mean the whole body.
         let path = e.path().to_string();
+        let at = if path == "." || path == "?" {
+            "body"
+        } else {
+            path.as_str()
+        };
         ApiError::new(
             StatusCode::BAD_REQUEST,
             "invalid_body",
             e.inner().to_string(),
-            Some(if path == "." { "body" } else { &path }),
+            Some(at),
         )
     })?;
     request.validate().map_err(|e| {
