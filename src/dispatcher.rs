@@ -45,6 +45,11 @@ pub struct DispatcherConfig {
     pub drones: Vec<DroneRecord>,
     /// Telemetry older than this makes a drone not ready for new work.
     pub telemetry_stale_after: Duration,
+    /// A bridge answers within its own MAVLink timeouts (seconds per
+    /// command, a little more per mission item); silence past this means the
+    /// bridge or the broker is gone, and the task fails instead of waiting
+    /// forever.
+    pub command_reply_limit: Duration,
 }
 
 /// What the API shows of one drone.
@@ -80,6 +85,7 @@ struct Pending {
     task_id: String,
     drone_id: String,
     purpose: Purpose,
+    sent_at: Instant,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,7 +103,6 @@ pub struct Dispatcher {
     pending: Mutex<HashMap<String, Pending>>,
     mqtt: AsyncClient,
     wake: Notify,
-    incoming: Mutex<Option<mpsc::Receiver<(String, Vec<u8>)>>>,
     eventloop: Mutex<Option<rumqttc::EventLoop>>,
 }
 
@@ -134,7 +139,6 @@ impl Dispatcher {
             pending: Mutex::new(HashMap::new()),
             mqtt,
             wake: Notify::new(),
-            incoming: Mutex::new(None),
             eventloop: Mutex::new(Some(eventloop)),
         }))
     }
@@ -247,8 +251,7 @@ impl Dispatcher {
     /// Runs until `shutdown`: MQTT ingest, scheduling and flight follow-up.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), DispatcherError> {
         self.resume_after_restart().await?;
-        let (tx, rx) = mpsc::channel(10_000);
-        *self.incoming.lock().expect("lock") = Some(rx);
+        let (tx, mut rx) = mpsc::channel(10_000);
         let eventloop = self
             .eventloop
             .lock()
@@ -261,12 +264,6 @@ impl Dispatcher {
             tx,
             shutdown.clone(),
         ));
-        let mut rx = self
-            .incoming
-            .lock()
-            .expect("lock")
-            .take()
-            .expect("receiver");
         let mut tick = tokio::time::interval(Duration::from_millis(500));
         loop {
             tokio::select! {
@@ -276,7 +273,10 @@ impl Dispatcher {
                     None => break,
                 },
                 _ = self.wake.notified() => self.schedule().await,
-                _ = tick.tick() => self.schedule().await,
+                _ = tick.tick() => {
+                    self.expire_silent_commands().await;
+                    self.schedule().await;
+                }
             }
         }
         let _ = self.mqtt.disconnect().await;
@@ -440,6 +440,12 @@ impl Dispatcher {
                     done
                 };
                 if let Some(task) = task {
+                    // After a dispatcher restart the in-memory flag is gone;
+                    // the stored progress says whether every item was reached.
+                    let completed = completed
+                        || self.store.task(&task).await?.is_some_and(|t| {
+                            t.progress_total.is_some() && t.progress_seq >= t.progress_total
+                        });
                     if completed {
                         self.store
                             .set_task_state(&task, TaskState::Completed.as_str(), None, None, now)
@@ -543,6 +549,46 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Fails the tasks whose command got no terminal reply in time, and
+    /// frees their drones.
+    async fn expire_silent_commands(&self) {
+        let expired: Vec<(String, Pending)> = {
+            let mut pending = self.pending.lock().expect("pending");
+            let ids: Vec<String> = pending
+                .iter()
+                .filter(|(_, p)| p.sent_at.elapsed() > self.config.command_reply_limit)
+                .map(|(id, _)| id.clone())
+                .collect();
+            ids.into_iter()
+                .filter_map(|id| pending.remove(&id).map(|p| (id, p)))
+                .collect()
+        };
+        for (id, p) in expired {
+            let reason = format!(
+                "drone {} did not answer command {id} within {}s; its bridge or the broker may be down",
+                p.drone_id,
+                self.config.command_reply_limit.as_secs()
+            );
+            if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&p.drone_id) {
+                live.task_id = None;
+            }
+            if let Err(error) = self
+                .store
+                .set_task_state(
+                    &p.task_id,
+                    TaskState::Failed.as_str(),
+                    Some(&reason),
+                    None,
+                    now_ms(),
+                )
+                .await
+            {
+                tracing::error!(%error, "could not record a command timeout");
+            }
+            tracing::warn!(task = p.task_id, reason, "task failed");
+        }
+    }
+
     async fn send(&self, drone: &str, task_id: &str, body: CommandBody, purpose: Purpose) {
         let command = Command {
             v: wire::VERSION,
@@ -556,6 +602,7 @@ impl Dispatcher {
                 task_id: task_id.to_owned(),
                 drone_id: drone.to_owned(),
                 purpose,
+                sent_at: Instant::now(),
             },
         );
         let topic = Topic::new(drone, Channel::Commands).name();

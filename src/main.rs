@@ -152,6 +152,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     airframe: Airframe::default(),
                     drones,
                     telemetry_stale_after: Duration::from_secs(5),
+                    command_reply_limit: Duration::from_secs(60),
                 },
                 store,
             )?;

@@ -1,0 +1,171 @@
+//! A drone whose bridge reports in but never answers commands (a hung
+//! companion computer): its task must fail with a reason, not wait forever,
+//! and the drone must be freed. The "bridge" here is a plain MQTT client
+//! speaking the v1 contract through a real broker.
+
+use std::time::Duration;
+
+use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+use skyshare::dispatcher::{Dispatcher, DispatcherConfig, DroneRecord};
+use skyshare::planning::Airframe;
+use skyshare::region::Region;
+use skyshare::store::Store;
+use skyshare::task::{PointGeometry, TaskRequest};
+use tokio_util::sync::CancellationToken;
+use wire::{Availability, Channel, FlightMode, LandedState, Status, Telemetry, Topic};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_without_reply_fails_the_task_with_a_reason() {
+    let broker = broker::EmbeddedBroker::start(broker::BrokerConfig::loopback_any_port()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("s.sqlite").display()
+    );
+    let store = Store::connect(&url).await.unwrap();
+    store
+        .upsert_department("water", "Water Authority")
+        .await
+        .unwrap();
+    let region = Region::demo();
+    let dock = region.docks[0].clone();
+    let dispatcher = Dispatcher::new(
+        DispatcherConfig {
+            mqtt_url: broker.url(),
+            region,
+            airframe: Airframe::default(),
+            drones: vec![DroneRecord {
+                id: "mute-1".into(),
+                dock_id: dock.id.clone(),
+                sensors: vec!["visible".into()],
+            }],
+            telemetry_stale_after: Duration::from_secs(5),
+            command_reply_limit: Duration::from_secs(1),
+        },
+        store.clone(),
+    )
+    .unwrap();
+    let shutdown = CancellationToken::new();
+    tokio::spawn(dispatcher.clone().run(shutdown.clone()));
+
+    // The mute bridge: reports online and on its dock, hears commands, never replies.
+    let mut options = MqttOptions::new("mute-bridge", "127.0.0.1", broker.addr().port());
+    options.set_keep_alive(Duration::from_secs(5));
+    let (client, mut eventloop) = AsyncClient::new(options, 100);
+    let (commands_tx, mut commands_rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok(event) = eventloop.poll().await {
+            if let Event::Incoming(Packet::Publish(p)) = event {
+                let _ = commands_tx.send(p.topic);
+            }
+        }
+    });
+    client
+        .subscribe(
+            Topic::new("mute-1", Channel::Commands).name(),
+            QoS::AtLeastOnce,
+        )
+        .await
+        .unwrap();
+    let status = Status {
+        v: wire::VERSION,
+        drone: "mute-1".into(),
+        state: Availability::Online,
+        ts_ms: 0,
+        autopilot: Some("px4".into()),
+        autopilot_link: true,
+    };
+    client
+        .publish(
+            Topic::new("mute-1", Channel::Status).name(),
+            QoS::AtLeastOnce,
+            true,
+            wire::encode(&status),
+        )
+        .await
+        .unwrap();
+    let telemetry_client = client.clone();
+    let position = dock.position;
+    tokio::spawn(async move {
+        loop {
+            let t = Telemetry {
+                v: wire::VERSION,
+                drone: "mute-1".into(),
+                ts_ms: 0,
+                lat_deg: position.y(),
+                lon_deg: position.x(),
+                alt_msl_m: 25.0,
+                alt_rel_m: 0.0,
+                vel_north_mps: 0.0,
+                vel_east_mps: 0.0,
+                vel_down_mps: 0.0,
+                heading_deg: None,
+                battery_pct: Some(100.0),
+                battery_v: Some(25.0),
+                mode: FlightMode::Hold,
+                armed: false,
+                landed: LandedState::OnGround,
+                mission_seq: None,
+                mission_total: None,
+            };
+            let topic = Topic::new("mute-1", Channel::Telemetry).name();
+            if telemetry_client
+                .publish(topic, QoS::AtMostOnce, false, wire::encode(&t))
+                .await
+                .is_err()
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+
+    let target = geo::Point::new(dock.position.x() + 0.001, dock.position.y() + 0.001);
+    let task = dispatcher
+        .submit(
+            "water",
+            TaskRequest {
+                kind: "point_inspection".into(),
+                geometry: PointGeometry {
+                    kind: "Point".into(),
+                    coordinates: vec![target.x(), target.y()],
+                },
+                alt_m: 40.0,
+                sensor: "visible".into(),
+                priority: Default::default(),
+                radius_m: 0.0,
+                photos: 1,
+            },
+        )
+        .await
+        .unwrap();
+
+    // The upload really went out to the drone's command topic...
+    let topic = tokio::time::timeout(Duration::from_secs(15), commands_rx.recv())
+        .await
+        .expect("the dispatcher sent the drone a command")
+        .unwrap();
+    assert_eq!(topic, Topic::new("mute-1", Channel::Commands).name());
+
+    // ...and with no reply the task fails, saying why, and the drone is free.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    let failed = loop {
+        let t = store.task(&task.id).await.unwrap().unwrap();
+        if t.state == "failed" {
+            break t;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "task never failed: {t:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let reason = failed.reason.unwrap();
+    assert!(
+        reason.contains("did not answer") && reason.contains("mute-1"),
+        "{reason}"
+    );
+    assert_eq!(failed.drone_id.as_deref(), Some("mute-1"));
+    assert!(dispatcher.fleet_view()[0].task_id.is_none());
+    shutdown.cancel();
+}
