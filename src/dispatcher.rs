@@ -452,16 +452,8 @@ impl Dispatcher {
                             .await?;
                         tracing::info!(drone, task, "task completed");
                     } else {
-                        self.store
-                            .set_task_state(
-                                &task,
-                                TaskState::Failed.as_str(),
-                                Some("the drone landed before finishing its mission"),
-                                None,
-                                now,
-                            )
+                        self.fail_task(&task, "the drone landed before finishing its mission")
                             .await?;
-                        tracing::warn!(drone, task, "task failed: landed early");
                     }
                 }
                 self.wake.notify_one();
@@ -534,19 +526,24 @@ impl Dispatcher {
                 if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&pending.drone_id) {
                     live.task_id = None;
                 }
-                self.store
-                    .set_task_state(
-                        &pending.task_id,
-                        TaskState::Failed.as_str(),
-                        Some(&reason),
-                        None,
-                        now,
-                    )
-                    .await?;
-                tracing::warn!(task = pending.task_id, reason, "task failed");
+                self.fail_task(&pending.task_id, &reason).await?;
             }
         }
         Ok(())
+    }
+
+    /// Records a task as failed with the reason a person will read.
+    async fn fail_task(&self, task_id: &str, reason: &str) -> Result<(), StoreError> {
+        tracing::warn!(task = task_id, reason, "task failed");
+        self.store
+            .set_task_state(
+                task_id,
+                TaskState::Failed.as_str(),
+                Some(reason),
+                None,
+                now_ms(),
+            )
+            .await
     }
 
     /// Fails the tasks whose command got no terminal reply in time, and
@@ -572,20 +569,9 @@ impl Dispatcher {
             if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&p.drone_id) {
                 live.task_id = None;
             }
-            if let Err(error) = self
-                .store
-                .set_task_state(
-                    &p.task_id,
-                    TaskState::Failed.as_str(),
-                    Some(&reason),
-                    None,
-                    now_ms(),
-                )
-                .await
-            {
+            if let Err(error) = self.fail_task(&p.task_id, &reason).await {
                 tracing::error!(%error, "could not record a command timeout");
             }
-            tracing::warn!(task = p.task_id, reason, "task failed");
         }
     }
 
@@ -665,16 +651,7 @@ impl Dispatcher {
             Ok(r) => r,
             Err(e) => {
                 let reason = format!("stored request is unreadable: {e}");
-                return self
-                    .store
-                    .set_task_state(
-                        &task.id,
-                        TaskState::Failed.as_str(),
-                        Some(&reason),
-                        None,
-                        now,
-                    )
-                    .await;
+                return self.fail_task(&task.id, &reason).await;
             }
         };
         let inspection = request.inspection();
@@ -717,16 +694,7 @@ impl Dispatcher {
             duration,
         ) {
             let reason = format!("no safe route from drone {drone}: {refusal}");
-            return self
-                .store
-                .set_task_state(
-                    &task.id,
-                    TaskState::Failed.as_str(),
-                    Some(&reason),
-                    None,
-                    now,
-                )
-                .await;
+            return self.fail_task(&task.id, &reason).await;
         }
         if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&drone) {
             live.task_id = Some(task.id.clone());
