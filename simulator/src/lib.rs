@@ -108,6 +108,7 @@ pub enum SimError {
 pub struct Simulator {
     vehicles: Vec<BoundVehicle>,
     speedup: f64,
+    ground_stations: Vec<SocketAddr>,
 }
 
 struct BoundVehicle {
@@ -143,7 +144,15 @@ impl Simulator {
         Ok(Simulator {
             vehicles,
             speedup: config.speedup,
+            ground_stations: Vec::new(),
         })
+    }
+
+    /// Every vehicle also streams to `address` from the start, without
+    /// waiting to hear from it: for ground stations that only listen, such
+    /// as QGroundControl on UDP 14550 or MAVSDK with `udpin://`.
+    pub fn stream_to(&mut self, address: SocketAddr) {
+        self.ground_stations.push(address);
     }
 
     /// The bound local address of each vehicle, in spec order.
@@ -173,7 +182,13 @@ impl Simulator {
                 address = %bound.address,
                 "vehicle ready"
             );
-            tasks.spawn(fly(vehicle, bound.socket, self.speedup, shutdown.clone()));
+            tasks.spawn(fly(
+                vehicle,
+                bound.socket,
+                self.speedup,
+                self.ground_stations.clone(),
+                shutdown.clone(),
+            ));
         }
         let mut first_error = None;
         while let Some(joined) = tasks.join_next().await {
@@ -240,6 +255,7 @@ async fn fly(
     vehicle: Vehicle,
     socket: UdpSocket,
     speedup: f64,
+    ground_stations: Vec<SocketAddr>,
     shutdown: CancellationToken,
 ) -> Result<(), SimError> {
     let name = vehicle.name().to_string();
@@ -251,7 +267,7 @@ async fn fly(
         name: &name,
         system_id,
         sequence: 0,
-        peers: Peers::default(),
+        peers: Peers::with_fixed(ground_stations),
     };
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

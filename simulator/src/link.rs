@@ -174,12 +174,23 @@ pub fn encode(header: MavHeader, message: &MavMessage) -> Vec<u8> {
 #[derive(Debug, Default)]
 pub struct Peers {
     last_heard: HashMap<SocketAddr, Instant>,
+    /// Ground stations that listen without speaking first (QGroundControl
+    /// on 14550, MAVSDK's `udpin://`): streamed to always, never pruned,
+    /// like PX4 SITL's fixed remote port.
+    fixed: Vec<SocketAddr>,
 }
 
 impl Peers {
+    pub fn with_fixed(fixed: Vec<SocketAddr>) -> Peers {
+        Peers {
+            last_heard: HashMap::new(),
+            fixed,
+        }
+    }
+
     /// Record a valid frame from `address`; true if it is a new (or returning) peer.
     pub fn heard_from(&mut self, address: SocketAddr, now: Instant) -> bool {
-        self.last_heard.insert(address, now).is_none()
+        self.last_heard.insert(address, now).is_none() && !self.fixed.contains(&address)
     }
 
     /// Forget peers silent for longer than [`PEER_TIMEOUT`].
@@ -187,7 +198,7 @@ impl Peers {
         let mut gone = Vec::new();
         self.last_heard.retain(|address, last_heard| {
             let alive = now.duration_since(*last_heard) <= PEER_TIMEOUT;
-            if !alive {
+            if !alive && !self.fixed.contains(address) {
                 gone.push(*address);
             }
             alive
@@ -196,11 +207,15 @@ impl Peers {
     }
 
     pub fn addresses(&self) -> impl Iterator<Item = &SocketAddr> {
-        self.last_heard.keys()
+        let heard = self
+            .last_heard
+            .keys()
+            .filter(|address| !self.fixed.contains(address));
+        self.fixed.iter().chain(heard)
     }
 
     pub fn is_empty(&self) -> bool {
-        self.last_heard.is_empty()
+        self.last_heard.is_empty() && self.fixed.is_empty()
     }
 }
 

@@ -30,6 +30,10 @@ struct Args {
     /// Ground altitude of the home area, metres above mean sea level.
     #[arg(long, default_value_t = 20.0, allow_negative_numbers = true)]
     alt: f64,
+    /// Also stream every vehicle to this ground station from the start
+    /// (e.g. 127.0.0.1:14550 for QGroundControl). Repeatable.
+    #[arg(long = "gcs")]
+    gcs: Vec<std::net::SocketAddr>,
     /// Address to bind the vehicles' sockets to.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
@@ -70,9 +74,12 @@ fn config_from(args: &Args) -> anyhow::Result<SimConfig> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let simulator = Simulator::bind(config_from(&args)?)
+    let mut simulator = Simulator::bind(config_from(&args)?)
         .await
         .context("starting the simulator")?;
+    for ground_station in &args.gcs {
+        simulator.stream_to(*ground_station);
+    }
     for (name, address) in simulator.addresses() {
         println!("{name} udp://{address}");
     }
