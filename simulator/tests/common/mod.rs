@@ -150,6 +150,18 @@ impl Gcs {
         }
     }
 
+    /// Whether the vehicle's next HEARTBEAT says it is armed.
+    pub async fn next_heartbeat_is_armed(&self) -> bool {
+        self.wait_for("HEARTBEAT", |_, message| match message {
+            MavMessage::HEARTBEAT(data) => Some(
+                data.base_mode
+                    .contains(MavModeFlag::MAV_MODE_FLAG_SAFETY_ARMED),
+            ),
+            _ => None,
+        })
+        .await
+    }
+
     /// Wait until `select` picks a message, failing after [`WAIT`].
     pub async fn wait_for<T>(
         &self,
