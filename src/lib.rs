@@ -12,5 +12,6 @@ pub mod dispatch;
 pub mod dispatcher;
 pub mod planning;
 pub mod region;
+pub mod routing;
 pub mod store;
 pub mod task;

@@ -12,6 +12,7 @@ use skyshare::demo::{self, DemoConfig};
 use skyshare::dispatcher::{Dispatcher, DispatcherConfig, DroneRecord};
 use skyshare::planning::Airframe;
 use skyshare::region::Region;
+use skyshare::routing::benchmark::{DispatchBench, Peer};
 use skyshare::store::Store;
 use tokio_util::sync::CancellationToken;
 
@@ -60,6 +61,38 @@ enum Cmd {
         /// A drone as ID:DOCK:SENSOR[+SENSOR...], e.g. square-1:dock-square:visible+thermal. Repeatable.
         #[arg(long = "drone", required = true)]
         drones: Vec<String>,
+    },
+    /// Benchmarks that print figures beside the named peer's.
+    Bench {
+        #[command(subcommand)]
+        bench: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Plan the shared dispatch instance (../shared/bench/dispatch_instance.py)
+    /// and, with --peer-script, run OR-Tools' routing solver on it first.
+    Dispatch {
+        /// The instance file, vrp_instance.json.
+        instance: PathBuf,
+        /// skyshare's time budgets, in milliseconds. Repeatable.
+        #[arg(long = "budget-ms", default_values_t = [100u64, 6000])]
+        budgets_ms: Vec<u64>,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// peer_ortools.py, to run the peer in the same session.
+        #[arg(long)]
+        peer_script: Option<PathBuf>,
+        /// A Python with `ortools` installed.
+        #[arg(long, default_value = "python3")]
+        peer_python: PathBuf,
+        /// Guided-local-search budgets for the peer, in seconds.
+        #[arg(long = "peer-gls-s", default_values_t = [60u64])]
+        peer_gls_s: Vec<u64>,
+        /// Also plan generated instances up to 2,000 tasks and 200 drones.
+        #[arg(long)]
+        scaling: bool,
     },
 }
 
@@ -171,6 +204,35 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             });
             dispatcher.run(shutdown).await?;
             http.await??;
+            Ok(())
+        }
+        Cmd::Bench { bench } => run_bench(bench),
+    }
+}
+
+fn run_bench(bench: BenchCmd) -> anyhow::Result<()> {
+    match bench {
+        BenchCmd::Dispatch {
+            instance,
+            budgets_ms,
+            seed,
+            peer_script,
+            peer_python,
+            peer_gls_s,
+            scaling,
+        } => {
+            let report = skyshare::routing::benchmark::run(&DispatchBench {
+                instance,
+                budgets: budgets_ms.into_iter().map(Duration::from_millis).collect(),
+                seed,
+                peer: peer_script.map(|script| Peer {
+                    python: peer_python,
+                    script,
+                    guided_seconds: peer_gls_s,
+                }),
+                scaling,
+            })?;
+            print!("{report}");
             Ok(())
         }
     }
