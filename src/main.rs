@@ -93,6 +93,9 @@ enum BenchCmd {
         /// Also plan generated instances up to 2,000 tasks and 200 drones.
         #[arg(long)]
         scaling: bool,
+        /// Annealing temperatures (metres of objective) at the start and the end.
+        #[arg(long, num_args = 2, value_names = ["START", "END"])]
+        temperature: Option<Vec<f64>>,
     },
 }
 
@@ -220,6 +223,7 @@ fn run_bench(bench: BenchCmd) -> anyhow::Result<()> {
             peer_python,
             peer_gls_s,
             scaling,
+            temperature,
         } => {
             let report = skyshare::routing::benchmark::run(&DispatchBench {
                 instance,
@@ -231,6 +235,7 @@ fn run_bench(bench: BenchCmd) -> anyhow::Result<()> {
                     guided_seconds: peer_gls_s,
                 }),
                 scaling,
+                temperature: temperature.map(|t| (t[0], t[1])),
             })?;
             print!("{report}");
             Ok(())

@@ -30,6 +30,8 @@ pub struct DispatchBench {
     pub peer: Option<Peer>,
     /// Also plan generated instances up to 2,000 tasks and 200 drones.
     pub scaling: bool,
+    /// Annealing temperatures at the start and the end; default: the planner's.
+    pub temperature: Option<(f64, f64)>,
 }
 
 /// One line of the peer's output.
@@ -110,6 +112,18 @@ fn describe(report: &SearchReport, tasks: usize) -> String {
 }
 
 pub fn run(bench: &DispatchBench) -> anyhow::Result<String> {
+    let defaults = SearchLimits::default();
+    let (start_temperature, end_temperature) = bench
+        .temperature
+        .unwrap_or((defaults.start_temperature, defaults.end_temperature));
+    let limits = |time: Duration, iterations: u64| SearchLimits {
+        time,
+        iterations,
+        seed: bench.seed,
+        start_temperature,
+        end_temperature,
+        target_objective: None,
+    };
     let text = std::fs::read_to_string(&bench.instance)
         .with_context(|| format!("reading {}", bench.instance.display()))?;
     let instance =
@@ -147,16 +161,13 @@ pub fn run(bench: &DispatchBench) -> anyhow::Result<String> {
         None => Vec::new(),
     };
 
-    writeln!(out, "\nskyshare (one core, seed {}):", bench.seed)?;
+    writeln!(
+        out,
+        "\nskyshare (one core, seed {}, annealing {start_temperature} -> {end_temperature} m):",
+        bench.seed
+    )?;
     for budget in &bench.budgets {
-        let report = solve(
-            &problem,
-            &SearchLimits {
-                time: *budget,
-                seed: bench.seed,
-                ..SearchLimits::default()
-            },
-        );
+        let report = solve(&problem, &limits(*budget, u64::MAX));
         check(&report, &problem)?;
         writeln!(
             out,
@@ -188,45 +199,35 @@ pub fn run(bench: &DispatchBench) -> anyhow::Result<String> {
     if bench.scaling {
         writeln!(
             out,
-            "\nscaling (generated instances, same density; 20 ms per 100 tasks of search):"
+            "\nscaling (generated instances at the benchmark's density; objective and tasks served after each budget):"
         )?;
         for (tasks, drones) in [(200, 20), (500, 50), (1000, 100), (2000, 200)] {
             let instance = InstanceFile::generate(tasks, drones, bench.seed);
             let started = Instant::now();
             let problem = instance.problem()?;
             let build = started.elapsed();
-            let first = solve(
-                &problem,
-                &SearchLimits {
-                    iterations: 0,
-                    seed: bench.seed,
-                    ..SearchLimits::default()
-                },
-            );
-            let budget = Duration::from_millis(20 * tasks as u64 / 100);
-            let searched = solve(
-                &problem,
-                &SearchLimits {
-                    time: budget,
-                    seed: bench.seed,
-                    ..SearchLimits::default()
-                },
-            );
-            check(&searched, &problem)?;
-            let per_iteration_us =
-                searched.elapsed.as_secs_f64() * 1e6 / searched.iterations.max(1) as f64;
-            writeln!(
+            let first = solve(&problem, &limits(Duration::MAX, 0));
+            check(&first, &problem)?;
+            write!(
                 out,
-                "  {tasks:>5} tasks {drones:>4} drones: matrices {:>6.1} ms, first plan {:>7.1} ms (objective {:>10}), \
-                 {:>5} ms of search -> objective {:>10}, served {:>4}, {:>6.1} us/iteration",
+                "  {tasks:>5} tasks {drones:>4} drones: matrices {:>6.1} ms; first plan {:>6.1} ms, served {:>4}",
                 build.as_secs_f64() * 1e3,
                 first.elapsed.as_secs_f64() * 1e3,
-                first.objective,
-                budget.as_millis(),
-                searched.objective,
-                searched.plan.served(),
-                per_iteration_us
+                first.plan.served(),
             )?;
+            for budget in SCALING_BUDGETS {
+                let searched = solve(&problem, &limits(budget, u64::MAX));
+                check(&searched, &problem)?;
+                write!(
+                    out,
+                    "; {:>5} ms: {:>9} served {:>4} ({:>5.0} us/it)",
+                    budget.as_millis(),
+                    searched.objective,
+                    searched.plan.served(),
+                    searched.elapsed.as_secs_f64() * 1e6 / searched.iterations.max(1) as f64
+                )?;
+            }
+            writeln!(out)?;
         }
     }
     Ok(out)
@@ -248,6 +249,12 @@ fn check(report: &SearchReport, problem: &super::Problem) -> anyhow::Result<()> 
     }
     Ok(())
 }
+
+const SCALING_BUDGETS: [Duration; 3] = [
+    Duration::from_millis(100),
+    Duration::from_millis(1000),
+    Duration::from_millis(5000),
+];
 
 fn short_label(label: &str) -> &str {
     label.split(" (").next().unwrap_or(label)

@@ -137,6 +137,13 @@ const BLINK_RATE: f64 = 0.01;
 /// How many nearest tasks each task keeps as neighbours.
 const NEIGHBOURS: usize = 100;
 const UNASSIGNED: u32 = u32::MAX;
+const UNSERVED_SEED_RATE: f64 = 0.5;
+/// Fleets up to this many drones try every sortie for every insertion.
+const ALL_ROUTES_UP_TO: usize = 32;
+/// Otherwise, the sorties of this many nearest tasks are tried...
+const INSERTION_NEIGHBOURS: usize = 40;
+/// ...and empty sorties from this many nearest docks.
+const NEAREST_DOCKS: usize = 3;
 
 #[derive(Clone)]
 struct Route {
@@ -210,6 +217,13 @@ struct Search<'p> {
     /// Routes changed in this iteration, with their state before it.
     journal: Vec<Route>,
     touched: Vec<bool>,
+    nearest_docks: Vec<Vec<usize>>,
+    routes_by_dock: Vec<Vec<usize>>,
+    /// Scratch space for [`Search::candidate_routes`].
+    candidates: Vec<usize>,
+    marks: Vec<u32>,
+    stamp: u32,
+    empty_dock_tried: Vec<bool>,
 }
 
 struct Snapshot {
@@ -257,7 +271,26 @@ impl<'p> Search<'p> {
             })
             .collect();
         let penalty: i64 = (0..tasks).map(|t| problem.drop_penalty(t)).sum();
+        let docks = problem.docks().len();
+        let nearest_docks = (0..tasks)
+            .map(|t| {
+                let mut order: Vec<usize> = (0..docks).collect();
+                order.sort_by_key(|&d| problem.distance_m(d, problem.task_node(t)));
+                order.truncate(NEAREST_DOCKS);
+                order
+            })
+            .collect();
+        let mut routes_by_dock = vec![Vec::new(); docks];
+        for (index, route) in routes.iter().enumerate() {
+            routes_by_dock[route.dock].push(index);
+        }
         Search {
+            nearest_docks,
+            routes_by_dock,
+            candidates: Vec::new(),
+            marks: vec![0; routes.len()],
+            stamp: 0,
+            empty_dock_tried: vec![false; docks],
             problem,
             rng: StdRng::seed_from_u64(seed),
             touched: vec![false; routes.len()],
@@ -336,7 +369,21 @@ impl<'p> Search<'p> {
         let max_string = MAX_STRING.min(self.average_sortie_len());
         let max_strings = (4.0 * MEAN_REMOVED / (1.0 + max_string) - 1.0).max(1.0);
         let strings = self.rng.random_range(1.0..max_strings + 1.0).floor() as usize;
-        let seed = self.rng.random_range(0..tasks);
+        // Half the time, ruin around a task that is not served: that is
+        // where room is worth the most, since a drop costs far more than
+        // the metres a better order saves.
+        let unserved = self.route_of.iter().filter(|&&r| r == UNASSIGNED).count();
+        let seed = if unserved > 0 && self.rng.random::<f64>() < UNSERVED_SEED_RATE {
+            let pick = self.rng.random_range(0..unserved);
+            self.route_of
+                .iter()
+                .enumerate()
+                .filter(|(_, &r)| r == UNASSIGNED)
+                .nth(pick)
+                .map_or(0, |(task, _)| task)
+        } else {
+            self.rng.random_range(0..tasks)
+        };
         let mut ruined = 0usize;
         let mut walk = vec![self.problem.task_node(seed) as u16];
         walk.extend_from_slice(&self.neighbours[seed]);
@@ -423,13 +470,9 @@ impl<'p> Search<'p> {
         let node = problem.task_node(task);
         let visit = Segment::visit(problem, node);
         let mut best: Option<(usize, usize, i64)> = None;
-        // Empty sorties from one dock are all alike: try one per dock.
-        let mut empty_dock_tried = vec![false; problem.docks().len()];
-        for (index, route) in self.routes.iter().enumerate() {
-            if route.nodes.is_empty() && std::mem::replace(&mut empty_dock_tried[route.dock], true)
-            {
-                continue;
-            }
+        let candidates = self.candidate_routes(task);
+        for &index in &candidates {
+            let route = &self.routes[index];
             for position in 0..=route.nodes.len() {
                 if self.rng.random::<f64>() < BLINK_RATE {
                     continue;
@@ -449,7 +492,62 @@ impl<'p> Search<'p> {
                 }
             }
         }
+        self.candidates = candidates;
         best
+    }
+
+    /// The sorties worth trying for `task`. A small fleet tries them all.
+    /// A large one tries only the sorties that already serve one of the
+    /// task's nearest neighbours, and one empty sortie from each of the
+    /// nearest docks: a task far from a sortie's other visits is never its
+    /// cheapest place, and skipping those keeps an insertion's cost
+    /// independent of the fleet's size.
+    fn candidate_routes(&mut self, task: usize) -> Vec<usize> {
+        let mut candidates = std::mem::take(&mut self.candidates);
+        candidates.clear();
+        self.stamp = self.stamp.wrapping_add(1);
+        let stamp = self.stamp;
+        let mut empty_dock_tried = std::mem::take(&mut self.empty_dock_tried);
+        empty_dock_tried.fill(false);
+        let all = self.routes.len() <= ALL_ROUTES_UP_TO;
+        let docks: &[usize] = if all { &[] } else { &self.nearest_docks[task] };
+        let mut consider = |index: usize, routes: &[Route], marks: &mut [u32]| {
+            let route = &routes[index];
+            if marks[index] == stamp {
+                return;
+            }
+            if route.nodes.is_empty() {
+                // Empty sorties from one dock are all alike: try one per dock.
+                if all || docks.contains(&route.dock) {
+                    if !std::mem::replace(&mut empty_dock_tried[route.dock], true) {
+                        marks[index] = stamp;
+                        candidates.push(index);
+                    }
+                }
+                return;
+            }
+            marks[index] = stamp;
+            candidates.push(index);
+        };
+        if all {
+            for index in 0..self.routes.len() {
+                consider(index, &self.routes, &mut self.marks);
+            }
+        } else {
+            for &other in self.neighbours[task].iter().take(INSERTION_NEIGHBOURS) {
+                let route = self.route_of[self.problem.node_task(other as usize)];
+                if route != UNASSIGNED {
+                    consider(route as usize, &self.routes, &mut self.marks);
+                }
+            }
+            for &dock in docks {
+                for &index in &self.routes_by_dock[dock] {
+                    consider(index, &self.routes, &mut self.marks);
+                }
+            }
+        }
+        self.empty_dock_tried = empty_dock_tried;
+        candidates
     }
 
     fn insert(&mut self, task: usize, route: usize, position: usize, delta: i64) {
