@@ -518,11 +518,11 @@ impl<'p> Search<'p> {
             }
             if route.nodes.is_empty() {
                 // Empty sorties from one dock are all alike: try one per dock.
-                if all || docks.contains(&route.dock) {
-                    if !std::mem::replace(&mut empty_dock_tried[route.dock], true) {
-                        marks[index] = stamp;
-                        candidates.push(index);
-                    }
+                if (all || docks.contains(&route.dock))
+                    && !std::mem::replace(&mut empty_dock_tried[route.dock], true)
+                {
+                    marks[index] = stamp;
+                    candidates.push(index);
                 }
                 return;
             }
