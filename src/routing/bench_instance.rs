@@ -64,7 +64,7 @@ impl InstanceFile {
             .iter()
             .map(|&[east_m, north_m]| Site { east_m, north_m })
             .collect();
-        let drones = self.drones.iter().map(|d| Drone { dock: d.dock }).collect();
+        let drones = self.drones.iter().map(|d| Drone::at_dock(d.dock)).collect();
         let tasks = self
             .tasks
             .iter()
@@ -76,6 +76,7 @@ impl InstanceFile {
                 service_s: t.service_s,
                 window_s: (t.tw[0], t.tw[1]),
                 drop_penalty: i64::from(t.priority) * self.drop_penalty_m_per_priority,
+                requires: 0,
             })
             .collect();
         Ok(Problem::new(

@@ -25,12 +25,38 @@ pub struct Task {
     pub window_s: (u32, u32),
     /// What leaving the task unserved costs, in the objective's metres.
     pub drop_penalty: i64,
+    /// Capabilities (payloads) the drone must carry, as [`Capabilities`].
+    pub requires: Capabilities,
 }
 
-/// A drone: where its one sortie starts and ends.
+/// A set of capabilities, one bit each (a payload such as a thermal
+/// camera). The caller decides what each bit means.
+pub type Capabilities = u32;
+
+/// A drone: where its one sortie starts and ends, what it carries, and
+/// when and for how long it can fly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Drone {
     pub dock: usize,
+    pub carries: Capabilities,
+    /// The longest sortie its battery allows now; `None`: the fleet's.
+    pub max_sortie_s: Option<u32>,
+    /// Earliest take-off: now for a drone on its dock, later for one still
+    /// flying or charging.
+    pub ready_at_s: u32,
+}
+
+impl Drone {
+    /// A drone on `dock` that carries everything, is ready at the epoch and
+    /// has a full battery.
+    pub fn at_dock(dock: usize) -> Drone {
+        Drone {
+            dock,
+            carries: Capabilities::MAX,
+            max_sortie_s: None,
+            ready_at_s: 0,
+        }
+    }
 }
 
 #[derive(Debug, Error, PartialEq)]
@@ -156,8 +182,17 @@ impl Problem {
     pub fn drones(&self) -> &[Drone] {
         &self.drones
     }
-    pub fn max_sortie_s(&self) -> i64 {
-        self.max_sortie_s
+    /// The longest sortie `drone` can fly.
+    pub fn max_sortie_s(&self, drone: usize) -> i64 {
+        self.drones[drone]
+            .max_sortie_s
+            .map_or(self.max_sortie_s, i64::from)
+    }
+    /// Whether `drone` carries everything `task` requires.
+    #[inline]
+    pub fn can_serve(&self, drone: usize, task: usize) -> bool {
+        let requires = self.tasks[task].requires;
+        self.drones[drone].carries & requires == requires
     }
     pub fn latest_landing_s(&self) -> i64 {
         self.latest_landing_s
@@ -223,6 +258,7 @@ mod tests {
             service_s: 30,
             window_s: (0, 3600),
             drop_penalty: 20_000,
+            requires: 0,
         }
     }
 
@@ -230,7 +266,7 @@ mod tests {
     fn travel_time_rounds_distance_then_rounds_up_to_whole_seconds() {
         let problem = Problem::new(
             vec![site(0.0, 0.0)],
-            vec![Drone { dock: 0 }],
+            vec![Drone::at_dock(0)],
             vec![task(30.4, 0.0), task(0.0, 30.6)],
             10.0,
             1500,
@@ -249,7 +285,7 @@ mod tests {
     fn refuses_a_drone_on_a_dock_that_does_not_exist() {
         let error = Problem::new(
             vec![site(0.0, 0.0)],
-            vec![Drone { dock: 3 }],
+            vec![Drone::at_dock(3)],
             vec![],
             10.0,
             1500,
@@ -272,7 +308,7 @@ mod tests {
         bad.window_s = (600, 300);
         let error = Problem::new(
             vec![site(0.0, 0.0)],
-            vec![Drone { dock: 0 }],
+            vec![Drone::at_dock(0)],
             vec![bad],
             10.0,
             1500,

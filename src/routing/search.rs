@@ -155,6 +155,7 @@ struct Route {
     suffix: Vec<Segment>,
     /// Metres flown, dock to dock; an empty sortie is not flown.
     distance: i64,
+    max_sortie_s: i64,
 }
 
 impl Route {
@@ -167,6 +168,7 @@ impl Route {
             prefix: Vec::new(),
             suffix: Vec::new(),
             distance: 0,
+            max_sortie_s: problem.max_sortie_s(drone),
         };
         route.refresh(problem);
         route
@@ -175,7 +177,7 @@ impl Route {
     fn refresh(&mut self, problem: &Problem) {
         let dock = Segment::visit(problem, self.dock);
         self.prefix.clear();
-        self.prefix.push(dock);
+        self.prefix.push(Segment::take_off(problem, self.drone));
         for &node in &self.nodes {
             let last = self.prefix[self.prefix.len() - 1];
             self.prefix
@@ -473,6 +475,9 @@ impl<'p> Search<'p> {
         let candidates = self.candidate_routes(task);
         for &index in &candidates {
             let route = &self.routes[index];
+            if !problem.can_serve(route.drone, task) {
+                continue;
+            }
             for position in 0..=route.nodes.len() {
                 if self.rng.random::<f64>() < BLINK_RATE {
                     continue;
@@ -487,7 +492,7 @@ impl<'p> Search<'p> {
                 let joined = route.prefix[position]
                     .then(problem, &visit)
                     .then(problem, &route.suffix[position]);
-                if joined.is_flyable_sortie(problem) {
+                if joined.is_flyable_sortie(route.max_sortie_s) {
                     best = Some((index, position, delta));
                 }
             }
@@ -583,6 +588,7 @@ mod tests {
             service_s: 30,
             window_s,
             drop_penalty,
+            requires: 0,
         }
     }
 
@@ -603,7 +609,7 @@ mod tests {
             .collect();
         let problem = Problem::new(
             vec![site(0.0, 0.0)],
-            vec![Drone { dock: 0 }, Drone { dock: 0 }],
+            vec![Drone::at_dock(0), Drone::at_dock(0)],
             tasks,
             10.0,
             1500,
@@ -623,7 +629,7 @@ mod tests {
         // serve only one of them.
         let problem = Problem::new(
             vec![site(0.0, 0.0)],
-            vec![Drone { dock: 0 }],
+            vec![Drone::at_dock(0)],
             vec![
                 task(2000.0, 0.0, (600, 600), 20_000),
                 task(-2000.0, 0.0, (600, 600), 60_000),
@@ -643,7 +649,7 @@ mod tests {
     fn leaves_a_task_unserved_when_serving_it_costs_more_than_its_penalty() {
         let problem = Problem::new(
             vec![site(0.0, 0.0)],
-            vec![Drone { dock: 0 }],
+            vec![Drone::at_dock(0)],
             vec![task(3000.0, 0.0, (0, 3600), 1_000)],
             10.0,
             1500,
@@ -660,7 +666,7 @@ mod tests {
         // 8 km out and back at 10 m/s is 1600 s, over the 1500 s sortie.
         let problem = Problem::new(
             vec![site(0.0, 0.0)],
-            vec![Drone { dock: 0 }],
+            vec![Drone::at_dock(0)],
             vec![task(8000.0, 0.0, (0, 3600), 1_000_000)],
             10.0,
             1500,
@@ -669,6 +675,70 @@ mod tests {
         .unwrap();
         let report = solve(&problem, &limits(50));
         assert_eq!(report.plan.unserved, vec![0]);
+    }
+
+    #[test]
+    fn a_task_goes_only_to_a_drone_that_carries_what_it_requires() {
+        const THERMAL: u32 = 0b10;
+        let mut hot = task(100.0, 0.0, (0, 3600), 20_000);
+        hot.requires = THERMAL;
+        // The nearer drone has no thermal camera; the one 3 km away does.
+        let problem = Problem::new(
+            vec![site(0.0, 0.0), site(3000.0, 0.0)],
+            vec![
+                Drone {
+                    carries: 0b01,
+                    ..Drone::at_dock(0)
+                },
+                Drone {
+                    carries: 0b11,
+                    ..Drone::at_dock(1)
+                },
+            ],
+            vec![hot],
+            10.0,
+            1500,
+            5100,
+        )
+        .unwrap();
+        let report = solve(&problem, &limits(100));
+        assert_eq!(report.plan.verify(&problem), Ok(()));
+        assert_eq!(report.plan.sorties.len(), 1);
+        assert_eq!(report.plan.sorties[0].drone, 1);
+    }
+
+    #[test]
+    fn a_busy_drone_takes_off_no_earlier_than_it_is_ready_and_a_weak_battery_limits_its_reach() {
+        let problem = Problem::new(
+            vec![site(0.0, 0.0)],
+            vec![
+                Drone {
+                    ready_at_s: 900,
+                    ..Drone::at_dock(0)
+                },
+                Drone {
+                    max_sortie_s: Some(300),
+                    ..Drone::at_dock(0)
+                },
+            ],
+            // 2 km out: 430 s there and back with the hover, too long for
+            // the weak battery; the window closes before the busy drone
+            // could arrive if it left at 900 s.
+            vec![
+                task(2000.0, 0.0, (0, 3600), 20_000),
+                task(0.0, 2000.0, (0, 1000), 20_000),
+            ],
+            10.0,
+            1500,
+            5100,
+        )
+        .unwrap();
+        let report = solve(&problem, &limits(200));
+        assert_eq!(report.plan.verify(&problem), Ok(()));
+        assert_eq!(report.plan.unserved, vec![1]);
+        let sortie = &report.plan.sorties[0];
+        assert_eq!((sortie.drone, sortie.tasks.as_slice()), (0, &[0][..]));
+        assert!(sortie.take_off_s >= 900);
     }
 
     #[test]

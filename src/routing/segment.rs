@@ -38,6 +38,21 @@ impl Segment {
         }
     }
 
+    /// Leaving `drone`'s dock, no earlier than the drone is ready.
+    #[inline]
+    pub fn take_off(problem: &Problem, drone: usize) -> Segment {
+        let d = problem.drones()[drone];
+        Segment {
+            first: d.dock as u16,
+            last: d.dock as u16,
+            duration: 0,
+            time_warp: 0,
+            earliest: i64::from(d.ready_at_s),
+            latest: problem.latest_landing_s(),
+            distance: 0,
+        }
+    }
+
     /// `self` flown, then straight on to `next`.
     #[inline]
     pub fn then(&self, problem: &Problem, next: &Segment) -> Segment {
@@ -58,10 +73,10 @@ impl Segment {
     }
 
     /// Whether a whole sortie (dock to dock) summarised by `self` can be
-    /// flown: every window met and no longer than one battery.
+    /// flown: every window met and no longer than the battery allows.
     #[inline]
-    pub fn is_flyable_sortie(&self, problem: &Problem) -> bool {
-        self.time_warp == 0 && self.duration <= problem.max_sortie_s()
+    pub fn is_flyable_sortie(&self, max_sortie_s: i64) -> bool {
+        self.time_warp == 0 && self.duration <= max_sortie_s
     }
 }
 
@@ -76,7 +91,7 @@ mod tests {
                 east_m: 0.0,
                 north_m: 0.0,
             }],
-            vec![Drone { dock: 0 }],
+            vec![Drone::at_dock(0)],
             tasks,
             10.0,
             1500,
@@ -94,6 +109,7 @@ mod tests {
             service_s: 20,
             window_s,
             drop_penalty: 20_000,
+            requires: 0,
         }
     }
 

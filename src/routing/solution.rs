@@ -44,6 +44,8 @@ pub enum PlanError {
     Missing(usize),
     #[error("drone {0} flies more than one sortie")]
     DroneTwice(usize),
+    #[error("drone {drone} does not carry what task {task} requires")]
+    Incapable { drone: usize, task: usize },
     #[error("drone {drone}'s sortie, flown from its take-off at {take_off_s} s, {problem}")]
     Replay {
         drone: usize,
@@ -86,11 +88,21 @@ impl Plan {
                     late_s: segment.time_warp,
                 });
             }
-            if segment.duration > problem.max_sortie_s() {
+            if segment.duration > problem.max_sortie_s(sortie.drone) {
                 return Err(PlanError::TooLong {
                     drone: sortie.drone,
                     duration_s: segment.duration,
-                    limit_s: problem.max_sortie_s(),
+                    limit_s: problem.max_sortie_s(sortie.drone),
+                });
+            }
+            if let Some(&task) = sortie
+                .tasks
+                .iter()
+                .find(|&&t| !problem.can_serve(sortie.drone, t))
+            {
+                return Err(PlanError::Incapable {
+                    drone: sortie.drone,
+                    task,
                 });
             }
             replay(problem, sortie)?;
@@ -123,8 +135,11 @@ fn replay(problem: &Problem, sortie: &Sortie) -> Result<(), PlanError> {
     };
     let dock = problem.drones()[sortie.drone].dock;
     let (mut clock, mut at, mut metres) = (sortie.take_off_s, dock, 0);
-    if clock < 0 {
-        return Err(fail("takes off before the plan's epoch".into()));
+    let ready = i64::from(problem.drones()[sortie.drone].ready_at_s);
+    if clock < ready {
+        return Err(fail(format!(
+            "takes off before the drone is ready at {ready} s"
+        )));
     }
     for &task in &sortie.tasks {
         let node = problem.task_node(task);
@@ -148,11 +163,11 @@ fn replay(problem: &Problem, sortie: &Sortie) -> Result<(), PlanError> {
             sortie.landing_s, sortie.distance_m
         )));
     }
-    if clock - sortie.take_off_s > problem.max_sortie_s() {
+    if clock - sortie.take_off_s > problem.max_sortie_s(sortie.drone) {
         return Err(fail(format!(
-            "is {} s in the air, more than the {} s a battery allows",
+            "is {} s in the air, more than the {} s its battery allows",
             clock - sortie.take_off_s,
-            problem.max_sortie_s()
+            problem.max_sortie_s(sortie.drone)
         )));
     }
     if clock > problem.latest_landing_s() {
@@ -167,7 +182,7 @@ fn replay(problem: &Problem, sortie: &Sortie) -> Result<(), PlanError> {
 /// The segment of a whole sortie: dock, the tasks in order, dock.
 pub fn sortie_segment(problem: &Problem, drone: usize, tasks: &[usize]) -> Segment {
     let dock = problem.drones()[drone].dock;
-    let mut segment = Segment::visit(problem, dock);
+    let mut segment = Segment::take_off(problem, drone);
     for &task in tasks {
         segment = segment.then(problem, &Segment::visit(problem, problem.task_node(task)));
     }
@@ -201,13 +216,14 @@ mod tests {
             service_s: 30,
             window_s,
             drop_penalty: 20_000,
+            requires: 0,
         };
         Problem::new(
             vec![Site {
                 east_m: 0.0,
                 north_m: 0.0,
             }],
-            vec![Drone { dock: 0 }, Drone { dock: 0 }],
+            vec![Drone::at_dock(0), Drone::at_dock(0)],
             vec![task(1000.0, (600, 700)), task(2000.0, (0, 3600))],
             10.0,
             1500,
