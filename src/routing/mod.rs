@@ -18,6 +18,7 @@
 
 pub mod bench_instance;
 pub mod benchmark;
+pub mod fair_share;
 pub mod problem;
 pub mod search;
 pub mod segment;
