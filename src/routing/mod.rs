@@ -19,6 +19,7 @@
 pub mod bench_instance;
 pub mod benchmark;
 pub mod fair_share;
+pub mod outlook;
 pub mod problem;
 pub mod search;
 pub mod segment;
