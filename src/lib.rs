@@ -7,6 +7,7 @@
 
 pub mod airspace;
 pub mod api;
+pub mod coverage;
 pub mod demo;
 pub mod dispatch;
 pub mod dispatcher;
