@@ -10,6 +10,7 @@ use mavlink::dialects::ardupilotmega::{
 use crate::geo::{e7_to_deg, LocalPoint};
 use crate::mission::AltitudeReference;
 use crate::modes::{FlightMode, ModeLookup};
+use crate::profile::AutopilotProfile;
 use crate::telemetry::{self, StreamSchedule};
 use crate::vehicle::{Refusal, Vehicle, FORCE_ARM_DISARM_MAGIC};
 
@@ -208,6 +209,17 @@ pub fn execute(
                 .reposition(request.target(vehicle), speed_mps)
                 .into()
         }
+        // ArduCopter pauses and resumes AUTO with it; PX4 has no handler.
+        MavCmd::MAV_CMD_DO_PAUSE_CONTINUE => match vehicle.profile() {
+            AutopilotProfile::ArduPilot => {
+                if request.param1 == 0.0 || request.param1 == 1.0 {
+                    vehicle.pause_continue(request.param1 == 0.0).into()
+                } else {
+                    CommandOutcome::result(MAV_RESULT_DENIED)
+                }
+            }
+            AutopilotProfile::Px4 => CommandOutcome::result(MAV_RESULT_UNSUPPORTED),
+        },
         MavCmd::MAV_CMD_DO_CHANGE_SPEED => {
             vehicle.change_speed(request.param1 as u8, f64::from(request.param2));
             accepted

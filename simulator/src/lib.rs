@@ -31,11 +31,14 @@ pub mod autopilot;
 pub mod battery;
 pub mod camera;
 pub mod commands;
+pub mod fence;
 pub mod flight;
 pub mod geo;
 pub mod link;
 pub mod mission;
 pub mod modes;
+pub mod params;
+pub mod profile;
 pub mod telemetry;
 pub mod vehicle;
 
@@ -50,6 +53,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::autopilot::{Autopilot, OutMessage, Outbound, Recipient};
 use crate::link::Peers;
+use crate::profile::AutopilotProfile;
 use crate::vehicle::{Vehicle, VehicleConfig};
 
 pub use crate::geo::GeoPoint;
@@ -175,6 +179,7 @@ impl Simulator {
                 system_id: bound.spec.system_id,
                 home: bound.spec.home,
                 boot_utc_us,
+                profile: AutopilotProfile::Px4,
             });
             tracing::info!(
                 vehicle = %bound.spec.name,

@@ -350,6 +350,16 @@ impl MissionTransfer {
         let Some(upload) = self.upload.take() else {
             return (Vec::new(), None);
         };
+        let whole_plan_check = match upload.mission_type {
+            MavMissionType::MAV_MISSION_TYPE_FENCE => crate::fence::validate_fence(&upload.items),
+            MavMissionType::MAV_MISSION_TYPE_RALLY => crate::fence::validate_rally(&upload.items),
+            _ => Ok(()),
+        };
+        if let Err((seq, result)) = whole_plan_check {
+            tracing::debug!(seq, ?result, mission_type = ?upload.mission_type, "plan refused");
+            let reply = ack(&upload.partner, upload.mission_type, result, 0);
+            return (vec![reply], None);
+        }
         let plan = Plan::new(upload.items);
         let reply = ack(
             &upload.partner,
