@@ -142,6 +142,10 @@ impl From<Result<(), Refusal>> for CommandOutcome {
                 tracing::debug!(reason, "command denied");
                 MavResult::MAV_RESULT_DENIED
             }
+            Err(Refusal::Failed(reason)) => {
+                tracing::debug!(reason, "command failed");
+                MavResult::MAV_RESULT_FAILED
+            }
         })
     }
 }
@@ -166,9 +170,27 @@ pub fn execute(
                 CommandOutcome::result(MAV_RESULT_DENIED)
             }
         }
-        MavCmd::MAV_CMD_NAV_TAKEOFF => vehicle
-            .takeoff(request.altitude_above_home_m(vehicle))
-            .into(),
+        MavCmd::MAV_CMD_NAV_TAKEOFF => match vehicle.profile() {
+            AutopilotProfile::Px4 => vehicle
+                .takeoff(request.altitude_above_home_m(vehicle))
+                .into(),
+            // ArduCopter reads param7 as metres above home.
+            AutopilotProfile::ArduPilot => {
+                vehicle.guided_takeoff(f64::from(request.altitude_m)).into()
+            }
+        },
+        MavCmd::MAV_CMD_DO_SET_MODE if vehicle.profile() == AutopilotProfile::ArduPilot => {
+            // ArduPilot reads param2 as the mode number and answers FAILED.
+            match FlightMode::from_ardupilot(request.param2 as u32) {
+                ModeLookup::Known(mode) => match vehicle.set_mode(mode) {
+                    Ok(()) => accepted,
+                    Err(_) => CommandOutcome::result(MAV_RESULT_FAILED),
+                },
+                ModeLookup::NotSimulated | ModeLookup::Unknown => {
+                    CommandOutcome::result(MAV_RESULT_FAILED)
+                }
+            }
+        }
         MavCmd::MAV_CMD_DO_SET_MODE => {
             // PX4 needs CUSTOM_MODE_ENABLED and reads main/sub modes as uint8.
             if (request.param1 as u32) & 1 == 0 {

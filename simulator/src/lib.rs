@@ -42,7 +42,7 @@ pub mod profile;
 pub mod telemetry;
 pub mod vehicle;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -53,7 +53,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::autopilot::{Autopilot, OutMessage, Outbound, Recipient};
 use crate::link::Peers;
-use crate::profile::AutopilotProfile;
+pub use crate::profile::AutopilotProfile;
 use crate::vehicle::{Vehicle, VehicleConfig};
 
 pub use crate::geo::GeoPoint;
@@ -87,6 +87,16 @@ pub struct SimConfig {
     pub bind_ip: IpAddr,
 }
 
+/// Settings beyond [`SimConfig`], kept apart so existing struct literals of
+/// `SimConfig` and `VehicleSpec` keep compiling. `Default` is the plain PX4 fleet.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SimOptions {
+    /// Profile of every vehicle not named in `profiles`.
+    pub autopilot: AutopilotProfile,
+    /// Per-vehicle profile, by vehicle name.
+    pub profiles: HashMap<String, AutopilotProfile>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error("invalid simulator configuration: {0}")]
@@ -117,6 +127,7 @@ pub struct Simulator {
 
 struct BoundVehicle {
     spec: VehicleSpec,
+    profile: AutopilotProfile,
     socket: UdpSocket,
     address: SocketAddr,
 }
@@ -124,7 +135,21 @@ struct BoundVehicle {
 impl Simulator {
     /// Validate the configuration and bind every vehicle's UDP socket.
     pub async fn bind(config: SimConfig) -> Result<Simulator, SimError> {
+        Simulator::bind_with(config, SimOptions::default()).await
+    }
+
+    /// [`Simulator::bind`] with extra options (autopilot profiles, ...).
+    pub async fn bind_with(config: SimConfig, options: SimOptions) -> Result<Simulator, SimError> {
         validate(&config)?;
+        if let Some(unknown) = options
+            .profiles
+            .keys()
+            .find(|name| !config.vehicles.iter().any(|spec| &spec.name == *name))
+        {
+            return Err(SimError::InvalidConfig(format!(
+                "autopilot profile given for unknown vehicle {unknown}"
+            )));
+        }
         let mut vehicles = Vec::with_capacity(config.vehicles.len());
         for spec in config.vehicles {
             let requested = SocketAddr::new(config.bind_ip, spec.port);
@@ -139,7 +164,13 @@ impl Simulator {
                 name: spec.name.clone(),
                 source,
             })?;
+            let profile = options
+                .profiles
+                .get(&spec.name)
+                .copied()
+                .unwrap_or(options.autopilot);
             vehicles.push(BoundVehicle {
+                profile,
                 spec,
                 socket,
                 address,
@@ -179,11 +210,12 @@ impl Simulator {
                 system_id: bound.spec.system_id,
                 home: bound.spec.home,
                 boot_utc_us,
-                profile: AutopilotProfile::Px4,
+                profile: bound.profile,
             });
             tracing::info!(
                 vehicle = %bound.spec.name,
                 system_id = bound.spec.system_id,
+                autopilot = %bound.profile,
                 address = %bound.address,
                 "vehicle ready"
             );

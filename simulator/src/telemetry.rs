@@ -191,10 +191,20 @@ pub fn heartbeat(vehicle: &Vehicle) -> MavMessage {
     } else {
         MavState::MAV_STATE_ACTIVE
     };
+    let (custom_mode, autopilot) = match vehicle.profile() {
+        AutopilotProfile::Px4 => (
+            vehicle.mode().px4_custom_mode(),
+            MavAutopilot::MAV_AUTOPILOT_PX4,
+        ),
+        AutopilotProfile::ArduPilot => (
+            vehicle.mode().ardupilot_number(),
+            MavAutopilot::MAV_AUTOPILOT_ARDUPILOTMEGA,
+        ),
+    };
     MavMessage::HEARTBEAT(HEARTBEAT_DATA {
-        custom_mode: vehicle.mode().px4_custom_mode(),
+        custom_mode,
         mavtype: MavType::MAV_TYPE_QUADROTOR,
-        autopilot: MavAutopilot::MAV_AUTOPILOT_PX4,
+        autopilot,
         base_mode,
         system_status,
         mavlink_version: 3,
@@ -425,8 +435,11 @@ pub fn mission_current(vehicle: &Vehicle) -> MavMessage {
     };
     MavMessage::MISSION_CURRENT(MISSION_CURRENT_DATA {
         seq: vehicle.current_seq(),
-        total: if plan.items.is_empty() {
+        total: if !vehicle.has_mission() {
             u16::MAX
+        } else if vehicle.profile().mission_has_home_item() {
+            // ArduPilot counts home but never flies it: the last seq is the total.
+            plan.items.len() as u16 - 1
         } else {
             plan.items.len() as u16
         },

@@ -10,7 +10,7 @@ use crate::camera::{self, Camera, Capture};
 use crate::fence::{Breach, Geofence};
 use crate::flight::{self, Kinematics, SpeedLimits};
 use crate::geo::{e7_to_deg, GeoPoint, LocalPoint};
-use crate::mission::{AltitudeReference, MissionItem, Plan};
+use crate::mission::{home_item, AltitudeReference, MissionItem, Plan};
 use crate::modes::FlightMode;
 use crate::params::{BatteryLevel, FailsafeAction, Params, VehicleSettings};
 use crate::profile::AutopilotProfile;
@@ -75,6 +75,8 @@ pub enum Refusal {
     TemporarilyRejected(&'static str),
     /// Not in this state (MAV_RESULT_DENIED).
     Denied(&'static str),
+    /// Tried and could not (MAV_RESULT_FAILED; ArduPilot's usual refusal).
+    Failed(&'static str),
 }
 
 /// Something the vehicle wants its ground stations to hear about now.
@@ -187,6 +189,11 @@ pub struct Vehicle {
 impl Vehicle {
     pub fn new(config: VehicleConfig) -> Self {
         let settings = Params::new(config.profile).settings();
+        let first_seq = u16::from(config.profile.mission_has_home_item());
+        let initial_mission = match config.profile {
+            AutopilotProfile::Px4 => Plan::default(),
+            AutopilotProfile::ArduPilot => Plan::new(vec![home_item(&config.home)]),
+        };
         Vehicle {
             config,
             armed: false,
@@ -199,9 +206,9 @@ impl Vehicle {
             landed_state: LandedState::OnGround,
             battery: Battery::default(),
             camera: Camera::default(),
-            mission: Plan::default(),
+            mission: initial_mission,
             mission_state: MissionState::NoMission,
-            current_seq: 0,
+            current_seq: first_seq,
             item_phase: ItemPhase::Pending,
             limits: SpeedLimits::default(),
             takeoff_alt_m: DEFAULT_TAKEOFF_ALT_M,
@@ -301,6 +308,16 @@ impl Vehicle {
     pub fn mission(&self) -> &Plan {
         &self.mission
     }
+    /// Sequence number of the first item to fly (1 where item 0 is home).
+    pub fn first_mission_seq(&self) -> u16 {
+        u16::from(self.config.profile.mission_has_home_item())
+    }
+
+    /// Whether there is anything to fly.
+    pub fn has_mission(&self) -> bool {
+        self.mission.items.len() > usize::from(self.first_mission_seq())
+    }
+
     pub fn mission_state(&self) -> MissionState {
         self.mission_state
     }
@@ -363,7 +380,7 @@ impl Vehicle {
             FlightMode::ReturnToLaunch | FlightMode::Land => {
                 self.touchdown_at_s = Some(self.sim_time_s);
             }
-            FlightMode::Hold => {}
+            FlightMode::Hold | FlightMode::Guided | FlightMode::Brake => {}
         }
         Ok(())
     }
@@ -389,7 +406,7 @@ impl Vehicle {
     pub fn set_mode(&mut self, mode: FlightMode) -> Result<(), Refusal> {
         match mode {
             FlightMode::Mission => {
-                if self.mission.items.is_empty() {
+                if !self.has_mission() {
                     return Err(Refusal::Denied("no mission uploaded"));
                 }
                 self.change_mode(FlightMode::Mission);
@@ -397,7 +414,7 @@ impl Vehicle {
                     self.enter_mission();
                 }
             }
-            FlightMode::Hold => self.hold_here(),
+            FlightMode::Hold | FlightMode::Guided | FlightMode::Brake => self.hold_in(mode),
             FlightMode::Takeoff => {
                 self.change_mode(FlightMode::Takeoff);
                 if self.armed {
@@ -445,6 +462,23 @@ impl Vehicle {
         Ok(())
     }
 
+    /// MAV_CMD_NAV_TAKEOFF as ArduCopter takes it: armed, in GUIDED, climb to
+    /// `alt_above_home_m` and stay in GUIDED.
+    pub fn guided_takeoff(&mut self, alt_above_home_m: f64) -> Result<(), Refusal> {
+        if self.mode != FlightMode::Guided || !self.armed {
+            return Err(Refusal::Failed("takeoff needs GUIDED and armed"));
+        }
+        if !self.on_ground {
+            return Err(Refusal::Failed("already flying"));
+        }
+        if !(alt_above_home_m.is_finite() && alt_above_home_m >= 1.0) {
+            return Err(Refusal::Failed("takeoff altitude below 1 m"));
+        }
+        self.takeoff_alt_m = alt_above_home_m;
+        self.begin_takeoff();
+        Ok(())
+    }
+
     /// MAV_CMD_DO_REPOSITION with the change-mode flag: enter Hold and fly to
     /// `target` (or stay here when `None`).
     pub fn reposition(
@@ -455,7 +489,11 @@ impl Vehicle {
         if self.on_ground || !self.armed {
             return Err(Refusal::TemporarilyRejected("not flying"));
         }
-        self.hold_here();
+        // PX4 enters Hold; ArduCopter switches to GUIDED.
+        self.hold_in(match self.config.profile {
+            AutopilotProfile::Px4 => FlightMode::Hold,
+            AutopilotProfile::ArduPilot => FlightMode::Guided,
+        });
         if let Some(target) = target {
             self.maneuver = Maneuver::Hold(target);
         }
@@ -488,9 +526,10 @@ impl Vehicle {
 
     /// MAV_CMD_MISSION_START: (re)start the mission at `first_seq`.
     pub fn start_mission(&mut self, first_seq: u16) -> Result<(), Refusal> {
-        if self.mission.items.is_empty() {
+        if !self.has_mission() {
             return Err(Refusal::Denied("no mission uploaded"));
         }
+        let first_seq = first_seq.max(self.first_mission_seq());
         if usize::from(first_seq) >= self.mission.items.len() {
             return Err(Refusal::Denied("first item beyond the end of the mission"));
         }
@@ -505,7 +544,7 @@ impl Vehicle {
 
     /// MAV_CMD_DO_SET_MISSION_CURRENT / MISSION_SET_CURRENT.
     pub fn set_current_item(&mut self, seq: u16) -> Result<(), Refusal> {
-        if usize::from(seq) >= self.mission.items.len() {
+        if usize::from(seq) >= self.mission.items.len() || seq < self.first_mission_seq() {
             return Err(Refusal::Denied("no such mission item"));
         }
         self.current_seq = seq;
@@ -521,17 +560,28 @@ impl Vehicle {
     /// 0; if we were flying the old one, hold where we are until told to go.
     pub fn replace_mission(&mut self, plan: Plan) {
         let was_flying_mission = self.mode == FlightMode::Mission && !self.on_ground;
-        self.mission_state = if plan.items.is_empty() {
-            MissionState::NoMission
+        self.mission = if self.config.profile.mission_has_home_item() {
+            // ArduPilot keeps home in slot 0, whatever was uploaded there.
+            let mut items = plan.items;
+            let home = home_item(&self.config.home);
+            match items.first_mut() {
+                Some(first) => *first = home,
+                None => items.push(home),
+            }
+            Plan::new(items)
         } else {
-            MissionState::NotStarted
+            plan
         };
-        self.mission = plan;
-        self.current_seq = 0;
+        self.mission_state = if self.has_mission() {
+            MissionState::NotStarted
+        } else {
+            MissionState::NoMission
+        };
+        self.current_seq = self.first_mission_seq();
         self.item_phase = ItemPhase::Pending;
         if was_flying_mission {
             self.hold_here();
-        } else if self.mode == FlightMode::Mission && self.mission.items.is_empty() {
+        } else if self.mode == FlightMode::Mission && !self.has_mission() {
             self.change_mode(FlightMode::Hold);
         }
         self.events.push(VehicleEvent::MissionCurrentChanged);
@@ -643,6 +693,11 @@ impl Vehicle {
         }
         if self.maneuver_done && self.mode == FlightMode::Takeoff {
             self.hold_here();
+        }
+        if let (true, FlightMode::Guided, Maneuver::Climb { target }) =
+            (self.maneuver_done, self.mode, self.maneuver)
+        {
+            self.maneuver = Maneuver::Hold(target);
         }
         self.update_energy(dt_s);
         self.battery_failsafe();
@@ -1061,7 +1116,11 @@ impl Vehicle {
     }
 
     fn hold_here(&mut self) {
-        self.change_mode(FlightMode::Hold);
+        self.hold_in(FlightMode::Hold);
+    }
+
+    fn hold_in(&mut self, mode: FlightMode) {
+        self.change_mode(mode);
         self.maneuver = if self.on_ground {
             Maneuver::Idle
         } else {
@@ -1104,11 +1163,13 @@ impl Vehicle {
 
     /// Start or resume the mission (mode is already AUTO.MISSION, armed).
     fn enter_mission(&mut self) {
-        if self.mission.items.is_empty() {
+        if !self.has_mission() {
             return;
         }
-        if self.mission_state == MissionState::Complete {
-            self.current_seq = 0;
+        if self.mission_state == MissionState::Complete
+            || self.current_seq < self.first_mission_seq()
+        {
+            self.current_seq = self.first_mission_seq();
         }
         self.mission_state = MissionState::Active;
         self.item_phase = ItemPhase::Pending;

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use simulator::{GeoPoint, SimConfig, Simulator, VehicleSpec};
+use simulator::{AutopilotProfile, GeoPoint, SimConfig, SimOptions, Simulator, VehicleSpec};
 use tokio_util::sync::CancellationToken;
 
 /// Software-in-the-loop fleet of MAVLink 2 multirotors (PX4 flavour), one UDP port each.
@@ -34,6 +34,9 @@ struct Args {
     /// (e.g. 127.0.0.1:14550 for QGroundControl). Repeatable.
     #[arg(long = "gcs")]
     gcs: Vec<std::net::SocketAddr>,
+    /// Autopilot to behave as: `px4` or `ardupilot` (ArduCopter).
+    #[arg(long, default_value = "px4")]
+    autopilot: AutopilotProfile,
     /// Address to bind the vehicles' sockets to.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
@@ -74,7 +77,11 @@ fn config_from(args: &Args) -> anyhow::Result<SimConfig> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let mut simulator = Simulator::bind(config_from(&args)?)
+    let options = SimOptions {
+        autopilot: args.autopilot,
+        ..SimOptions::default()
+    };
+    let mut simulator = Simulator::bind_with(config_from(&args)?, options)
         .await
         .context("starting the simulator")?;
     for ground_station in &args.gcs {
