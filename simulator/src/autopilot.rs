@@ -14,10 +14,12 @@ use mavlink::dialects::ardupilotmega::{
 
 use crate::camera::Capture;
 use crate::commands::{self, CommandRequest};
+use crate::faults::{Delivery, Fault, FaultSchedule, LinkConditions};
 use crate::fence::Geofence;
 use crate::geo::deg_to_e7;
 use crate::link::{Frame, InputProblems};
 use crate::mission::{self, MissionTransfer, Partner, Plan, TransferReply};
+use crate::noise::Rng;
 use crate::params::Params;
 use crate::telemetry::{self, StreamSchedule};
 use crate::vehicle::{Vehicle, VehicleEvent};
@@ -107,11 +109,15 @@ pub struct Autopilot {
     streams: StreamSchedule,
     ignored: IgnoredInput,
     params: Params,
+    faults: FaultSchedule,
+    link: LinkConditions,
+    link_rng: Rng,
 }
 
 impl Autopilot {
     pub fn new(vehicle: Vehicle, now: Instant) -> Self {
         let vehicle_profile = vehicle.profile();
+        let link_seed = vehicle.seed() ^ u64::from(vehicle.system_id());
         Autopilot {
             vehicle,
             transfer: MissionTransfer::default(),
@@ -120,6 +126,9 @@ impl Autopilot {
             streams: StreamSchedule::new(now),
             ignored: IgnoredInput::default(),
             params: Params::new(vehicle_profile),
+            faults: FaultSchedule::default(),
+            link: LinkConditions::default(),
+            link_rng: Rng::derive(link_seed, 0x4C49_4E4B),
         }
     }
 
@@ -129,6 +138,46 @@ impl Autopilot {
 
     pub fn vehicle_mut(&mut self) -> &mut Vehicle {
         &mut self.vehicle
+    }
+
+    /// Faults to inject at simulated times (from a scenario).
+    pub fn schedule_faults(&mut self, faults: Vec<(f64, Fault)>) {
+        self.faults = FaultSchedule::new(faults);
+    }
+
+    /// Inject a fault now.
+    pub fn inject(&mut self, fault: &Fault) -> Vec<Outbound> {
+        tracing::info!(vehicle = %self.vehicle.name(), ?fault, "fault injected");
+        if fault.is_link_fault() {
+            self.link.apply(fault, self.vehicle.sim_time_s());
+        } else {
+            self.vehicle.apply_fault(fault);
+        }
+        self.events_to_outbound()
+    }
+
+    /// The fate of one datagram on the radio link, either way.
+    pub fn link_admit(&mut self) -> Delivery {
+        let now_s = self.vehicle.sim_time_s();
+        if self.link.is_perfect(now_s) {
+            return Delivery::Deliver;
+        }
+        self.link.admit(now_s, &mut self.link_rng)
+    }
+
+    /// Whether the socket loop must tick at full rate (something moves or a
+    /// transfer is waiting for a retry), or may sleep until the next stream.
+    pub fn is_active(&self) -> bool {
+        !self.vehicle.is_idle() || self.transfer.is_uploading()
+    }
+
+    /// When the next telemetry stream is due.
+    pub fn next_stream_due(&self) -> Option<Instant> {
+        self.streams.next_due()
+    }
+
+    pub fn link(&self) -> &LinkConditions {
+        &self.link
     }
 
     pub fn params(&self) -> &Params {
@@ -391,7 +440,21 @@ impl Autopilot {
             tracing::debug!(vehicle = %self.vehicle.name(), behind_s, "simulation lagging, dropping time");
         }
         let mut steps = (behind_s.min(MAX_CATCH_UP_S) / SUBSTEP_S).floor() as u64;
+        // A parked vehicle is cheap: one step for the whole span, so a fleet
+        // of thousands mostly sitting on docks costs little.
+        if steps > 1 && self.vehicle.is_idle() && self.faults.is_empty() {
+            self.vehicle.step(steps as f64 * SUBSTEP_S);
+            steps = 0;
+        }
         while steps > 0 {
+            for fault in self.faults.due(self.vehicle.sim_time_s()) {
+                if fault.is_link_fault() {
+                    self.link.apply(&fault, self.vehicle.sim_time_s());
+                } else {
+                    tracing::info!(vehicle = %self.vehicle.name(), ?fault, "scheduled fault");
+                    self.vehicle.apply_fault(&fault);
+                }
+            }
             self.vehicle.step(SUBSTEP_S);
             steps -= 1;
         }

@@ -71,6 +71,7 @@ const SENSORS: u32 = 1 // 3D gyro
     | 33_554_432 // battery
     | 268_435_456; // pre-arm check
 const SENSOR_MOTOR_OUTPUTS: u32 = 32768;
+const SENSOR_GPS: u32 = 32;
 const SENSOR_BATTERY: u32 = 33_554_432;
 
 #[derive(Debug, Clone)]
@@ -116,6 +117,15 @@ impl StreamSchedule {
             }
         }
         due
+    }
+
+    /// When the next stream is due, if any is enabled.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.streams
+            .iter()
+            .filter(|stream| stream.interval.is_some())
+            .map(|stream| stream.next_due)
+            .min()
     }
 
     /// Send everything at the next poll (a new ground station appeared).
@@ -212,7 +222,7 @@ pub fn heartbeat(vehicle: &Vehicle) -> MavMessage {
 }
 
 pub fn global_position_int(vehicle: &Vehicle) -> MavMessage {
-    let position = vehicle.position();
+    let position = vehicle.reported_position();
     let kinematics = vehicle.kinematics();
     let velocity = kinematics.velocity;
     MavMessage::GLOBAL_POSITION_INT(GLOBAL_POSITION_INT_DATA {
@@ -229,7 +239,8 @@ pub fn global_position_int(vehicle: &Vehicle) -> MavMessage {
 }
 
 pub fn gps_raw_int(vehicle: &Vehicle) -> MavMessage {
-    let position = vehicle.position();
+    let position = vehicle.reported_position();
+    let fix = vehicle.has_gps_fix();
     let velocity = vehicle.kinematics().velocity;
     let course_cdeg = vehicle
         .kinematics()
@@ -243,14 +254,18 @@ pub fn gps_raw_int(vehicle: &Vehicle) -> MavMessage {
         lon: deg_to_e7(position.lon_deg),
         alt: (position.alt_msl_m * 1000.0).round() as i32,
         // HDOP/VDOP 0.8/1.2 of a good open-sky fix.
-        eph: 80,
-        epv: 120,
+        eph: if fix { 80 } else { u16::MAX },
+        epv: if fix { 120 } else { u16::MAX },
         vel: (velocity.horizontal_speed_mps() * 100.0)
             .round()
             .min(65534.0) as u16,
         cog: course_cdeg,
-        fix_type: GpsFixType::GPS_FIX_TYPE_3D_FIX,
-        satellites_visible: 16,
+        fix_type: if fix {
+            GpsFixType::GPS_FIX_TYPE_3D_FIX
+        } else {
+            GpsFixType::GPS_FIX_TYPE_NO_FIX
+        },
+        satellites_visible: if fix { 16 } else { 0 },
         alt_ellipsoid: (position.alt_msl_m * 1000.0).round() as i32,
         h_acc: 500,
         v_acc: 800,
@@ -272,8 +287,7 @@ pub fn vfr_hud(vehicle: &Vehicle) -> MavMessage {
         (50.0 + 8.0 * kinematics.velocity.up_mps + 1.5 * ground_speed_mps).clamp(0.0, 100.0) as u16
     };
     MavMessage::VFR_HUD(VFR_HUD_DATA {
-        // No wind yet, so air speed is ground speed.
-        airspeed: ground_speed_mps as f32,
+        airspeed: vehicle.airspeed_mps() as f32,
         groundspeed: ground_speed_mps as f32,
         alt: vehicle.position().alt_msl_m as f32,
         climb: kinematics.velocity.up_mps as f32,
@@ -318,6 +332,12 @@ pub fn sys_status(vehicle: &Vehicle) -> MavMessage {
         enabled &= !SENSOR_MOTOR_OUTPUTS;
     }
     let mut health = SENSORS;
+    if !vehicle.has_gps_fix() {
+        health &= !SENSOR_GPS;
+    }
+    if vehicle.motor_failed() {
+        health &= !SENSOR_MOTOR_OUTPUTS;
+    }
     if matches!(
         battery.charge_state(),
         ChargeState::Critical | ChargeState::Emergency

@@ -7,11 +7,13 @@ use mavlink::dialects::ardupilotmega::{MavCmd, MavSeverity};
 
 use crate::battery::Battery;
 use crate::camera::{self, Camera, Capture};
+use crate::faults::Fault;
 use crate::fence::{Breach, Geofence};
 use crate::flight::{self, Kinematics, SpeedLimits};
 use crate::geo::{e7_to_deg, GeoPoint, LocalPoint};
 use crate::mission::{home_item, AltitudeReference, MissionItem, Plan};
 use crate::modes::FlightMode;
+use crate::noise::{GaussMarkov, Rng};
 use crate::params::{BatteryLevel, FailsafeAction, Params, VehicleSettings};
 use crate::profile::AutopilotProfile;
 
@@ -37,6 +39,15 @@ const DRAG_POWER_W_PER_MPS2: f64 = 0.6;
 const CLIMB_POWER_W_PER_MPS: f64 = 40.0;
 /// Armed on the ground with propellers idling.
 const IDLE_ARMED_POWER_W: f64 = 40.0;
+/// Gusts change over a few seconds.
+const GUST_CORRELATION_S: f64 = 3.0;
+/// A position controller rejects a gust within about this long; the error it
+/// leaves is the gust times this.
+const GUST_REJECTION_S: f64 = 0.7;
+/// GPS errors wander over tens of seconds.
+const GPS_ERROR_CORRELATION_S: f64 = 20.0;
+/// Vertical GPS error relative to horizontal.
+const GPS_VERTICAL_ERROR_RATIO: f64 = 1.6;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct VehicleConfig {
@@ -47,6 +58,39 @@ pub struct VehicleConfig {
     /// this plus simulated time.
     pub boot_utc_us: u64,
     pub profile: AutopilotProfile,
+    /// Seed of this vehicle's noise (gusts, GPS error).
+    pub seed: u64,
+    /// Standard deviation of the reported horizontal GPS error, m (0 = exact).
+    pub gps_noise_m: f64,
+}
+
+/// Wind as the vehicle feels it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Wind {
+    /// Steady wind velocity (where the air goes), m/s.
+    east_mps: f64,
+    north_mps: f64,
+    gust_east: GaussMarkov,
+    gust_north: GaussMarkov,
+}
+
+impl Wind {
+    fn calm() -> Self {
+        Wind {
+            east_mps: 0.0,
+            north_mps: 0.0,
+            gust_east: GaussMarkov::new(0.0, GUST_CORRELATION_S),
+            gust_north: GaussMarkov::new(0.0, GUST_CORRELATION_S),
+        }
+    }
+}
+
+/// Sensors and airframe health, changed by faults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Health {
+    gps_fix: bool,
+    gps_lost_until_s: Option<f64>,
+    motor_failed: bool,
 }
 
 /// MAV_LANDED_STATE as the vehicle sees itself.
@@ -184,6 +228,13 @@ pub struct Vehicle {
     battery_stage: usize,
     /// Since when the battery has been below each stage's threshold.
     battery_below_since_s: [Option<f64>; 3],
+    rng: Rng,
+    wind: Wind,
+    /// Reported-position error, east/north/up, m.
+    gps_error: [GaussMarkov; 3],
+    /// Gust displacement the position controller has not yet rejected, m.
+    gust_offset: LocalPoint,
+    health: Health,
 }
 
 impl Vehicle {
@@ -195,7 +246,6 @@ impl Vehicle {
             AutopilotProfile::ArduPilot => Plan::new(vec![home_item(&config.home)]),
         };
         Vehicle {
-            config,
             armed: false,
             mode: FlightMode::Hold,
             maneuver: Maneuver::Idle,
@@ -221,6 +271,23 @@ impl Vehicle {
             gcs_link: GcsLink::default(),
             battery_stage: 0,
             battery_below_since_s: [None; 3],
+            rng: Rng::derive(config.seed, u64::from(config.system_id)),
+            wind: Wind::calm(),
+            gps_error: [
+                GaussMarkov::new(config.gps_noise_m, GPS_ERROR_CORRELATION_S),
+                GaussMarkov::new(config.gps_noise_m, GPS_ERROR_CORRELATION_S),
+                GaussMarkov::new(
+                    config.gps_noise_m * GPS_VERTICAL_ERROR_RATIO,
+                    GPS_ERROR_CORRELATION_S,
+                ),
+            ],
+            gust_offset: LocalPoint::ORIGIN,
+            health: Health {
+                gps_fix: true,
+                gps_lost_until_s: None,
+                motor_failed: false,
+            },
+            config,
         }
         .with_settings(settings)
     }
@@ -281,6 +348,9 @@ impl Vehicle {
     pub fn system_id(&self) -> u8 {
         self.config.system_id
     }
+    pub fn seed(&self) -> u64 {
+        self.config.seed
+    }
     pub fn home(&self) -> GeoPoint {
         self.config.home
     }
@@ -301,6 +371,141 @@ impl Vehicle {
     }
     pub fn position(&self) -> GeoPoint {
         self.config.home.from_local(&self.kinematics.position)
+    }
+
+    /// Where the GPS says the vehicle is: the true position plus the seeded,
+    /// slowly wandering GPS error.
+    pub fn reported_position(&self) -> GeoPoint {
+        let here = self.kinematics.position;
+        let [east, north, up] = self.gps_error.map(|error| error.value);
+        self.config.home.from_local(&LocalPoint::new(
+            here.east_m + east,
+            here.north_m + north,
+            here.up_m + up,
+        ))
+    }
+
+    pub fn has_gps_fix(&self) -> bool {
+        self.health.gps_fix
+    }
+
+    pub fn motor_failed(&self) -> bool {
+        self.health.motor_failed
+    }
+
+    /// Speed through the air (ground velocity minus the steady wind).
+    pub fn airspeed_mps(&self) -> f64 {
+        let velocity = self.kinematics.velocity;
+        if self.on_ground {
+            return 0.0;
+        }
+        (velocity.east_mps - self.wind.east_mps).hypot(velocity.north_mps - self.wind.north_mps)
+    }
+
+    /// Steady wind speed, m/s.
+    pub fn wind_speed_mps(&self) -> f64 {
+        self.wind.east_mps.hypot(self.wind.north_mps)
+    }
+
+    /// Inject a vehicle fault (link faults are the link's business).
+    pub fn apply_fault(&mut self, fault: &Fault) {
+        match *fault {
+            Fault::GpsLoss { duration_s } => {
+                self.health.gps_fix = false;
+                self.health.gps_lost_until_s = duration_s.map(|d| self.sim_time_s + d);
+                if self.armed && !self.on_ground {
+                    self.failsafe(
+                        FailsafeAction::Land,
+                        MavSeverity::MAV_SEVERITY_CRITICAL,
+                        "GPS lost",
+                    );
+                } else {
+                    self.status(MavSeverity::MAV_SEVERITY_WARNING, "GPS lost");
+                }
+            }
+            Fault::GpsRestore => self.restore_gps(),
+            Fault::BatteryFault { remaining_fraction } => {
+                self.battery.fail_to(remaining_fraction);
+                self.status(MavSeverity::MAV_SEVERITY_CRITICAL, "Battery fault");
+            }
+            Fault::MotorFailure => {
+                self.health.motor_failed = true;
+                if self.armed && !self.on_ground {
+                    self.failsafe(
+                        FailsafeAction::Land,
+                        MavSeverity::MAV_SEVERITY_EMERGENCY,
+                        "Motor failure, forced",
+                    );
+                } else {
+                    self.status(MavSeverity::MAV_SEVERITY_EMERGENCY, "Motor failure");
+                    if self.armed {
+                        self.set_armed(false);
+                        self.maneuver = Maneuver::Idle;
+                    }
+                }
+            }
+            Fault::Wind {
+                speed_mps,
+                from_deg,
+                gust_mps,
+            } => {
+                // "From" bearing: the air moves the opposite way.
+                let toward_rad = (from_deg + 180.0).to_radians();
+                self.wind.east_mps = speed_mps * toward_rad.sin();
+                self.wind.north_mps = speed_mps * toward_rad.cos();
+                self.wind.gust_east.sigma = gust_mps;
+                self.wind.gust_north.sigma = gust_mps;
+            }
+            Fault::LinkCut { .. } | Fault::LossyLink { .. } | Fault::LinkRestore => {}
+        }
+    }
+
+    fn restore_gps(&mut self) {
+        if !self.health.gps_fix {
+            self.health.gps_fix = true;
+            self.health.gps_lost_until_s = None;
+            self.status(MavSeverity::MAV_SEVERITY_INFO, "GPS fix regained");
+        }
+    }
+
+    /// Wind and GPS: gusts push the airframe until the controller catches up;
+    /// without a fix nothing holds it against the steady wind either.
+    fn weather_and_sensors(&mut self, dt_s: f64) {
+        let [east, north, up] = &mut self.gps_error;
+        east.step(dt_s, &mut self.rng);
+        north.step(dt_s, &mut self.rng);
+        up.step(dt_s, &mut self.rng);
+        if self
+            .health
+            .gps_lost_until_s
+            .is_some_and(|until_s| self.sim_time_s >= until_s)
+        {
+            self.restore_gps();
+        }
+        let gust_east = self.wind.gust_east.step(dt_s, &mut self.rng);
+        let gust_north = self.wind.gust_north.step(dt_s, &mut self.rng);
+        if self.on_ground {
+            self.gust_offset = LocalPoint::ORIGIN;
+            return;
+        }
+        // The controller holds position against the gust with a lag: the
+        // airframe sits offset by about gust x rejection time.
+        let wanted = LocalPoint::new(
+            gust_east * GUST_REJECTION_S,
+            gust_north * GUST_REJECTION_S,
+            0.0,
+        );
+        let shift_east = wanted.east_m - self.gust_offset.east_m;
+        let shift_north = wanted.north_m - self.gust_offset.north_m;
+        self.gust_offset = wanted;
+        let mut drift_east = shift_east;
+        let mut drift_north = shift_north;
+        if !self.health.gps_fix {
+            drift_east += self.wind.east_mps * dt_s;
+            drift_north += self.wind.north_mps * dt_s;
+        }
+        self.kinematics.position.east_m += drift_east;
+        self.kinematics.position.north_m += drift_north;
     }
     pub fn battery(&self) -> &Battery {
         &self.battery
@@ -337,6 +542,12 @@ impl Vehicle {
         self.camera.images_taken()
     }
 
+    /// Parked on the ground, disarmed, nothing scheduled: time can pass in
+    /// one step without losing anything (the dock charger is linear).
+    pub fn is_idle(&self) -> bool {
+        !self.armed && self.on_ground && !self.camera.is_capturing()
+    }
+
     /// Drain the queued events.
     pub fn take_events(&mut self) -> Vec<VehicleEvent> {
         std::mem::take(&mut self.events)
@@ -353,6 +564,10 @@ impl Vehicle {
             None
         } else if self.battery_below(self.settings.battery.stages[0].0) {
             Some("battery below arming threshold")
+        } else if self.health.motor_failed {
+            Some("motor failure")
+        } else if !self.health.gps_fix {
+            Some("no GPS fix")
         } else if !self.on_ground {
             Some("cannot arm while falling")
         } else if self.settings.fence.enabled
@@ -686,7 +901,22 @@ impl Vehicle {
     pub fn step(&mut self, dt_s: f64) {
         self.sim_time_s += dt_s;
         let before = self.kinematics.position;
+        if !self.health.gps_fix {
+            // Without a position fix the controller holds only attitude and
+            // height: whatever the air does, the airframe follows.
+            let here = self.kinematics.position;
+            match &mut self.maneuver {
+                Maneuver::Land {
+                    east_m, north_m, ..
+                } => {
+                    (*east_m, *north_m) = (here.east_m, here.north_m);
+                }
+                Maneuver::Hold(point) => *point = here.at_height(point.up_m),
+                _ => {}
+            }
+        }
         self.fly(dt_s);
+        self.weather_and_sensors(dt_s);
         self.follow_heading(dt_s);
         if self.armed && self.mode == FlightMode::Mission {
             self.run_mission();
@@ -874,7 +1104,7 @@ impl Vehicle {
                 IDLE_ARMED_POWER_W
             } else {
                 HOVER_POWER_W
-                    + DRAG_POWER_W_PER_MPS2 * velocity.horizontal_speed_mps().powi(2)
+                    + DRAG_POWER_W_PER_MPS2 * self.airspeed_mps().powi(2)
                     + CLIMB_POWER_W_PER_MPS * velocity.up_mps.max(0.0)
             };
             self.battery.discharge(power_w, dt_s);
@@ -1408,6 +1638,8 @@ mod tests {
             home: home(),
             boot_utc_us: 1_700_000_000_000_000,
             profile: AutopilotProfile::Px4,
+            seed: 1,
+            gps_noise_m: 0.0,
         })
     }
 
@@ -1828,5 +2060,72 @@ mod tests {
         vehicle.pause_continue(false).unwrap();
         run_for(&mut vehicle, 40.0);
         assert_eq!(vehicle.mission_state(), MissionState::Complete);
+    }
+
+    fn gusty_flight(seed: u64) -> Vec<(f64, f64)> {
+        let mut vehicle = Vehicle::new(VehicleConfig {
+            seed,
+            gps_noise_m: 0.8,
+            ..vehicle().config.clone()
+        });
+        vehicle.apply_fault(&Fault::Wind {
+            speed_mps: 6.0,
+            from_deg: 90.0,
+            gust_mps: 2.5,
+        });
+        airborne(&mut vehicle, 10.0);
+        (0..20)
+            .map(|_| {
+                run_for(&mut vehicle, 1.0);
+                let reported = home().to_local(&vehicle.reported_position());
+                let truth = vehicle.local_position();
+                (
+                    truth.east_m - reported.east_m,
+                    truth.horizontal_distance_m(&LocalPoint::ORIGIN),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gusts_and_gps_noise_are_seeded_bounded_and_real() {
+        let first = gusty_flight(4);
+        assert_eq!(first, gusty_flight(4), "same seed, same flight");
+        assert_ne!(first, gusty_flight(5), "another seed, another flight");
+        let max_gps_error_m = first
+            .iter()
+            .map(|(error, _)| error.abs())
+            .fold(0.0, f64::max);
+        assert!(
+            max_gps_error_m > 0.05 && max_gps_error_m < 5.0,
+            "{max_gps_error_m}"
+        );
+        let max_offset_m = first.iter().map(|(_, offset)| *offset).fold(0.0, f64::max);
+        assert!(
+            max_offset_m > 0.1,
+            "gusts push the airframe: {max_offset_m}"
+        );
+        assert!(
+            max_offset_m < 8.0,
+            "the controller holds against them: {max_offset_m}"
+        );
+    }
+
+    #[test]
+    fn without_gps_the_wind_carries_the_vehicle_away() {
+        let mut vehicle = vehicle();
+        airborne(&mut vehicle, 30.0);
+        vehicle.apply_fault(&Fault::Wind {
+            speed_mps: 5.0,
+            from_deg: 180.0,
+            gust_mps: 0.0,
+        });
+        vehicle.apply_fault(&Fault::GpsLoss { duration_s: None });
+        assert_eq!(vehicle.mode(), FlightMode::Land);
+        run_for(&mut vehicle, 4.0);
+        assert!(
+            vehicle.local_position().north_m > 15.0,
+            "drifted north with a south wind"
+        );
     }
 }
