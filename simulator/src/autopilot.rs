@@ -7,15 +7,20 @@ use std::net::SocketAddr;
 use std::time::Instant;
 
 use mavlink::dialects::ardupilotmega::{
-    MavBool, MavCmd, MavMessage, MavMissionResult, MavMissionType, MavResult,
+    MavBool, MavCmd, MavMessage, MavMissionResult, MavMissionType, MavResult, MavSeverity, MavType,
     CAMERA_IMAGE_CAPTURED_DATA, COMMAND_ACK_DATA, MISSION_COUNT_DATA, MISSION_ITEM_REACHED_DATA,
+    STATUSTEXT_DATA,
 };
 
 use crate::camera::Capture;
 use crate::commands::{self, CommandRequest};
+use crate::faults::{Delivery, Fault, FaultSchedule, LinkConditions};
+use crate::fence::Geofence;
 use crate::geo::deg_to_e7;
 use crate::link::{Frame, InputProblems};
 use crate::mission::{self, MissionTransfer, Partner, Plan, TransferReply};
+use crate::noise::Rng;
+use crate::params::Params;
 use crate::telemetry::{self, StreamSchedule};
 use crate::vehicle::{Vehicle, VehicleEvent};
 
@@ -103,10 +108,16 @@ pub struct Autopilot {
     rally: Plan,
     streams: StreamSchedule,
     ignored: IgnoredInput,
+    params: Params,
+    faults: FaultSchedule,
+    link: LinkConditions,
+    link_rng: Rng,
 }
 
 impl Autopilot {
     pub fn new(vehicle: Vehicle, now: Instant) -> Self {
+        let vehicle_profile = vehicle.profile();
+        let link_seed = vehicle.seed() ^ u64::from(vehicle.system_id());
         Autopilot {
             vehicle,
             transfer: MissionTransfer::default(),
@@ -114,11 +125,80 @@ impl Autopilot {
             rally: Plan::default(),
             streams: StreamSchedule::new(now),
             ignored: IgnoredInput::default(),
+            params: Params::new(vehicle_profile),
+            faults: FaultSchedule::default(),
+            link: LinkConditions::default(),
+            link_rng: Rng::derive(link_seed, 0x4C49_4E4B),
         }
     }
 
     pub fn vehicle(&self) -> &Vehicle {
         &self.vehicle
+    }
+
+    pub fn vehicle_mut(&mut self) -> &mut Vehicle {
+        &mut self.vehicle
+    }
+
+    /// Faults to inject at simulated times (from a scenario).
+    pub fn schedule_faults(&mut self, faults: Vec<(f64, Fault)>) {
+        self.faults = FaultSchedule::new(faults);
+    }
+
+    /// Inject a fault now.
+    pub fn inject(&mut self, fault: &Fault) -> Vec<Outbound> {
+        tracing::info!(vehicle = %self.vehicle.name(), ?fault, "fault injected");
+        if fault.is_link_fault() {
+            self.link.apply(fault, self.vehicle.sim_time_s());
+        } else {
+            self.vehicle.apply_fault(fault);
+        }
+        self.events_to_outbound()
+    }
+
+    /// The fate of one datagram on the radio link, either way.
+    pub fn link_admit(&mut self) -> Delivery {
+        let now_s = self.vehicle.sim_time_s();
+        if self.link.is_perfect(now_s) {
+            return Delivery::Deliver;
+        }
+        self.link.admit(now_s, &mut self.link_rng)
+    }
+
+    /// Whether the socket loop must tick at full rate (something moves or a
+    /// transfer is waiting for a retry), or may sleep until the next stream.
+    pub fn is_active(&self) -> bool {
+        !self.vehicle.is_idle() || self.transfer.is_uploading()
+    }
+
+    /// When the next telemetry stream is due.
+    pub fn next_stream_due(&self) -> Option<Instant> {
+        self.streams.next_due()
+    }
+
+    pub fn link(&self) -> &LinkConditions {
+        &self.link
+    }
+
+    pub fn params(&self) -> &Params {
+        &self.params
+    }
+
+    /// Set a parameter from inside the simulator (scenarios, tests), with the
+    /// same checks and effects as PARAM_SET; the change is announced.
+    pub fn set_param(
+        &mut self,
+        name: &str,
+        value: f32,
+    ) -> Result<Vec<Outbound>, crate::params::ParamError> {
+        let index = self.params.set(name, value)?;
+        self.vehicle.apply_settings(self.params.settings());
+        Ok(self
+            .params
+            .value_message(index)
+            .map(|data| Outbound::broadcast(MavMessage::PARAM_VALUE(data)))
+            .into_iter()
+            .collect())
     }
 
     pub fn ignored(&self) -> IgnoredInput {
@@ -271,8 +351,81 @@ impl Autopilot {
                 }
                 self.events_to_outbound()
             }
-            // Ground station heartbeats only keep the peer alive (done by the link).
-            MavMessage::HEARTBEAT(_) => Vec::new(),
+            MavMessage::PARAM_REQUEST_LIST(data) => {
+                if !self.is_for_autopilot(data.target_system, data.target_component) {
+                    return Vec::new();
+                }
+                (0..usize::from(self.params.count()))
+                    .filter_map(|index| self.params.value_message(index))
+                    .map(|data| Outbound::reply(from, MavMessage::PARAM_VALUE(data)))
+                    .collect()
+            }
+            MavMessage::PARAM_REQUEST_READ(data) => {
+                if !self.is_for_autopilot(data.target_system, data.target_component) {
+                    return Vec::new();
+                }
+                // index -1 means "by name"; otherwise the index wins.
+                let index = if data.param_index >= 0 {
+                    Some(data.param_index as usize)
+                } else {
+                    param_name(&data.param_id).and_then(|name| self.params.index_of(name))
+                };
+                match index.and_then(|index| self.params.value_message(index)) {
+                    Some(value) => vec![Outbound::reply(from, MavMessage::PARAM_VALUE(value))],
+                    None => {
+                        // Autopilots stay silent; the ground station times out.
+                        tracing::debug!(vehicle = %self.vehicle.name(), index = data.param_index, "no such parameter");
+                        Vec::new()
+                    }
+                }
+            }
+            MavMessage::PARAM_SET(data) => {
+                if !self.is_for_autopilot(data.target_system, data.target_component) {
+                    return Vec::new();
+                }
+                let Some(name) = param_name(&data.param_id) else {
+                    return Vec::new();
+                };
+                match self
+                    .params
+                    .set_from_wire(name, data.param_value, data.param_type)
+                {
+                    Ok(index) => {
+                        tracing::info!(vehicle = %self.vehicle.name(), name, value = data.param_value, "parameter set");
+                        self.vehicle.apply_settings(self.params.settings());
+                        // Broadcast so every ground station's cache stays right.
+                        self.params
+                            .value_message(index)
+                            .map(|value| Outbound::broadcast(MavMessage::PARAM_VALUE(value)))
+                            .into_iter()
+                            .collect()
+                    }
+                    Err(error) => {
+                        tracing::debug!(vehicle = %self.vehicle.name(), %error, "PARAM_SET refused");
+                        // PX4 and ArduPilot answer a refused set with the unchanged value.
+                        let mut outbound: Vec<Outbound> = self
+                            .params
+                            .index_of(name)
+                            .and_then(|index| self.params.value_message(index))
+                            .map(|value| Outbound::reply(from, MavMessage::PARAM_VALUE(value)))
+                            .into_iter()
+                            .collect();
+                        outbound.push(Outbound::reply(
+                            from,
+                            statustext(MavSeverity::MAV_SEVERITY_WARNING, &error.to_string()),
+                        ));
+                        outbound
+                    }
+                }
+            }
+            MavMessage::HEARTBEAT(data) => {
+                // Peers are kept alive by the link; the link-loss failsafe
+                // listens to ground stations only.
+                if data.mavtype == MavType::MAV_TYPE_GCS {
+                    self.vehicle.gcs_heartbeat();
+                }
+                self.events_to_outbound()
+            }
             other => {
                 tracing::trace!(message = other_name(other), "ignoring message");
                 Vec::new()
@@ -287,7 +440,21 @@ impl Autopilot {
             tracing::debug!(vehicle = %self.vehicle.name(), behind_s, "simulation lagging, dropping time");
         }
         let mut steps = (behind_s.min(MAX_CATCH_UP_S) / SUBSTEP_S).floor() as u64;
+        // A parked vehicle is cheap: one step for the whole span, so a fleet
+        // of thousands mostly sitting on docks costs little.
+        if steps > 1 && self.vehicle.is_idle() && self.faults.is_empty() {
+            self.vehicle.step(steps as f64 * SUBSTEP_S);
+            steps = 0;
+        }
         while steps > 0 {
+            for fault in self.faults.due(self.vehicle.sim_time_s()) {
+                if fault.is_link_fault() {
+                    self.link.apply(&fault, self.vehicle.sim_time_s());
+                } else {
+                    tracing::info!(vehicle = %self.vehicle.name(), ?fault, "scheduled fault");
+                    self.vehicle.apply_fault(&fault);
+                }
+            }
             self.vehicle.step(SUBSTEP_S);
             steps -= 1;
         }
@@ -447,8 +614,11 @@ impl Autopilot {
     fn store_plan(&mut self, mission_type: MavMissionType, plan: Plan) {
         match mission_type {
             MavMissionType::MAV_MISSION_TYPE_MISSION => self.vehicle.replace_mission(plan),
-            // Stored for download and for MISSION_CURRENT ids; not enforced yet.
-            MavMissionType::MAV_MISSION_TYPE_FENCE => self.fence = plan,
+            MavMissionType::MAV_MISSION_TYPE_FENCE => {
+                self.vehicle
+                    .set_geofence(Geofence::from_items(&self.vehicle.home(), &plan.items));
+                self.fence = plan;
+            }
             MavMissionType::MAV_MISSION_TYPE_RALLY => self.rally = plan,
             MavMissionType::MAV_MISSION_TYPE_ALL => {}
         }
@@ -494,6 +664,15 @@ impl Autopilot {
                 VehicleEvent::ArmedChanged(armed) => {
                     tracing::info!(vehicle = %self.vehicle.name(), armed, "arming changed");
                     heartbeat_due = true;
+                }
+                VehicleEvent::StatusText(severity, text) => {
+                    outbound.push(Outbound::broadcast(statustext(severity, &text)));
+                }
+                VehicleEvent::FenceStatusChanged => {
+                    outbound.extend(
+                        self.build(telemetry::FENCE_STATUS_ID)
+                            .map(Outbound::broadcast),
+                    );
                 }
                 VehicleEvent::LandedStateChanged(state) => {
                     tracing::debug!(vehicle = %self.vehicle.name(), ?state, "landed state changed");
@@ -550,6 +729,26 @@ fn is_camera_command(command: MavCmd) -> bool {
 fn other_name(message: &MavMessage) -> &'static str {
     use mavlink::Message;
     message.message_name()
+}
+
+/// A parameter name from its NUL-padded wire form.
+fn param_name(id: &[u8; 16]) -> Option<&str> {
+    let length = id.iter().position(|byte| *byte == 0).unwrap_or(id.len());
+    std::str::from_utf8(&id[..length]).ok()
+}
+
+/// STATUSTEXT, cut to 50 bytes at a character boundary.
+pub fn statustext(severity: MavSeverity, text: &str) -> MavMessage {
+    let mut length = text.len().min(50);
+    while !text.is_char_boundary(length) {
+        length -= 1;
+    }
+    MavMessage::STATUSTEXT(STATUSTEXT_DATA {
+        severity,
+        text: text[..length].into(),
+        id: 0,
+        chunk_seq: 0,
+    })
 }
 
 fn zero_extended(payload: &[u8]) -> [u8; 255] {

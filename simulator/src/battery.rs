@@ -7,8 +7,10 @@
 
 pub const CELL_COUNT: usize = 6;
 pub const CAPACITY_MAH: f64 = 5200.0;
-/// Internal resistance of the whole pack; gives ~0.4 V sag at hover current.
+/// Internal resistance of a full pack; gives ~0.4 V sag at hover current.
 const INTERNAL_RESISTANCE_OHM: f64 = 0.035;
+/// A LiPo's resistance rises as it empties: three times the full value when flat.
+const EMPTY_RESISTANCE_FACTOR: f64 = 3.0;
 /// The dock charges an empty pack to full in this much (simulated) time.
 pub const FULL_CHARGE_DURATION_S: f64 = 30.0 * 60.0;
 
@@ -74,8 +76,7 @@ impl Battery {
         // one fixed-point iteration from the open-circuit voltage is plenty.
         let open_circuit_v = self.open_circuit_voltage_v();
         let first_guess_a = power_w / open_circuit_v;
-        let current_a =
-            power_w / (open_circuit_v - first_guess_a * INTERNAL_RESISTANCE_OHM).max(1.0);
+        let current_a = power_w / (open_circuit_v - first_guess_a * self.resistance_ohm()).max(1.0);
         let used_mah = current_a * 1000.0 * dt_s / 3600.0;
         self.current_a = current_a;
         self.consumed_mah += used_mah;
@@ -111,7 +112,18 @@ impl Battery {
 
     /// Terminal voltage under the present load.
     pub fn voltage_v(&self) -> f64 {
-        self.open_circuit_voltage_v() - self.current_a * INTERNAL_RESISTANCE_OHM
+        self.open_circuit_voltage_v() - self.current_a * self.resistance_ohm()
+    }
+
+    /// Pack resistance at the present charge (sag grows as the pack empties).
+    pub fn resistance_ohm(&self) -> f64 {
+        let empty = 1.0 - self.state_of_charge;
+        INTERNAL_RESISTANCE_OHM * (1.0 + (EMPTY_RESISTANCE_FACTOR - 1.0) * empty * empty)
+    }
+
+    /// A failed cell: the usable charge drops to `fraction` at once (never rises).
+    pub fn fail_to(&mut self, fraction: f64) {
+        self.state_of_charge = self.state_of_charge.min(fraction.clamp(0.0, 1.0));
     }
 
     pub fn cell_voltage_v(&self) -> f64 {
@@ -208,6 +220,25 @@ mod tests {
         assert!(battery.remaining_percent() < 100);
         let time_remaining_s = battery.time_remaining_s().expect("discharging");
         assert!(time_remaining_s > 0.0);
+    }
+
+    #[test]
+    fn the_same_load_sags_more_on_an_emptier_pack() {
+        let mut full = Battery::default();
+        let mut low = Battery::with_fraction(0.2);
+        full.discharge(300.0, 0.02);
+        low.discharge(300.0, 0.02);
+        let sag = |b: &Battery| b.open_circuit_voltage_v() - b.voltage_v();
+        assert!(
+            sag(&low) > sag(&full) * 1.5,
+            "{} vs {}",
+            sag(&low),
+            sag(&full)
+        );
+        low.fail_to(0.05);
+        assert_eq!(low.remaining_percent(), 5);
+        low.fail_to(0.5);
+        assert_eq!(low.remaining_percent(), 5, "a fault never adds charge");
     }
 
     #[test]

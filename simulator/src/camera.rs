@@ -50,6 +50,11 @@ impl Camera {
         index
     }
 
+    /// Taking images on a timer (which a parked vehicle must keep stepping for).
+    pub fn is_capturing(&self) -> bool {
+        self.interval.is_some()
+    }
+
     pub fn images_taken(&self) -> i32 {
         self.images_taken
     }

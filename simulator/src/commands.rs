@@ -10,6 +10,7 @@ use mavlink::dialects::ardupilotmega::{
 use crate::geo::{e7_to_deg, LocalPoint};
 use crate::mission::AltitudeReference;
 use crate::modes::{FlightMode, ModeLookup};
+use crate::profile::AutopilotProfile;
 use crate::telemetry::{self, StreamSchedule};
 use crate::vehicle::{Refusal, Vehicle, FORCE_ARM_DISARM_MAGIC};
 
@@ -141,6 +142,10 @@ impl From<Result<(), Refusal>> for CommandOutcome {
                 tracing::debug!(reason, "command denied");
                 MavResult::MAV_RESULT_DENIED
             }
+            Err(Refusal::Failed(reason)) => {
+                tracing::debug!(reason, "command failed");
+                MavResult::MAV_RESULT_FAILED
+            }
         })
     }
 }
@@ -165,9 +170,27 @@ pub fn execute(
                 CommandOutcome::result(MAV_RESULT_DENIED)
             }
         }
-        MavCmd::MAV_CMD_NAV_TAKEOFF => vehicle
-            .takeoff(request.altitude_above_home_m(vehicle))
-            .into(),
+        MavCmd::MAV_CMD_NAV_TAKEOFF => match vehicle.profile() {
+            AutopilotProfile::Px4 => vehicle
+                .takeoff(request.altitude_above_home_m(vehicle))
+                .into(),
+            // ArduCopter reads param7 as metres above home.
+            AutopilotProfile::ArduPilot => {
+                vehicle.guided_takeoff(f64::from(request.altitude_m)).into()
+            }
+        },
+        MavCmd::MAV_CMD_DO_SET_MODE if vehicle.profile() == AutopilotProfile::ArduPilot => {
+            // ArduPilot reads param2 as the mode number and answers FAILED.
+            match FlightMode::from_ardupilot(request.param2 as u32) {
+                ModeLookup::Known(mode) => match vehicle.set_mode(mode) {
+                    Ok(()) => accepted,
+                    Err(_) => CommandOutcome::result(MAV_RESULT_FAILED),
+                },
+                ModeLookup::NotSimulated | ModeLookup::Unknown => {
+                    CommandOutcome::result(MAV_RESULT_FAILED)
+                }
+            }
+        }
         MavCmd::MAV_CMD_DO_SET_MODE => {
             // PX4 needs CUSTOM_MODE_ENABLED and reads main/sub modes as uint8.
             if (request.param1 as u32) & 1 == 0 {
@@ -208,6 +231,17 @@ pub fn execute(
                 .reposition(request.target(vehicle), speed_mps)
                 .into()
         }
+        // ArduCopter pauses and resumes AUTO with it; PX4 has no handler.
+        MavCmd::MAV_CMD_DO_PAUSE_CONTINUE => match vehicle.profile() {
+            AutopilotProfile::ArduPilot => {
+                if request.param1 == 0.0 || request.param1 == 1.0 {
+                    vehicle.pause_continue(request.param1 == 0.0).into()
+                } else {
+                    CommandOutcome::result(MAV_RESULT_DENIED)
+                }
+            }
+            AutopilotProfile::Px4 => CommandOutcome::result(MAV_RESULT_UNSUPPORTED),
+        },
         MavCmd::MAV_CMD_DO_CHANGE_SPEED => {
             vehicle.change_speed(request.param1 as u8, f64::from(request.param2));
             accepted

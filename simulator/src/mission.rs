@@ -120,6 +120,24 @@ impl MissionItem {
     }
 }
 
+/// ArduPilot's mission item 0: home, as an AMSL waypoint.
+pub fn home_item(home: &crate::geo::GeoPoint) -> MissionItem {
+    MissionItem {
+        seq: 0,
+        frame: MavFrame::MAV_FRAME_GLOBAL,
+        command: MavCmd::MAV_CMD_NAV_WAYPOINT,
+        current: 0,
+        autocontinue: 1,
+        param1: 0.0,
+        param2: 0.0,
+        param3: 0.0,
+        param4: 0.0,
+        x: crate::geo::deg_to_e7(home.lat_deg),
+        y: crate::geo::deg_to_e7(home.lon_deg),
+        z: home.alt_msl_m as f32,
+    }
+}
+
 /// Check that the simulator can fly an item of a MISSION plan.
 pub fn validate_mission_item(item: &MissionItem) -> Result<(), MavMissionResult> {
     use MavCmd::*;
@@ -350,6 +368,16 @@ impl MissionTransfer {
         let Some(upload) = self.upload.take() else {
             return (Vec::new(), None);
         };
+        let whole_plan_check = match upload.mission_type {
+            MavMissionType::MAV_MISSION_TYPE_FENCE => crate::fence::validate_fence(&upload.items),
+            MavMissionType::MAV_MISSION_TYPE_RALLY => crate::fence::validate_rally(&upload.items),
+            _ => Ok(()),
+        };
+        if let Err((seq, result)) = whole_plan_check {
+            tracing::debug!(seq, ?result, mission_type = ?upload.mission_type, "plan refused");
+            let reply = ack(&upload.partner, upload.mission_type, result, 0);
+            return (vec![reply], None);
+        }
         let plan = Plan::new(upload.items);
         let reply = ack(
             &upload.partner,

@@ -20,6 +20,10 @@ pub enum FlightMode {
     ReturnToLaunch,
     /// AUTO.LAND: land where we are.
     Land,
+    /// ArduCopter GUIDED: hold, fly to commanded points, take off on command.
+    Guided,
+    /// ArduCopter BRAKE: stop and hold.
+    Brake,
 }
 
 /// Why a requested PX4 mode cannot be entered.
@@ -34,11 +38,49 @@ pub enum ModeLookup {
 }
 
 impl FlightMode {
+    /// Modes that hold position unless told to fly somewhere.
+    pub fn is_holding(self) -> bool {
+        matches!(
+            self,
+            FlightMode::Hold | FlightMode::Guided | FlightMode::Brake
+        )
+    }
+
+    /// ArduCopter mode number (HEARTBEAT.custom_mode, DO_SET_MODE param2).
+    pub fn ardupilot_number(self) -> u32 {
+        match self {
+            FlightMode::Mission => 3,
+            // ArduCopter takes off in GUIDED.
+            FlightMode::Guided | FlightMode::Takeoff => 4,
+            FlightMode::Hold => 5,
+            FlightMode::ReturnToLaunch => 6,
+            FlightMode::Land => 9,
+            FlightMode::Brake => 17,
+        }
+    }
+
+    /// Interpret an ArduCopter mode number.
+    pub fn from_ardupilot(number: u32) -> ModeLookup {
+        match number {
+            3 => ModeLookup::Known(FlightMode::Mission),
+            4 => ModeLookup::Known(FlightMode::Guided),
+            5 => ModeLookup::Known(FlightMode::Hold),
+            6 => ModeLookup::Known(FlightMode::ReturnToLaunch),
+            9 => ModeLookup::Known(FlightMode::Land),
+            17 => ModeLookup::Known(FlightMode::Brake),
+            // STABILIZE, ACRO, ALT_HOLD, CIRCLE, DRIFT, SPORT, FLIP, AUTOTUNE,
+            // POSHOLD, THROW, ..., SMART_RTL, FLOWHOLD, FOLLOW, ZIGZAG, ... AUTO_RTL, TURTLE.
+            0..=2 | 7 | 8 | 11 | 13..=16 | 18..=28 => ModeLookup::NotSimulated,
+            _ => ModeLookup::Unknown,
+        }
+    }
+
     /// PX4 AUTO sub mode number.
     pub fn px4_sub_mode(self) -> u8 {
         match self {
             FlightMode::Takeoff => 2,
-            FlightMode::Hold => 3,
+            // PX4 has no GUIDED or BRAKE; both are its Hold.
+            FlightMode::Hold | FlightMode::Guided | FlightMode::Brake => 3,
             FlightMode::Mission => 4,
             FlightMode::ReturnToLaunch => 5,
             FlightMode::Land => 6,
@@ -73,6 +115,8 @@ impl FlightMode {
             FlightMode::Mission => "AUTO.MISSION",
             FlightMode::ReturnToLaunch => "AUTO.RTL",
             FlightMode::Land => "AUTO.LAND",
+            FlightMode::Guided => "GUIDED",
+            FlightMode::Brake => "BRAKE",
         }
     }
 }
@@ -107,5 +151,24 @@ mod tests {
         assert_eq!(FlightMode::from_px4(3, 0), ModeLookup::NotSimulated);
         assert_eq!(FlightMode::from_px4(42, 0), ModeLookup::Unknown);
         assert_eq!(FlightMode::from_px4(4, 99), ModeLookup::Unknown);
+    }
+
+    #[test]
+    fn arducopter_mode_numbers_round_trip() {
+        for mode in [
+            FlightMode::Mission,
+            FlightMode::Guided,
+            FlightMode::Hold,
+            FlightMode::ReturnToLaunch,
+            FlightMode::Land,
+            FlightMode::Brake,
+        ] {
+            assert_eq!(
+                FlightMode::from_ardupilot(mode.ardupilot_number()),
+                ModeLookup::Known(mode)
+            );
+        }
+        assert_eq!(FlightMode::from_ardupilot(0), ModeLookup::NotSimulated);
+        assert_eq!(FlightMode::from_ardupilot(99), ModeLookup::Unknown);
     }
 }

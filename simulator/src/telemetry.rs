@@ -7,32 +7,38 @@
 use std::time::{Duration, Instant};
 
 use mavlink::dialects::ardupilotmega::{
-    MavAutopilot, MavBatteryChargeState, MavBatteryFault, MavBatteryFunction, MavBatteryMode,
-    MavBatteryType, MavLandedState, MavMessage, MavModeFlag, MavProtocolCapability, MavState,
-    MavSysStatusSensor, MavSysStatusSensorExtended, MavType, MavVtolState,
-    MissionState as MavMissionState, ATTITUDE_DATA, AUTOPILOT_VERSION_DATA, BATTERY_STATUS_DATA,
-    EXTENDED_SYS_STATE_DATA, GLOBAL_POSITION_INT_DATA, HEARTBEAT_DATA, HOME_POSITION_DATA,
-    MISSION_CURRENT_DATA, SYS_STATUS_DATA,
+    FenceBreach, FenceMitigate, GpsFixType, MavAutopilot, MavBatteryChargeState, MavBatteryFault,
+    MavBatteryFunction, MavBatteryMode, MavBatteryType, MavLandedState, MavMessage, MavModeFlag,
+    MavProtocolCapability, MavState, MavSysStatusSensor, MavSysStatusSensorExtended, MavType,
+    MavVtolState, MissionState as MavMissionState, ATTITUDE_DATA, AUTOPILOT_VERSION_DATA,
+    BATTERY_STATUS_DATA, EXTENDED_SYS_STATE_DATA, FENCE_STATUS_DATA, GLOBAL_POSITION_INT_DATA,
+    GPS_RAW_INT_DATA, HEARTBEAT_DATA, HOME_POSITION_DATA, MISSION_CURRENT_DATA, SYS_STATUS_DATA,
+    VFR_HUD_DATA,
 };
 
 use crate::battery::{ChargeState, CELL_COUNT};
+use crate::fence::Breach;
 use crate::flight::wrap_pi;
 use crate::geo::deg_to_e7;
 use crate::modes::FlightMode;
+use crate::profile::AutopilotProfile;
 use crate::vehicle::{LandedState, MissionState, Vehicle};
 
 pub const HEARTBEAT_ID: u32 = 0;
 pub const SYS_STATUS_ID: u32 = 1;
+pub const GPS_RAW_INT_ID: u32 = 24;
 pub const ATTITUDE_ID: u32 = 30;
 pub const GLOBAL_POSITION_INT_ID: u32 = 33;
 pub const MISSION_CURRENT_ID: u32 = 42;
+pub const VFR_HUD_ID: u32 = 74;
+pub const FENCE_STATUS_ID: u32 = 162;
 pub const BATTERY_STATUS_ID: u32 = 147;
 pub const AUTOPILOT_VERSION_ID: u32 = 148;
 pub const HOME_POSITION_ID: u32 = 242;
 pub const EXTENDED_SYS_STATE_ID: u32 = 245;
 
 /// Default streams: (message id, wall-clock interval).
-const DEFAULT_STREAMS: [(u32, Duration); 8] = [
+const DEFAULT_STREAMS: [(u32, Duration); 11] = [
     (HEARTBEAT_ID, Duration::from_secs(1)),
     (GLOBAL_POSITION_INT_ID, Duration::from_millis(250)),
     (ATTITUDE_ID, Duration::from_millis(250)),
@@ -41,6 +47,9 @@ const DEFAULT_STREAMS: [(u32, Duration); 8] = [
     (EXTENDED_SYS_STATE_ID, Duration::from_secs(1)),
     (MISSION_CURRENT_ID, Duration::from_secs(1)),
     (HOME_POSITION_ID, Duration::from_secs(5)),
+    (GPS_RAW_INT_ID, Duration::from_secs(1)),
+    (VFR_HUD_ID, Duration::from_secs(1)),
+    (FENCE_STATUS_ID, Duration::from_secs(1)),
 ];
 
 /// PX4 v1.15.0 release, encoded as PX4 does (major, minor, patch, type 255 = release).
@@ -62,6 +71,7 @@ const SENSORS: u32 = 1 // 3D gyro
     | 33_554_432 // battery
     | 268_435_456; // pre-arm check
 const SENSOR_MOTOR_OUTPUTS: u32 = 32768;
+const SENSOR_GPS: u32 = 32;
 const SENSOR_BATTERY: u32 = 33_554_432;
 
 #[derive(Debug, Clone)]
@@ -107,6 +117,15 @@ impl StreamSchedule {
             }
         }
         due
+    }
+
+    /// When the next stream is due, if any is enabled.
+    pub fn next_due(&self) -> Option<Instant> {
+        self.streams
+            .iter()
+            .filter(|stream| stream.interval.is_some())
+            .map(|stream| stream.next_due)
+            .min()
     }
 
     /// Send everything at the next poll (a new ground station appeared).
@@ -157,6 +176,9 @@ pub fn message_for(vehicle: &Vehicle, message_id: u32) -> Option<MavMessage> {
         AUTOPILOT_VERSION_ID => autopilot_version(vehicle),
         HOME_POSITION_ID => home_position(vehicle),
         EXTENDED_SYS_STATE_ID => extended_sys_state(vehicle),
+        GPS_RAW_INT_ID => gps_raw_int(vehicle),
+        VFR_HUD_ID => vfr_hud(vehicle),
+        FENCE_STATUS_ID => fence_status(vehicle),
         _ => return None,
     };
     Some(message)
@@ -179,10 +201,20 @@ pub fn heartbeat(vehicle: &Vehicle) -> MavMessage {
     } else {
         MavState::MAV_STATE_ACTIVE
     };
+    let (custom_mode, autopilot) = match vehicle.profile() {
+        AutopilotProfile::Px4 => (
+            vehicle.mode().px4_custom_mode(),
+            MavAutopilot::MAV_AUTOPILOT_PX4,
+        ),
+        AutopilotProfile::ArduPilot => (
+            vehicle.mode().ardupilot_number(),
+            MavAutopilot::MAV_AUTOPILOT_ARDUPILOTMEGA,
+        ),
+    };
     MavMessage::HEARTBEAT(HEARTBEAT_DATA {
-        custom_mode: vehicle.mode().px4_custom_mode(),
+        custom_mode,
         mavtype: MavType::MAV_TYPE_QUADROTOR,
-        autopilot: MavAutopilot::MAV_AUTOPILOT_PX4,
+        autopilot,
         base_mode,
         system_status,
         mavlink_version: 3,
@@ -190,7 +222,7 @@ pub fn heartbeat(vehicle: &Vehicle) -> MavMessage {
 }
 
 pub fn global_position_int(vehicle: &Vehicle) -> MavMessage {
-    let position = vehicle.position();
+    let position = vehicle.reported_position();
     let kinematics = vehicle.kinematics();
     let velocity = kinematics.velocity;
     MavMessage::GLOBAL_POSITION_INT(GLOBAL_POSITION_INT_DATA {
@@ -203,6 +235,79 @@ pub fn global_position_int(vehicle: &Vehicle) -> MavMessage {
         vy: centimetres_per_second(velocity.east_mps),
         vz: centimetres_per_second(-velocity.up_mps),
         hdg: ((kinematics.yaw_rad.to_degrees() * 100.0).round() as u32 % 36000) as u16,
+    })
+}
+
+pub fn gps_raw_int(vehicle: &Vehicle) -> MavMessage {
+    let position = vehicle.reported_position();
+    let fix = vehicle.has_gps_fix();
+    let velocity = vehicle.kinematics().velocity;
+    let course_cdeg = vehicle
+        .kinematics()
+        .course_rad()
+        .map_or(u16::MAX, |course_rad| {
+            ((course_rad.to_degrees().rem_euclid(360.0) * 100.0).round() as u32 % 36000) as u16
+        });
+    MavMessage::GPS_RAW_INT(GPS_RAW_INT_DATA {
+        time_usec: vehicle.time_boot_us(),
+        lat: deg_to_e7(position.lat_deg),
+        lon: deg_to_e7(position.lon_deg),
+        alt: (position.alt_msl_m * 1000.0).round() as i32,
+        // HDOP/VDOP 0.8/1.2 of a good open-sky fix.
+        eph: if fix { 80 } else { u16::MAX },
+        epv: if fix { 120 } else { u16::MAX },
+        vel: (velocity.horizontal_speed_mps() * 100.0)
+            .round()
+            .min(65534.0) as u16,
+        cog: course_cdeg,
+        fix_type: if fix {
+            GpsFixType::GPS_FIX_TYPE_3D_FIX
+        } else {
+            GpsFixType::GPS_FIX_TYPE_NO_FIX
+        },
+        satellites_visible: if fix { 16 } else { 0 },
+        alt_ellipsoid: (position.alt_msl_m * 1000.0).round() as i32,
+        h_acc: 500,
+        v_acc: 800,
+        vel_acc: 200,
+        hdg_acc: 0,
+        yaw: 0,
+    })
+}
+
+pub fn vfr_hud(vehicle: &Vehicle) -> MavMessage {
+    let kinematics = vehicle.kinematics();
+    let ground_speed_mps = kinematics.velocity.horizontal_speed_mps();
+    let throttle_percent = if !vehicle.is_armed() {
+        0
+    } else if vehicle.landed_state() == LandedState::OnGround {
+        10
+    } else {
+        // Hover near half throttle, more to climb and to cruise fast.
+        (50.0 + 8.0 * kinematics.velocity.up_mps + 1.5 * ground_speed_mps).clamp(0.0, 100.0) as u16
+    };
+    MavMessage::VFR_HUD(VFR_HUD_DATA {
+        airspeed: vehicle.airspeed_mps() as f32,
+        groundspeed: ground_speed_mps as f32,
+        alt: vehicle.position().alt_msl_m as f32,
+        climb: kinematics.velocity.up_mps as f32,
+        heading: (kinematics.yaw_rad.to_degrees().rem_euclid(360.0).round() as i16) % 360,
+        throttle: throttle_percent,
+    })
+}
+
+pub fn fence_status(vehicle: &Vehicle) -> MavMessage {
+    let status = vehicle.fence_status();
+    MavMessage::FENCE_STATUS(FENCE_STATUS_DATA {
+        breach_time: status.breach_time_ms,
+        breach_count: status.breach_count,
+        breach_status: u8::from(status.breach.is_some()),
+        breach_type: match status.breach {
+            None => FenceBreach::FENCE_BREACH_NONE,
+            Some(Breach::Boundary) => FenceBreach::FENCE_BREACH_BOUNDARY,
+            Some(Breach::MaxAltitude) => FenceBreach::FENCE_BREACH_MAXALT,
+        },
+        breach_mitigation: FenceMitigate::FENCE_MITIGATE_NONE,
     })
 }
 
@@ -227,6 +332,12 @@ pub fn sys_status(vehicle: &Vehicle) -> MavMessage {
         enabled &= !SENSOR_MOTOR_OUTPUTS;
     }
     let mut health = SENSORS;
+    if !vehicle.has_gps_fix() {
+        health &= !SENSOR_GPS;
+    }
+    if vehicle.motor_failed() {
+        health &= !SENSOR_MOTOR_OUTPUTS;
+    }
     if matches!(
         battery.charge_state(),
         ChargeState::Critical | ChargeState::Emergency
@@ -344,8 +455,11 @@ pub fn mission_current(vehicle: &Vehicle) -> MavMessage {
     };
     MavMessage::MISSION_CURRENT(MISSION_CURRENT_DATA {
         seq: vehicle.current_seq(),
-        total: if plan.items.is_empty() {
+        total: if !vehicle.has_mission() {
             u16::MAX
+        } else if vehicle.profile().mission_has_home_item() {
+            // ArduPilot counts home but never flies it: the last seq is the total.
+            plan.items.len() as u16 - 1
         } else {
             plan.items.len() as u16
         },
@@ -364,7 +478,8 @@ pub fn autopilot_version(vehicle: &Vehicle) -> MavMessage {
             | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_COMMAND_INT
             | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_MAVLINK2
             | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_MISSION_FENCE
-            | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_MISSION_RALLY,
+            | MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_MISSION_RALLY
+            | param_encoding(vehicle.profile()),
         // Stable per vehicle so ground stations can recognise it across restarts.
         uid: 0x5359_4D00_0000_0000 | u64::from(vehicle.system_id()),
         flight_sw_version: FLIGHT_SW_VERSION,
@@ -378,6 +493,21 @@ pub fn autopilot_version(vehicle: &Vehicle) -> MavMessage {
         os_custom_version: [0; 8],
         uid2: [0; 18],
     })
+}
+
+/// How integer parameters travel: PX4 bytewise, ArduPilot as cast floats
+/// (both also float-capable, the deprecated PARAM_FLOAT bit).
+#[allow(deprecated)]
+fn param_encoding(profile: AutopilotProfile) -> MavProtocolCapability {
+    MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_PARAM_FLOAT
+        | match profile {
+            AutopilotProfile::Px4 => {
+                MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_PARAM_ENCODE_BYTEWISE
+            }
+            AutopilotProfile::ArduPilot => {
+                MavProtocolCapability::MAV_PROTOCOL_CAPABILITY_PARAM_ENCODE_C_CAST
+            }
+        }
 }
 
 fn millivolts(volts: f64) -> u16 {

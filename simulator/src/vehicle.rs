@@ -3,14 +3,19 @@
 //! calls, time advances only through [`Vehicle::step`], and everything the
 //! outside world should hear about is queued as a [`VehicleEvent`].
 
-use mavlink::dialects::ardupilotmega::MavCmd;
+use mavlink::dialects::ardupilotmega::{MavCmd, MavSeverity};
 
-use crate::battery::{self, Battery};
+use crate::battery::Battery;
 use crate::camera::{self, Camera, Capture};
+use crate::faults::Fault;
+use crate::fence::{Breach, Geofence};
 use crate::flight::{self, Kinematics, SpeedLimits};
 use crate::geo::{e7_to_deg, GeoPoint, LocalPoint};
-use crate::mission::{AltitudeReference, MissionItem, Plan};
+use crate::mission::{home_item, AltitudeReference, MissionItem, Plan};
 use crate::modes::FlightMode;
+use crate::noise::{GaussMarkov, Rng};
+use crate::params::{BatteryLevel, FailsafeAction, Params, VehicleSettings};
+use crate::profile::AutopilotProfile;
 
 /// Horizontal distance at which a waypoint counts as reached (unless the item
 /// sets its own acceptance radius).
@@ -19,15 +24,10 @@ pub const ACCEPTANCE_RADIUS_M: f64 = 1.0;
 pub const ALTITUDE_ACCEPTANCE_M: f64 = 0.8;
 /// Takeoff height when NAV_TAKEOFF carries no usable altitude.
 pub const DEFAULT_TAKEOFF_ALT_M: f64 = 10.0;
-/// RTL flies home no lower than this above home (PX4 RTL_RETURN_ALT, lowered
-/// for a city district).
-pub const RTL_RETURN_ALT_M: f64 = 30.0;
 /// Closer than this to home, RTL descends where it is (PX4 RTL_MIN_DIST).
 pub const RTL_MIN_DISTANCE_M: f64 = 5.0;
 /// PX4 COM_DISARM_LAND: disarm this long after touchdown.
 pub const DISARM_AFTER_LANDING_S: f64 = 2.0;
-/// Arming needs at least this much charge unless forced.
-pub const MIN_ARMING_FRACTION: f64 = battery::LOW_FRACTION;
 /// Parked closer than this to home, the vehicle sits on its dock and charges.
 pub const DOCK_RADIUS_M: f64 = 5.0;
 /// MAV_CMD_COMPONENT_ARM_DISARM param2 magic that skips checks.
@@ -39,6 +39,15 @@ const DRAG_POWER_W_PER_MPS2: f64 = 0.6;
 const CLIMB_POWER_W_PER_MPS: f64 = 40.0;
 /// Armed on the ground with propellers idling.
 const IDLE_ARMED_POWER_W: f64 = 40.0;
+/// Gusts change over a few seconds.
+const GUST_CORRELATION_S: f64 = 3.0;
+/// A position controller rejects a gust within about this long; the error it
+/// leaves is the gust times this.
+const GUST_REJECTION_S: f64 = 0.7;
+/// GPS errors wander over tens of seconds.
+const GPS_ERROR_CORRELATION_S: f64 = 20.0;
+/// Vertical GPS error relative to horizontal.
+const GPS_VERTICAL_ERROR_RATIO: f64 = 1.6;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct VehicleConfig {
@@ -48,6 +57,40 @@ pub struct VehicleConfig {
     /// Wall-clock UTC at boot, µs since the Unix epoch; image timestamps are
     /// this plus simulated time.
     pub boot_utc_us: u64,
+    pub profile: AutopilotProfile,
+    /// Seed of this vehicle's noise (gusts, GPS error).
+    pub seed: u64,
+    /// Standard deviation of the reported horizontal GPS error, m (0 = exact).
+    pub gps_noise_m: f64,
+}
+
+/// Wind as the vehicle feels it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Wind {
+    /// Steady wind velocity (where the air goes), m/s.
+    east_mps: f64,
+    north_mps: f64,
+    gust_east: GaussMarkov,
+    gust_north: GaussMarkov,
+}
+
+impl Wind {
+    fn calm() -> Self {
+        Wind {
+            east_mps: 0.0,
+            north_mps: 0.0,
+            gust_east: GaussMarkov::new(0.0, GUST_CORRELATION_S),
+            gust_north: GaussMarkov::new(0.0, GUST_CORRELATION_S),
+        }
+    }
+}
+
+/// Sensors and airframe health, changed by faults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Health {
+    gps_fix: bool,
+    gps_lost_until_s: Option<f64>,
+    motor_failed: bool,
 }
 
 /// MAV_LANDED_STATE as the vehicle sees itself.
@@ -76,6 +119,8 @@ pub enum Refusal {
     TemporarilyRejected(&'static str),
     /// Not in this state (MAV_RESULT_DENIED).
     Denied(&'static str),
+    /// Tried and could not (MAV_RESULT_FAILED; ArduPilot's usual refusal).
+    Failed(&'static str),
 }
 
 /// Something the vehicle wants its ground stations to hear about now.
@@ -87,6 +132,26 @@ pub enum VehicleEvent {
     ModeChanged(FlightMode),
     ArmedChanged(bool),
     LandedStateChanged(LandedState),
+    /// STATUSTEXT for the ground station (failsafes, refusals, mission events).
+    StatusText(MavSeverity, String),
+    /// The fence breach state changed (FENCE_STATUS is due).
+    FenceStatusChanged,
+}
+
+/// What FENCE_STATUS reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FenceStatus {
+    pub breach: Option<Breach>,
+    pub breach_count: u16,
+    /// Boot time of the last breach, ms.
+    pub breach_time_ms: u32,
+}
+
+/// Ground-station link as the failsafe sees it (sim time of the last GCS heartbeat).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+struct GcsLink {
+    last_heard_s: Option<f64>,
+    lost: bool,
 }
 
 /// What the position controller is doing right now.
@@ -155,12 +220,32 @@ pub struct Vehicle {
     roi: Option<LocalPoint>,
     sim_time_s: f64,
     events: Vec<VehicleEvent>,
+    settings: VehicleSettings,
+    geofence: Geofence,
+    fence_status: FenceStatus,
+    gcs_link: GcsLink,
+    /// Battery failsafe stages already acted on (0 none .. 3 emergency).
+    battery_stage: usize,
+    /// Since when the battery has been below each stage's threshold.
+    battery_below_since_s: [Option<f64>; 3],
+    rng: Rng,
+    wind: Wind,
+    /// Reported-position error, east/north/up, m.
+    gps_error: [GaussMarkov; 3],
+    /// Gust displacement the position controller has not yet rejected, m.
+    gust_offset: LocalPoint,
+    health: Health,
 }
 
 impl Vehicle {
     pub fn new(config: VehicleConfig) -> Self {
+        let settings = Params::new(config.profile).settings();
+        let first_seq = u16::from(config.profile.mission_has_home_item());
+        let initial_mission = match config.profile {
+            AutopilotProfile::Px4 => Plan::default(),
+            AutopilotProfile::ArduPilot => Plan::new(vec![home_item(&config.home)]),
+        };
         Vehicle {
-            config,
             armed: false,
             mode: FlightMode::Hold,
             maneuver: Maneuver::Idle,
@@ -171,16 +256,88 @@ impl Vehicle {
             landed_state: LandedState::OnGround,
             battery: Battery::default(),
             camera: Camera::default(),
-            mission: Plan::default(),
+            mission: initial_mission,
             mission_state: MissionState::NoMission,
-            current_seq: 0,
+            current_seq: first_seq,
             item_phase: ItemPhase::Pending,
             limits: SpeedLimits::default(),
             takeoff_alt_m: DEFAULT_TAKEOFF_ALT_M,
             roi: None,
             sim_time_s: 0.0,
             events: Vec::new(),
+            settings,
+            geofence: Geofence::default(),
+            fence_status: FenceStatus::default(),
+            gcs_link: GcsLink::default(),
+            battery_stage: 0,
+            battery_below_since_s: [None; 3],
+            rng: Rng::derive(config.seed, u64::from(config.system_id)),
+            wind: Wind::calm(),
+            gps_error: [
+                GaussMarkov::new(config.gps_noise_m, GPS_ERROR_CORRELATION_S),
+                GaussMarkov::new(config.gps_noise_m, GPS_ERROR_CORRELATION_S),
+                GaussMarkov::new(
+                    config.gps_noise_m * GPS_VERTICAL_ERROR_RATIO,
+                    GPS_ERROR_CORRELATION_S,
+                ),
+            ],
+            gust_offset: LocalPoint::ORIGIN,
+            health: Health {
+                gps_fix: true,
+                gps_lost_until_s: None,
+                motor_failed: false,
+            },
+            config,
         }
+        .with_settings(settings)
+    }
+
+    fn with_settings(mut self, settings: VehicleSettings) -> Self {
+        self.apply_settings(settings);
+        self
+    }
+
+    /// New parameter values: speeds, altitudes, failsafes.
+    pub fn apply_settings(&mut self, settings: VehicleSettings) {
+        self.settings = settings;
+        self.limits.horizontal_mps = settings.cruise_speed_mps;
+        if self.on_ground {
+            if let Some(takeoff_alt_m) = settings.takeoff_altitude_m {
+                self.takeoff_alt_m = takeoff_alt_m;
+            }
+        }
+    }
+
+    pub fn settings(&self) -> &VehicleSettings {
+        &self.settings
+    }
+
+    pub fn profile(&self) -> AutopilotProfile {
+        self.config.profile
+    }
+
+    /// A new uploaded fence (already validated).
+    pub fn set_geofence(&mut self, geofence: Geofence) {
+        self.geofence = geofence;
+    }
+
+    pub fn fence_status(&self) -> FenceStatus {
+        self.fence_status
+    }
+
+    /// A HEARTBEAT from a ground station arrived.
+    pub fn gcs_heartbeat(&mut self) {
+        self.gcs_link.last_heard_s = Some(self.sim_time_s);
+        if self.gcs_link.lost {
+            self.gcs_link.lost = false;
+            self.status(MavSeverity::MAV_SEVERITY_INFO, "Data link regained");
+        }
+    }
+
+    fn status(&mut self, severity: MavSeverity, text: &str) {
+        tracing::info!(vehicle = %self.config.name, text, "status text");
+        self.events
+            .push(VehicleEvent::StatusText(severity, text.to_string()));
     }
 
     // ---- observation ----------------------------------------------------
@@ -190,6 +347,9 @@ impl Vehicle {
     }
     pub fn system_id(&self) -> u8 {
         self.config.system_id
+    }
+    pub fn seed(&self) -> u64 {
+        self.config.seed
     }
     pub fn home(&self) -> GeoPoint {
         self.config.home
@@ -212,12 +372,157 @@ impl Vehicle {
     pub fn position(&self) -> GeoPoint {
         self.config.home.from_local(&self.kinematics.position)
     }
+
+    /// Where the GPS says the vehicle is: the true position plus the seeded,
+    /// slowly wandering GPS error.
+    pub fn reported_position(&self) -> GeoPoint {
+        let here = self.kinematics.position;
+        let [east, north, up] = self.gps_error.map(|error| error.value);
+        self.config.home.from_local(&LocalPoint::new(
+            here.east_m + east,
+            here.north_m + north,
+            here.up_m + up,
+        ))
+    }
+
+    pub fn has_gps_fix(&self) -> bool {
+        self.health.gps_fix
+    }
+
+    pub fn motor_failed(&self) -> bool {
+        self.health.motor_failed
+    }
+
+    /// Speed through the air (ground velocity minus the steady wind).
+    pub fn airspeed_mps(&self) -> f64 {
+        let velocity = self.kinematics.velocity;
+        if self.on_ground {
+            return 0.0;
+        }
+        (velocity.east_mps - self.wind.east_mps).hypot(velocity.north_mps - self.wind.north_mps)
+    }
+
+    /// Steady wind speed, m/s.
+    pub fn wind_speed_mps(&self) -> f64 {
+        self.wind.east_mps.hypot(self.wind.north_mps)
+    }
+
+    /// Inject a vehicle fault (link faults are the link's business).
+    pub fn apply_fault(&mut self, fault: &Fault) {
+        match *fault {
+            Fault::GpsLoss { duration_s } => {
+                self.health.gps_fix = false;
+                self.health.gps_lost_until_s = duration_s.map(|d| self.sim_time_s + d);
+                if self.armed && !self.on_ground {
+                    self.failsafe(
+                        FailsafeAction::Land,
+                        MavSeverity::MAV_SEVERITY_CRITICAL,
+                        "GPS lost",
+                    );
+                } else {
+                    self.status(MavSeverity::MAV_SEVERITY_WARNING, "GPS lost");
+                }
+            }
+            Fault::GpsRestore => self.restore_gps(),
+            Fault::BatteryFault { remaining_fraction } => {
+                self.battery.fail_to(remaining_fraction);
+                self.status(MavSeverity::MAV_SEVERITY_CRITICAL, "Battery fault");
+            }
+            Fault::MotorFailure => {
+                self.health.motor_failed = true;
+                if self.armed && !self.on_ground {
+                    self.failsafe(
+                        FailsafeAction::Land,
+                        MavSeverity::MAV_SEVERITY_EMERGENCY,
+                        "Motor failure, forced",
+                    );
+                } else {
+                    self.status(MavSeverity::MAV_SEVERITY_EMERGENCY, "Motor failure");
+                    if self.armed {
+                        self.set_armed(false);
+                        self.maneuver = Maneuver::Idle;
+                    }
+                }
+            }
+            Fault::Wind {
+                speed_mps,
+                from_deg,
+                gust_mps,
+            } => {
+                // "From" bearing: the air moves the opposite way.
+                let toward_rad = (from_deg + 180.0).to_radians();
+                self.wind.east_mps = speed_mps * toward_rad.sin();
+                self.wind.north_mps = speed_mps * toward_rad.cos();
+                self.wind.gust_east.sigma = gust_mps;
+                self.wind.gust_north.sigma = gust_mps;
+            }
+            Fault::LinkCut { .. } | Fault::LossyLink { .. } | Fault::LinkRestore => {}
+        }
+    }
+
+    fn restore_gps(&mut self) {
+        if !self.health.gps_fix {
+            self.health.gps_fix = true;
+            self.health.gps_lost_until_s = None;
+            self.status(MavSeverity::MAV_SEVERITY_INFO, "GPS fix regained");
+        }
+    }
+
+    /// Wind and GPS: gusts push the airframe until the controller catches up;
+    /// without a fix nothing holds it against the steady wind either.
+    fn weather_and_sensors(&mut self, dt_s: f64) {
+        let [east, north, up] = &mut self.gps_error;
+        east.step(dt_s, &mut self.rng);
+        north.step(dt_s, &mut self.rng);
+        up.step(dt_s, &mut self.rng);
+        if self
+            .health
+            .gps_lost_until_s
+            .is_some_and(|until_s| self.sim_time_s >= until_s)
+        {
+            self.restore_gps();
+        }
+        let gust_east = self.wind.gust_east.step(dt_s, &mut self.rng);
+        let gust_north = self.wind.gust_north.step(dt_s, &mut self.rng);
+        if self.on_ground {
+            self.gust_offset = LocalPoint::ORIGIN;
+            return;
+        }
+        // The controller holds position against the gust with a lag: the
+        // airframe sits offset by about gust x rejection time.
+        let wanted = LocalPoint::new(
+            gust_east * GUST_REJECTION_S,
+            gust_north * GUST_REJECTION_S,
+            0.0,
+        );
+        let shift_east = wanted.east_m - self.gust_offset.east_m;
+        let shift_north = wanted.north_m - self.gust_offset.north_m;
+        self.gust_offset = wanted;
+        let mut drift_east = shift_east;
+        let mut drift_north = shift_north;
+        if !self.health.gps_fix {
+            drift_east += self.wind.east_mps * dt_s;
+            drift_north += self.wind.north_mps * dt_s;
+        }
+        self.kinematics.position.east_m += drift_east;
+        self.kinematics.position.north_m += drift_north;
+    }
     pub fn battery(&self) -> &Battery {
         &self.battery
     }
     pub fn mission(&self) -> &Plan {
         &self.mission
     }
+    /// Sequence number of the first item to fly (1 where item 0 is home).
+    pub fn first_mission_seq(&self) -> u16 {
+        u16::from(self.config.profile.mission_has_home_item())
+    }
+
+    /// Whether there is anything to fly.
+    pub fn has_mission(&self) -> bool {
+        self.mission.items.len() > usize::from(self.first_mission_seq())
+    }
+
     pub fn mission_state(&self) -> MissionState {
         self.mission_state
     }
@@ -237,6 +542,12 @@ impl Vehicle {
         self.camera.images_taken()
     }
 
+    /// Parked on the ground, disarmed, nothing scheduled: time can pass in
+    /// one step without losing anything (the dock charger is linear).
+    pub fn is_idle(&self) -> bool {
+        !self.armed && self.on_ground && !self.camera.is_capturing()
+    }
+
     /// Drain the queued events.
     pub fn take_events(&mut self) -> Vec<VehicleEvent> {
         std::mem::take(&mut self.events)
@@ -249,11 +560,30 @@ impl Vehicle {
         if self.armed {
             return Ok(());
         }
-        if !force && self.battery.fraction() < MIN_ARMING_FRACTION {
-            return Err(Refusal::Denied("battery below arming threshold"));
-        }
-        if !self.on_ground && !force {
-            return Err(Refusal::Denied("cannot arm while falling"));
+        let refusal = if force {
+            None
+        } else if self.battery_below(self.settings.battery.stages[0].0) {
+            Some("battery below arming threshold")
+        } else if self.health.motor_failed {
+            Some("motor failure")
+        } else if !self.health.gps_fix {
+            Some("no GPS fix")
+        } else if !self.on_ground {
+            Some("cannot arm while falling")
+        } else if self.settings.fence.enabled
+            && self.settings.fence.uploaded_zones
+            && !self.geofence.zones_allow(&self.kinematics.position)
+        {
+            Some("outside the geofence")
+        } else {
+            None
+        };
+        if let Some(reason) = refusal {
+            self.status(
+                MavSeverity::MAV_SEVERITY_CRITICAL,
+                &format!("Arming denied: {reason}"),
+            );
+            return Err(Refusal::Denied(reason));
         }
         self.set_armed(true);
         self.touchdown_at_s = None;
@@ -265,7 +595,7 @@ impl Vehicle {
             FlightMode::ReturnToLaunch | FlightMode::Land => {
                 self.touchdown_at_s = Some(self.sim_time_s);
             }
-            FlightMode::Hold => {}
+            FlightMode::Hold | FlightMode::Guided | FlightMode::Brake => {}
         }
         Ok(())
     }
@@ -291,7 +621,7 @@ impl Vehicle {
     pub fn set_mode(&mut self, mode: FlightMode) -> Result<(), Refusal> {
         match mode {
             FlightMode::Mission => {
-                if self.mission.items.is_empty() {
+                if !self.has_mission() {
                     return Err(Refusal::Denied("no mission uploaded"));
                 }
                 self.change_mode(FlightMode::Mission);
@@ -299,7 +629,7 @@ impl Vehicle {
                     self.enter_mission();
                 }
             }
-            FlightMode::Hold => self.hold_here(),
+            FlightMode::Hold | FlightMode::Guided | FlightMode::Brake => self.hold_in(mode),
             FlightMode::Takeoff => {
                 self.change_mode(FlightMode::Takeoff);
                 if self.armed {
@@ -335,11 +665,32 @@ impl Vehicle {
         }
         self.takeoff_alt_m = alt_above_home_m
             .filter(|alt_m| alt_m.is_finite() && *alt_m >= 1.0)
-            .unwrap_or(DEFAULT_TAKEOFF_ALT_M);
+            .unwrap_or(
+                self.settings
+                    .takeoff_altitude_m
+                    .unwrap_or(DEFAULT_TAKEOFF_ALT_M),
+            );
         self.change_mode(FlightMode::Takeoff);
         if self.armed {
             self.begin_takeoff();
         }
+        Ok(())
+    }
+
+    /// MAV_CMD_NAV_TAKEOFF as ArduCopter takes it: armed, in GUIDED, climb to
+    /// `alt_above_home_m` and stay in GUIDED.
+    pub fn guided_takeoff(&mut self, alt_above_home_m: f64) -> Result<(), Refusal> {
+        if self.mode != FlightMode::Guided || !self.armed {
+            return Err(Refusal::Failed("takeoff needs GUIDED and armed"));
+        }
+        if !self.on_ground {
+            return Err(Refusal::Failed("already flying"));
+        }
+        if !(alt_above_home_m.is_finite() && alt_above_home_m >= 1.0) {
+            return Err(Refusal::Failed("takeoff altitude below 1 m"));
+        }
+        self.takeoff_alt_m = alt_above_home_m;
+        self.begin_takeoff();
         Ok(())
     }
 
@@ -353,7 +704,11 @@ impl Vehicle {
         if self.on_ground || !self.armed {
             return Err(Refusal::TemporarilyRejected("not flying"));
         }
-        self.hold_here();
+        // PX4 enters Hold; ArduCopter switches to GUIDED.
+        self.hold_in(match self.config.profile {
+            AutopilotProfile::Px4 => FlightMode::Hold,
+            AutopilotProfile::ArduPilot => FlightMode::Guided,
+        });
         if let Some(target) = target {
             self.maneuver = Maneuver::Hold(target);
         }
@@ -363,11 +718,33 @@ impl Vehicle {
         Ok(())
     }
 
+    /// MAV_CMD_DO_PAUSE_CONTINUE as ArduCopter does it: pause stops and holds
+    /// in AUTO; continue resumes the current item.
+    pub fn pause_continue(&mut self, pause: bool) -> Result<(), Refusal> {
+        if self.mode != FlightMode::Mission || self.on_ground {
+            return Err(Refusal::Denied("not flying a mission"));
+        }
+        if pause {
+            if self.mission_state == MissionState::Active {
+                self.mission_state = MissionState::Paused;
+                self.item_phase = ItemPhase::Pending;
+                self.maneuver = Maneuver::Hold(self.kinematics.stopping_point());
+                self.events.push(VehicleEvent::MissionCurrentChanged);
+                self.status(MavSeverity::MAV_SEVERITY_INFO, "Mission paused");
+            }
+        } else if self.mission_state == MissionState::Paused {
+            self.enter_mission();
+            self.status(MavSeverity::MAV_SEVERITY_INFO, "Mission resumed");
+        }
+        Ok(())
+    }
+
     /// MAV_CMD_MISSION_START: (re)start the mission at `first_seq`.
     pub fn start_mission(&mut self, first_seq: u16) -> Result<(), Refusal> {
-        if self.mission.items.is_empty() {
+        if !self.has_mission() {
             return Err(Refusal::Denied("no mission uploaded"));
         }
+        let first_seq = first_seq.max(self.first_mission_seq());
         if usize::from(first_seq) >= self.mission.items.len() {
             return Err(Refusal::Denied("first item beyond the end of the mission"));
         }
@@ -382,7 +759,7 @@ impl Vehicle {
 
     /// MAV_CMD_DO_SET_MISSION_CURRENT / MISSION_SET_CURRENT.
     pub fn set_current_item(&mut self, seq: u16) -> Result<(), Refusal> {
-        if usize::from(seq) >= self.mission.items.len() {
+        if usize::from(seq) >= self.mission.items.len() || seq < self.first_mission_seq() {
             return Err(Refusal::Denied("no such mission item"));
         }
         self.current_seq = seq;
@@ -398,17 +775,28 @@ impl Vehicle {
     /// 0; if we were flying the old one, hold where we are until told to go.
     pub fn replace_mission(&mut self, plan: Plan) {
         let was_flying_mission = self.mode == FlightMode::Mission && !self.on_ground;
-        self.mission_state = if plan.items.is_empty() {
-            MissionState::NoMission
+        self.mission = if self.config.profile.mission_has_home_item() {
+            // ArduPilot keeps home in slot 0, whatever was uploaded there.
+            let mut items = plan.items;
+            let home = home_item(&self.config.home);
+            match items.first_mut() {
+                Some(first) => *first = home,
+                None => items.push(home),
+            }
+            Plan::new(items)
         } else {
-            MissionState::NotStarted
+            plan
         };
-        self.mission = plan;
-        self.current_seq = 0;
+        self.mission_state = if self.has_mission() {
+            MissionState::NotStarted
+        } else {
+            MissionState::NoMission
+        };
+        self.current_seq = self.first_mission_seq();
         self.item_phase = ItemPhase::Pending;
         if was_flying_mission {
             self.hold_here();
-        } else if self.mode == FlightMode::Mission && self.mission.items.is_empty() {
+        } else if self.mode == FlightMode::Mission && !self.has_mission() {
             self.change_mode(FlightMode::Hold);
         }
         self.events.push(VehicleEvent::MissionCurrentChanged);
@@ -417,7 +805,10 @@ impl Vehicle {
     /// MAV_CMD_DO_CHANGE_SPEED: `speed_type` 0/1 horizontal, 2 climb, 3 descent;
     /// `speed_mps` -2 = default, -1 (or any other non-positive) = unchanged.
     pub fn change_speed(&mut self, speed_type: u8, speed_mps: f64) {
-        let default = SpeedLimits::default();
+        let default = SpeedLimits {
+            horizontal_mps: self.settings.cruise_speed_mps,
+            ..SpeedLimits::default()
+        };
         let (slot, default_mps) = match speed_type {
             2 => (&mut self.limits.climb_mps, default.climb_mps),
             3 => (&mut self.limits.descent_mps, default.descent_mps),
@@ -510,7 +901,22 @@ impl Vehicle {
     pub fn step(&mut self, dt_s: f64) {
         self.sim_time_s += dt_s;
         let before = self.kinematics.position;
+        if !self.health.gps_fix {
+            // Without a position fix the controller holds only attitude and
+            // height: whatever the air does, the airframe follows.
+            let here = self.kinematics.position;
+            match &mut self.maneuver {
+                Maneuver::Land {
+                    east_m, north_m, ..
+                } => {
+                    (*east_m, *north_m) = (here.east_m, here.north_m);
+                }
+                Maneuver::Hold(point) => *point = here.at_height(point.up_m),
+                _ => {}
+            }
+        }
         self.fly(dt_s);
+        self.weather_and_sensors(dt_s);
         self.follow_heading(dt_s);
         if self.armed && self.mode == FlightMode::Mission {
             self.run_mission();
@@ -518,8 +924,15 @@ impl Vehicle {
         if self.maneuver_done && self.mode == FlightMode::Takeoff {
             self.hold_here();
         }
+        if let (true, FlightMode::Guided, Maneuver::Climb { target }) =
+            (self.maneuver_done, self.mode, self.maneuver)
+        {
+            self.maneuver = Maneuver::Hold(target);
+        }
         self.update_energy(dt_s);
         self.battery_failsafe();
+        self.link_loss_failsafe();
+        self.fence_failsafe();
         self.auto_disarm();
         let travelled_m = if self.on_ground {
             0.0
@@ -691,7 +1104,7 @@ impl Vehicle {
                 IDLE_ARMED_POWER_W
             } else {
                 HOVER_POWER_W
-                    + DRAG_POWER_W_PER_MPS2 * velocity.horizontal_speed_mps().powi(2)
+                    + DRAG_POWER_W_PER_MPS2 * self.airspeed_mps().powi(2)
                     + CLIMB_POWER_W_PER_MPS * velocity.up_mps.max(0.0)
             };
             self.battery.discharge(power_w, dt_s);
@@ -708,20 +1121,157 @@ impl Vehicle {
         }
     }
 
-    /// PX4-like low-battery reaction: return at critical, land at emergency.
+    fn battery_below(&self, level: BatteryLevel) -> bool {
+        match level {
+            BatteryLevel::Fraction(fraction) => self.battery.fraction() < fraction,
+            BatteryLevel::Volts(volts) => self.battery.voltage_v() < volts,
+        }
+    }
+
+    /// Low, critical and emergency battery: each stage acts once, after the
+    /// level has stayed below its threshold for the configured delay.
     fn battery_failsafe(&mut self) {
+        let settings = self.settings.battery;
+        for (stage, (level, _)) in settings.stages.iter().enumerate() {
+            if self.battery_below(*level) {
+                self.battery_below_since_s[stage].get_or_insert(self.sim_time_s);
+            } else {
+                self.battery_below_since_s[stage] = None;
+            }
+        }
+        let reached = self
+            .battery_below_since_s
+            .iter()
+            .rposition(|since| {
+                since.is_some_and(|since_s| self.sim_time_s - since_s >= settings.delay_s)
+            })
+            .map_or(0, |stage| stage + 1);
+        if reached == 0 && self.on_ground {
+            // Recharged on the dock: the next flight starts afresh.
+            self.battery_stage = 0;
+        }
+        if reached <= self.battery_stage || self.on_ground || !self.armed {
+            return;
+        }
+        self.battery_stage = reached;
+        let action = settings.stages[reached - 1].1;
+        let (severity, what) = match reached {
+            1 => (MavSeverity::MAV_SEVERITY_WARNING, "Low battery"),
+            2 => (MavSeverity::MAV_SEVERITY_CRITICAL, "Critical battery"),
+            _ => (MavSeverity::MAV_SEVERITY_EMERGENCY, "Emergency battery"),
+        };
+        self.failsafe(action, severity, what);
+    }
+
+    /// Ground-station link loss: only once a ground station has been heard,
+    /// after COM_DL_LOSS_T / FS_GCS_TIMEOUT without its heartbeat.
+    fn link_loss_failsafe(&mut self) {
+        let Some((timeout_s, action)) = self.settings.link_loss else {
+            return;
+        };
+        let Some(last_heard_s) = self.gcs_link.last_heard_s else {
+            return;
+        };
+        if self.gcs_link.lost || self.sim_time_s - last_heard_s < timeout_s {
+            return;
+        }
+        self.gcs_link.lost = true;
+        if self.on_ground || !self.armed {
+            self.status(
+                MavSeverity::MAV_SEVERITY_WARNING,
+                "Connection to ground station lost",
+            );
+            return;
+        }
+        self.failsafe(
+            action,
+            MavSeverity::MAV_SEVERITY_CRITICAL,
+            "Connection to ground station lost",
+        );
+    }
+
+    fn current_breach(&self) -> Option<Breach> {
+        let fence = self.settings.fence;
+        let here = self.kinematics.position;
+        if !fence.enabled {
+            return None;
+        }
+        if fence.max_altitude_m.is_some_and(|max_m| here.up_m > max_m) {
+            return Some(Breach::MaxAltitude);
+        }
+        let too_far = fence
+            .max_distance_m
+            .is_some_and(|max_m| here.horizontal_distance_m(&LocalPoint::ORIGIN) > max_m);
+        if too_far || (fence.uploaded_zones && !self.geofence.zones_allow(&here)) {
+            return Some(Breach::Boundary);
+        }
+        None
+    }
+
+    /// Fence and altitude limit: act once on each breach.
+    fn fence_failsafe(&mut self) {
+        let breach = if self.on_ground {
+            None
+        } else {
+            self.current_breach()
+        };
+        if breach == self.fence_status.breach {
+            return;
+        }
+        let was_breached = self.fence_status.breach.is_some();
+        self.fence_status.breach = breach;
+        self.events.push(VehicleEvent::FenceStatusChanged);
+        let Some(breach) = breach else {
+            return;
+        };
+        if was_breached {
+            // From one kind of breach to another: already handled.
+            return;
+        }
+        self.fence_status.breach_count = self.fence_status.breach_count.wrapping_add(1);
+        self.fence_status.breach_time_ms = self.time_boot_ms();
+        let what = match breach {
+            Breach::Boundary => "Geofence breached",
+            Breach::MaxAltitude => "Altitude limit breached",
+        };
+        self.failsafe(
+            self.settings.fence.action,
+            MavSeverity::MAV_SEVERITY_CRITICAL,
+            what,
+        );
+    }
+
+    fn failsafe(&mut self, action: FailsafeAction, severity: MavSeverity, what: &str) {
+        tracing::warn!(vehicle = %self.config.name, what, ?action, "failsafe");
+        let reaction = match action {
+            FailsafeAction::Warn => "",
+            FailsafeAction::Hold => ", holding",
+            FailsafeAction::Return => ", returning",
+            FailsafeAction::Land => ", landing",
+        };
+        self.status(severity, &format!("{what}{reaction}"));
         if self.on_ground || !self.armed {
             return;
         }
-        let fraction = self.battery.fraction();
-        if fraction < battery::EMERGENCY_FRACTION && self.mode != FlightMode::Land {
-            tracing::warn!(vehicle = %self.config.name, "battery emergency, landing");
-            self.set_mode(FlightMode::Land).ok();
-        } else if fraction < battery::CRITICAL_FRACTION
-            && !matches!(self.mode, FlightMode::Land | FlightMode::ReturnToLaunch)
-        {
-            tracing::warn!(vehicle = %self.config.name, "battery critical, returning");
-            self.set_mode(FlightMode::ReturnToLaunch).ok();
+        match action {
+            FailsafeAction::Warn => {}
+            FailsafeAction::Hold => {
+                self.hold_here();
+                if let (Some(max_m), Maneuver::Hold(point)) =
+                    (self.settings.fence.max_altitude_m, self.maneuver)
+                {
+                    // Holding above the altitude limit would stay in breach.
+                    self.maneuver = Maneuver::Hold(point.at_height(point.up_m.min(max_m - 1.0)));
+                }
+            }
+            FailsafeAction::Return => {
+                if self.mode != FlightMode::Land {
+                    self.set_mode(FlightMode::ReturnToLaunch).ok();
+                }
+            }
+            FailsafeAction::Land => {
+                self.set_mode(FlightMode::Land).ok();
+            }
         }
     }
 
@@ -729,7 +1279,11 @@ impl Vehicle {
         if let Some(touchdown_at_s) = self.touchdown_at_s {
             if self.armed
                 && self.on_ground
-                && self.sim_time_s - touchdown_at_s >= DISARM_AFTER_LANDING_S
+                && self.sim_time_s - touchdown_at_s
+                    >= self
+                        .settings
+                        .disarm_after_landing_s
+                        .unwrap_or(DISARM_AFTER_LANDING_S)
             {
                 self.set_armed(false);
                 self.touchdown_at_s = None;
@@ -792,7 +1346,11 @@ impl Vehicle {
     }
 
     fn hold_here(&mut self) {
-        self.change_mode(FlightMode::Hold);
+        self.hold_in(FlightMode::Hold);
+    }
+
+    fn hold_in(&mut self, mode: FlightMode) {
+        self.change_mode(mode);
         self.maneuver = if self.on_ground {
             Maneuver::Idle
         } else {
@@ -807,6 +1365,15 @@ impl Vehicle {
         };
     }
 
+    /// RTL cruise height: at least RTL_RETURN_ALT, but below an altitude limit.
+    fn return_altitude_m(&self, here_up_m: f64) -> f64 {
+        let wanted_m = here_up_m.max(self.settings.return_altitude_m);
+        match self.settings.fence.max_altitude_m {
+            Some(max_m) if self.settings.fence.enabled => wanted_m.min(max_m - 1.0),
+            _ => wanted_m,
+        }
+    }
+
     fn return_maneuver(&self) -> Maneuver {
         let here = self.kinematics.position;
         if here.horizontal_distance_m(&LocalPoint::ORIGIN) < RTL_MIN_DISTANCE_M {
@@ -817,7 +1384,7 @@ impl Vehicle {
         } else {
             Maneuver::Return {
                 phase: ReturnPhase::Climb,
-                cruise_up_m: here.up_m.max(RTL_RETURN_ALT_M),
+                cruise_up_m: self.return_altitude_m(here.up_m),
             }
         }
     }
@@ -826,11 +1393,13 @@ impl Vehicle {
 
     /// Start or resume the mission (mode is already AUTO.MISSION, armed).
     fn enter_mission(&mut self) {
-        if self.mission.items.is_empty() {
+        if !self.has_mission() {
             return;
         }
-        if self.mission_state == MissionState::Complete {
-            self.current_seq = 0;
+        if self.mission_state == MissionState::Complete
+            || self.current_seq < self.first_mission_seq()
+        {
+            self.current_seq = self.first_mission_seq();
         }
         self.mission_state = MissionState::Active;
         self.item_phase = ItemPhase::Pending;
@@ -913,6 +1482,7 @@ impl Vehicle {
 
     fn finish_mission(&mut self) {
         self.mission_state = MissionState::Complete;
+        self.status(MavSeverity::MAV_SEVERITY_INFO, "Mission finished");
         self.events.push(VehicleEvent::MissionCurrentChanged);
         if !self.on_ground {
             // PX4 loiters at the last position when a mission ends in the air.
@@ -1041,6 +1611,7 @@ impl Vehicle {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::fence::Geofence;
     use crate::geo::deg_to_e7;
     use mavlink::dialects::ardupilotmega::MavFrame;
 
@@ -1066,6 +1637,9 @@ mod tests {
             system_id: 1,
             home: home(),
             boot_utc_us: 1_700_000_000_000_000,
+            profile: AutopilotProfile::Px4,
+            seed: 1,
+            gps_noise_m: 0.0,
         })
     }
 
@@ -1260,5 +1834,298 @@ mod tests {
         vehicle.set_battery_fraction(0.5);
         run_for(&mut vehicle, 60.0);
         assert!(vehicle.battery().fraction() > 0.5);
+    }
+
+    fn px4_settings(changes: &[(&str, f32)]) -> VehicleSettings {
+        let mut params = Params::new(AutopilotProfile::Px4);
+        for (name, value) in changes {
+            params.set(name, *value).expect("valid parameter");
+        }
+        params.settings()
+    }
+
+    fn status_texts(events: &[VehicleEvent]) -> Vec<String> {
+        events
+            .iter()
+            .filter_map(|event| match event {
+                VehicleEvent::StatusText(_, text) => Some(text.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    fn airborne(vehicle: &mut Vehicle, alt_m: f64) {
+        vehicle.takeoff(Some(alt_m)).expect("takeoff");
+        vehicle.arm(false).expect("arm");
+        run_for(vehicle, alt_m / 2.0 + 6.0);
+        assert_eq!(vehicle.landed_state(), LandedState::InAir);
+    }
+
+    #[test]
+    fn critical_battery_returns_then_emergency_battery_lands() {
+        let mut vehicle = vehicle();
+        vehicle.set_battery_fraction(0.6);
+        airborne(&mut vehicle, 20.0);
+        vehicle
+            .reposition(Some(LocalPoint::new(200.0, 0.0, 20.0)), None)
+            .unwrap();
+        run_for(&mut vehicle, 25.0);
+        vehicle.set_battery_fraction(0.09);
+        let events = run_for(&mut vehicle, 1.0);
+        assert_eq!(vehicle.mode(), FlightMode::ReturnToLaunch);
+        let texts = status_texts(&events);
+        assert!(
+            texts.contains(&"Critical battery, returning".to_string()),
+            "{texts:?}"
+        );
+        vehicle.set_battery_fraction(0.04);
+        let events = run_for(&mut vehicle, 1.0);
+        assert_eq!(vehicle.mode(), FlightMode::Land);
+        assert!(status_texts(&events).contains(&"Emergency battery, landing".to_string()));
+    }
+
+    #[test]
+    fn battery_thresholds_come_from_parameters() {
+        let mut vehicle = vehicle();
+        vehicle.apply_settings(px4_settings(&[
+            ("BAT_CRIT_THR", 0.25),
+            ("BAT_LOW_THR", 0.3),
+        ]));
+        vehicle.set_battery_fraction(0.5);
+        airborne(&mut vehicle, 10.0);
+        vehicle.set_battery_fraction(0.24);
+        run_for(&mut vehicle, 0.5);
+        assert_eq!(vehicle.mode(), FlightMode::ReturnToLaunch);
+    }
+
+    #[test]
+    fn link_loss_returns_after_the_timeout_only_once_a_ground_station_was_heard() {
+        let mut vehicle = vehicle();
+        vehicle.apply_settings(px4_settings(&[
+            ("NAV_DLL_ACT", 2.0),
+            ("COM_DL_LOSS_T", 5.0),
+        ]));
+        airborne(&mut vehicle, 10.0);
+        run_for(&mut vehicle, 30.0);
+        assert_eq!(
+            vehicle.mode(),
+            FlightMode::Hold,
+            "never heard a GCS: no failsafe"
+        );
+        vehicle.gcs_heartbeat();
+        run_for(&mut vehicle, 4.0);
+        assert_eq!(vehicle.mode(), FlightMode::Hold);
+        let events = run_for(&mut vehicle, 1.5);
+        assert_eq!(vehicle.mode(), FlightMode::ReturnToLaunch);
+        assert!(status_texts(&events)
+            .contains(&"Connection to ground station lost, returning".to_string()));
+        let events = {
+            vehicle.gcs_heartbeat();
+            vehicle.take_events()
+        };
+        assert!(status_texts(&events).contains(&"Data link regained".to_string()));
+    }
+
+    #[test]
+    fn link_loss_is_ignored_when_the_parameter_disables_it() {
+        let mut vehicle = vehicle();
+        airborne(&mut vehicle, 10.0);
+        vehicle.gcs_heartbeat();
+        run_for(&mut vehicle, 30.0);
+        assert_eq!(vehicle.mode(), FlightMode::Hold);
+    }
+
+    fn fence_item(seq: u16, command: MavCmd, east_m: f64, north_m: f64, p1: f32) -> MissionItem {
+        MissionItem {
+            param1: p1,
+            ..item(
+                seq,
+                command,
+                MavFrame::MAV_FRAME_GLOBAL,
+                LocalPoint::new(east_m, north_m, 0.0),
+            )
+        }
+    }
+
+    #[test]
+    fn leaving_an_inclusion_polygon_triggers_the_fence_action() {
+        let mut vehicle = vehicle();
+        vehicle.apply_settings(px4_settings(&[("GF_ACTION", 3.0)]));
+        let square: Vec<MissionItem> = [(-50.0, -50.0), (50.0, -50.0), (50.0, 50.0), (-50.0, 50.0)]
+            .iter()
+            .enumerate()
+            .map(|(i, (e, n))| {
+                fence_item(
+                    i as u16,
+                    MavCmd::MAV_CMD_NAV_FENCE_POLYGON_VERTEX_INCLUSION,
+                    *e,
+                    *n,
+                    4.0,
+                )
+            })
+            .collect();
+        vehicle.set_geofence(Geofence::from_items(&home(), &square));
+        airborne(&mut vehicle, 10.0);
+        vehicle
+            .reposition(Some(LocalPoint::new(120.0, 0.0, 10.0)), None)
+            .unwrap();
+        let events = run_for(&mut vehicle, 15.0);
+        assert!(events.contains(&VehicleEvent::FenceStatusChanged));
+        assert!(status_texts(&events).contains(&"Geofence breached, returning".to_string()));
+        assert_eq!(vehicle.fence_status().breach_count, 1);
+        assert_eq!(vehicle.mode(), FlightMode::ReturnToLaunch);
+        run_for(&mut vehicle, 60.0);
+        assert_eq!(vehicle.fence_status().breach, None);
+        assert!(!vehicle.is_armed());
+    }
+
+    #[test]
+    fn entering_an_exclusion_circle_holds_by_default() {
+        let mut vehicle = vehicle();
+        let keep_out = vec![fence_item(
+            0,
+            MavCmd::MAV_CMD_NAV_FENCE_CIRCLE_EXCLUSION,
+            100.0,
+            0.0,
+            30.0,
+        )];
+        vehicle.set_geofence(Geofence::from_items(&home(), &keep_out));
+        airborne(&mut vehicle, 10.0);
+        vehicle
+            .reposition(Some(LocalPoint::new(200.0, 0.0, 10.0)), None)
+            .unwrap();
+        let events = run_for(&mut vehicle, 30.0);
+        assert!(status_texts(&events).contains(&"Geofence breached, holding".to_string()));
+        assert_eq!(vehicle.mode(), FlightMode::Hold);
+        assert!(
+            vehicle.local_position().east_m < 110.0,
+            "stopped near the zone"
+        );
+    }
+
+    #[test]
+    fn climbing_through_the_altitude_limit_lands_when_the_action_says_land() {
+        let mut vehicle = vehicle();
+        vehicle.apply_settings(px4_settings(&[
+            ("GF_MAX_VER_DIST", 25.0),
+            ("GF_ACTION", 5.0),
+        ]));
+        vehicle.takeoff(Some(40.0)).unwrap();
+        vehicle.arm(false).unwrap();
+        let events = run_for(&mut vehicle, 15.0);
+        assert!(status_texts(&events).contains(&"Altitude limit breached, landing".to_string()));
+        assert_eq!(vehicle.mode(), FlightMode::Land);
+        assert_eq!(
+            vehicle.fence_status().breach.or(Some(Breach::MaxAltitude)),
+            Some(Breach::MaxAltitude)
+        );
+        assert!(vehicle.local_position().up_m < 27.0);
+    }
+
+    #[test]
+    fn arming_outside_the_fence_is_refused_with_a_status_text() {
+        let mut vehicle = vehicle();
+        let far_circle = vec![fence_item(
+            0,
+            MavCmd::MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION,
+            500.0,
+            0.0,
+            50.0,
+        )];
+        vehicle.set_geofence(Geofence::from_items(&home(), &far_circle));
+        assert!(matches!(vehicle.arm(false), Err(Refusal::Denied(_))));
+        assert!(status_texts(&vehicle.take_events())
+            .contains(&"Arming denied: outside the geofence".to_string()));
+    }
+
+    #[test]
+    fn ardupilot_pause_holds_in_auto_and_continue_resumes() {
+        let mut vehicle = vehicle();
+        vehicle.replace_mission(Plan::new(vec![item(
+            0,
+            MavCmd::MAV_CMD_NAV_WAYPOINT,
+            MavFrame::MAV_FRAME_GLOBAL_RELATIVE_ALT,
+            LocalPoint::new(0.0, 300.0, 20.0),
+        )]));
+        vehicle.set_mode(FlightMode::Mission).unwrap();
+        vehicle.arm(false).unwrap();
+        run_for(&mut vehicle, 15.0);
+        vehicle.pause_continue(true).unwrap();
+        assert_eq!(vehicle.mission_state(), MissionState::Paused);
+        assert_eq!(vehicle.mode(), FlightMode::Mission);
+        run_for(&mut vehicle, 5.0);
+        let paused_at = vehicle.local_position();
+        run_for(&mut vehicle, 5.0);
+        assert!(vehicle.local_position().distance_m(&paused_at) < 0.5);
+        vehicle.pause_continue(false).unwrap();
+        run_for(&mut vehicle, 40.0);
+        assert_eq!(vehicle.mission_state(), MissionState::Complete);
+    }
+
+    fn gusty_flight(seed: u64) -> Vec<(f64, f64)> {
+        let mut vehicle = Vehicle::new(VehicleConfig {
+            seed,
+            gps_noise_m: 0.8,
+            ..vehicle().config.clone()
+        });
+        vehicle.apply_fault(&Fault::Wind {
+            speed_mps: 6.0,
+            from_deg: 90.0,
+            gust_mps: 2.5,
+        });
+        airborne(&mut vehicle, 10.0);
+        (0..20)
+            .map(|_| {
+                run_for(&mut vehicle, 1.0);
+                let reported = home().to_local(&vehicle.reported_position());
+                let truth = vehicle.local_position();
+                (
+                    truth.east_m - reported.east_m,
+                    truth.horizontal_distance_m(&LocalPoint::ORIGIN),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn gusts_and_gps_noise_are_seeded_bounded_and_real() {
+        let first = gusty_flight(4);
+        assert_eq!(first, gusty_flight(4), "same seed, same flight");
+        assert_ne!(first, gusty_flight(5), "another seed, another flight");
+        let max_gps_error_m = first
+            .iter()
+            .map(|(error, _)| error.abs())
+            .fold(0.0, f64::max);
+        assert!(
+            max_gps_error_m > 0.05 && max_gps_error_m < 5.0,
+            "{max_gps_error_m}"
+        );
+        let max_offset_m = first.iter().map(|(_, offset)| *offset).fold(0.0, f64::max);
+        assert!(
+            max_offset_m > 0.1,
+            "gusts push the airframe: {max_offset_m}"
+        );
+        assert!(
+            max_offset_m < 8.0,
+            "the controller holds against them: {max_offset_m}"
+        );
+    }
+
+    #[test]
+    fn without_gps_the_wind_carries_the_vehicle_away() {
+        let mut vehicle = vehicle();
+        airborne(&mut vehicle, 30.0);
+        vehicle.apply_fault(&Fault::Wind {
+            speed_mps: 5.0,
+            from_deg: 180.0,
+            gust_mps: 0.0,
+        });
+        vehicle.apply_fault(&Fault::GpsLoss { duration_s: None });
+        assert_eq!(vehicle.mode(), FlightMode::Land);
+        run_for(&mut vehicle, 4.0);
+        assert!(
+            vehicle.local_position().north_m > 15.0,
+            "drifted north with a south wind"
+        );
     }
 }

@@ -1,14 +1,17 @@
-//! `skyshare-sim`: run a fleet of simulated PX4 multirotors until Ctrl-C.
+//! `skyshare-sim`: run a fleet of simulated multirotors (PX4 or ArduCopter
+//! flavour) until Ctrl-C.
 
 use std::net::IpAddr;
 use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::Parser;
-use simulator::{GeoPoint, SimConfig, Simulator, VehicleSpec};
+use simulator::{
+    AutopilotProfile, GeoPoint, Scenario, SimConfig, SimOptions, Simulator, VehicleSpec,
+};
 use tokio_util::sync::CancellationToken;
 
-/// Software-in-the-loop fleet of MAVLink 2 multirotors (PX4 flavour), one UDP port each.
+/// Software-in-the-loop fleet of MAVLink 2 multirotors (PX4 or ArduCopter), one UDP port each.
 #[derive(Debug, Parser)]
 #[command(name = "skyshare-sim", version)]
 struct Args {
@@ -34,6 +37,19 @@ struct Args {
     /// (e.g. 127.0.0.1:14550 for QGroundControl). Repeatable.
     #[arg(long = "gcs")]
     gcs: Vec<std::net::SocketAddr>,
+    /// Autopilot to behave as: `px4` or `ardupilot` (ArduCopter).
+    #[arg(long, default_value = "px4")]
+    autopilot: AutopilotProfile,
+    /// Seed of all randomness (gusts, GPS noise, lossy links); same seed,
+    /// same run. A scenario's own non-zero seed wins.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Standard deviation of the reported GPS position error, metres.
+    #[arg(long, default_value_t = 0.5)]
+    gps_noise_m: f64,
+    /// JSON file of timed faults per vehicle (see docs/simulator.md).
+    #[arg(long)]
+    scenario: Option<std::path::PathBuf>,
     /// Address to bind the vehicles' sockets to.
     #[arg(long, default_value = "127.0.0.1")]
     bind: IpAddr,
@@ -74,7 +90,18 @@ fn config_from(args: &Args) -> anyhow::Result<SimConfig> {
 }
 
 async fn run(args: Args) -> anyhow::Result<()> {
-    let mut simulator = Simulator::bind(config_from(&args)?)
+    let scenario = match &args.scenario {
+        Some(path) => Scenario::from_file(path)?,
+        None => Scenario::default(),
+    };
+    let options = SimOptions {
+        autopilot: args.autopilot,
+        seed: args.seed,
+        gps_noise_m: args.gps_noise_m,
+        scenario,
+        ..SimOptions::default()
+    };
+    let mut simulator = Simulator::bind_with(config_from(&args)?, options)
         .await
         .context("starting the simulator")?;
     for ground_station in &args.gcs {
