@@ -21,9 +21,11 @@ pub mod link;
 pub mod mission_upload;
 pub mod mqtt_session;
 pub mod outbox;
+pub mod spool;
 pub mod telemetry;
 pub mod vehicle_state;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -63,6 +65,9 @@ pub struct BridgeConfig {
     /// The broker declares the bridge dead (and publishes its Last Will)
     /// after about 1.5 times this without a packet.
     pub mqtt_keep_alive: Duration,
+    /// Where undelivered events and replies are kept on disk so a restart
+    /// loses none; `None` keeps them in memory only.
+    pub spool_dir: Option<PathBuf>,
 }
 
 impl BridgeConfig {
@@ -77,6 +82,7 @@ impl BridgeConfig {
             mqtt_url: mqtt_url.into(),
             telemetry_hz: DEFAULT_TELEMETRY_HZ,
             mqtt_keep_alive: DEFAULT_MQTT_KEEP_ALIVE,
+            spool_dir: None,
         }
     }
 
@@ -118,6 +124,8 @@ pub enum BridgeError {
     InvalidConfig(String),
     #[error(transparent)]
     Link(#[from] link::LinkError),
+    #[error(transparent)]
+    Spool(#[from] spool::SpoolError),
     #[error("bridge task failed: {0}")]
     Task(String),
 }
@@ -190,6 +198,7 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
             drone_id: drone.clone(),
             mqtt_url: config.mqtt_url.clone(),
             keep_alive: config.mqtt_keep_alive,
+            spool_dir: config.spool_dir.clone(),
         },
         ledger,
         commands: commands_tx,

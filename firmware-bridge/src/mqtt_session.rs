@@ -38,6 +38,7 @@ pub struct SessionConfig {
     pub drone_id: String,
     pub mqtt_url: String,
     pub keep_alive: Duration,
+    pub spool_dir: Option<std::path::PathBuf>,
 }
 
 /// `mqtt://host[:port]` (or `tcp://`) → (host, port). TLS (`mqtts://`)
@@ -134,7 +135,10 @@ impl MqttSession {
                 true,
             ));
         let (client, mut eventloop) = AsyncClient::new(options, CLIENT_CHANNEL_CAPACITY);
-        let mut outbox = Outbox::new(OUTBOX_CAPACITY);
+        let mut outbox = match &self.config.spool_dir {
+            Some(dir) => Outbox::with_spool(OUTBOX_CAPACITY, dir, &drone)?,
+            None => Outbox::new(OUTBOX_CAPACITY),
+        };
         let mut connected = false;
         let mut published_facts: Option<StatusFacts> = None;
         let mut reconnect_at: Option<Instant> = None;
@@ -222,7 +226,8 @@ impl MqttSession {
                 drone = %drone,
                 queued = outbox.queued(),
                 in_flight = outbox.in_flight(),
-                "bridge stopped with undelivered MQTT messages (kept in memory only)"
+                spooled_on_disk = outbox.spooled(),
+                "bridge stopped with undelivered MQTT messages"
             );
         }
         Ok(())

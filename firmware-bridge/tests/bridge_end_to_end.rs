@@ -3,38 +3,19 @@
 
 use std::time::Duration;
 
+mod common;
+
+use common::*;
+
 use firmware_bridge::BridgeConfig;
-use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, QoS};
-use simulator::{GeoPoint, SimConfig, Simulator, VehicleSpec};
+use rumqttc::{AsyncClient, QoS};
+use simulator::{SimConfig, Simulator, VehicleSpec};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wire::{
-    Availability, Command, CommandBody, CommandReply, CommandState, Event, EventBody, Mission,
-    MissionItem, Status, Telemetry,
+    Availability, Command, CommandBody, CommandReply, CommandState, EventBody, MissionItem,
 };
-
-const DRONE: &str = "d1";
-const HOME: GeoPoint = GeoPoint {
-    lat_deg: 30.505,
-    lon_deg: 114.398,
-    alt_msl_m: 20.0,
-};
-/// Generous: the whole mission takes ~2-4 s of wall time at 30x.
-const WAIT: Duration = Duration::from_secs(30);
-
-fn topic(channel: &str) -> String {
-    format!("skyshare/v1/drones/{DRONE}/{channel}")
-}
-
-/// What the test client has heard, decoded by topic.
-#[derive(Debug, Clone)]
-enum Heard {
-    Status(Status),
-    Telemetry(Telemetry),
-    Event(Event),
-    Reply(CommandReply),
-}
 
 struct Harness {
     shutdown: CancellationToken,
@@ -128,88 +109,6 @@ impl Harness {
         .await;
         replies
     }
-}
-
-async fn test_client(url: &str) -> (AsyncClient, mpsc::UnboundedReceiver<Heard>) {
-    let (host, port) = url
-        .strip_prefix("mqtt://")
-        .and_then(|rest| rest.rsplit_once(':'))
-        .expect("broker url");
-    let mut options = MqttOptions::new("test-dispatcher", host, port.parse().unwrap());
-    options.set_keep_alive(Duration::from_secs(5));
-    options.set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut eventloop) = AsyncClient::new(options, 64);
-    let (heard_tx, heard_rx) = mpsc::unbounded_channel();
-    let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
-    let mut subscribed_tx = Some(subscribed_tx);
-    client
-        .subscribe(format!("skyshare/v1/drones/{DRONE}/#"), QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        loop {
-            match eventloop.poll().await {
-                Ok(MqttEvent::Incoming(Packet::SubAck(_))) => {
-                    if let Some(tx) = subscribed_tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Ok(MqttEvent::Incoming(Packet::Publish(publish))) => {
-                    let payload = &publish.payload[..];
-                    let channel = publish.topic.rsplit('/').next().unwrap_or_default();
-                    let heard = match channel {
-                        "status" => Heard::Status(wire::decode(payload).expect("status decodes")),
-                        "telemetry" => {
-                            Heard::Telemetry(wire::decode(payload).expect("telemetry decodes"))
-                        }
-                        "events" => Heard::Event(wire::decode(payload).expect("event decodes")),
-                        "replies" => Heard::Reply(wire::decode(payload).expect("reply decodes")),
-                        _ => continue, // our own commands
-                    };
-                    if heard_tx.send(heard).is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    eprintln!("test client: {error}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
-    });
-    tokio::time::timeout(WAIT, subscribed_rx)
-        .await
-        .expect("test client subscribes in time")
-        .unwrap();
-    (client, heard_rx)
-}
-
-fn survey_mission() -> Mission {
-    // ~80 m north-east of home.
-    Mission {
-        items: vec![
-            MissionItem::Takeoff { alt_rel_m: 30.0 },
-            MissionItem::Waypoint {
-                lat_deg: 30.5055,
-                lon_deg: 114.3986,
-                alt_rel_m: 30.0,
-                hold_s: 1.0,
-            },
-            MissionItem::CaptureImage,
-            MissionItem::ReturnToLaunch,
-        ],
-    }
-}
-
-fn distance_m(lat_a: f64, lon_a: f64, lat_b: f64, lon_b: f64) -> f64 {
-    let north_m = (lat_a - lat_b).to_radians() * 6_378_137.0;
-    let east_m = (lon_a - lon_b).to_radians() * 6_378_137.0 * lat_a.to_radians().cos();
-    north_m.hypot(east_m)
-}
-
-fn states(replies: &[CommandReply]) -> Vec<CommandState> {
-    replies.iter().map(|reply| reply.state).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

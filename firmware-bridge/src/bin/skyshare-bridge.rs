@@ -28,6 +28,10 @@ struct Args {
     /// MQTT keep-alive in seconds; the Last Will fires ~1.5x after this.
     #[arg(long, default_value_t = DEFAULT_MQTT_KEEP_ALIVE.as_secs())]
     keep_alive_s: u64,
+    /// Directory where undelivered events and replies are kept, so that a
+    /// restart during a broker outage loses none.
+    #[arg(long, default_value = "skyshare-bridge-spool")]
+    spool_dir: std::path::PathBuf,
 }
 
 fn main() -> ExitCode {
@@ -53,6 +57,7 @@ fn run(args: Args) -> anyhow::Result<()> {
         mqtt_url: args.mqtt,
         telemetry_hz: args.telemetry_hz,
         mqtt_keep_alive: Duration::from_secs(args.keep_alive_s),
+        spool_dir: Some(args.spool_dir),
     };
     config.validate()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
