@@ -26,12 +26,21 @@ struct Rig {
     inbox: mpsc::UnboundedReceiver<Heard>,
     vehicle: mpsc::UnboundedReceiver<mavlink::dialects::ardupilotmega::MavMessage>,
     proxy: CuttableTcpProxy,
+    /// Where the bridge connects: the proxy, or a real broker.
+    bridge_mqtt_url: String,
     vehicle_addr: std::net::SocketAddr,
     _broker: broker::EmbeddedBroker,
 }
 
 impl Rig {
     async fn start() -> Rig {
+        Rig::start_with(None).await
+    }
+
+    /// With `real_broker` (URL, client id for the persistent test client)
+    /// the bridge and the test client both use that broker instead of the
+    /// embedded one and its proxy.
+    async fn start_with(real_broker: Option<(String, &str)>) -> Rig {
         let broker = broker::EmbeddedBroker::start(broker::BrokerConfig::loopback_any_port())
             .expect("broker starts");
         let shutdown = CancellationToken::new();
@@ -50,14 +59,18 @@ impl Rig {
         let vehicle_addr = sim.addresses()[0].1;
         let vehicle = watch_vehicle(&mut sim).await;
         tokio::spawn(sim.run(shutdown.clone()));
-        let (client, inbox) = test_client(&broker.url()).await;
         let proxy = CuttableTcpProxy::start(broker.addr()).await;
+        let ((client, inbox), bridge_mqtt_url) = match real_broker {
+            Some((url, client_id)) => (test_client_with(&url, client_id, false, None).await, url),
+            None => (test_client(&broker.url()).await, proxy.url()),
+        };
         Rig {
             shutdown,
             client,
             inbox,
             vehicle,
             proxy,
+            bridge_mqtt_url,
             vehicle_addr,
             _broker: broker,
         }
@@ -72,7 +85,7 @@ impl Rig {
         let config = BridgeConfig {
             mqtt_keep_alive: Duration::from_secs(2),
             spool_dir: Some(spool.to_owned()),
-            ..BridgeConfig::new(DRONE, mavlink, self.proxy.url())
+            ..BridgeConfig::new(DRONE, mavlink, self.bridge_mqtt_url.clone())
         };
         (
             tokio::spawn(firmware_bridge::run(config, stop.clone())),
@@ -123,6 +136,33 @@ impl Rig {
             })
             .await;
         assert_eq!(state.state, CommandState::Succeeded, "{state:?}");
+    }
+
+    /// Waits for both the link event and the retained status saying `up`;
+    /// they may come in either order (a status jumps the queue).
+    async fn link_reported(&mut self, up: bool) {
+        let (mut event_seen, mut status_seen) = (false, false);
+        self.until(
+            &format!(
+                "link {} event and status",
+                if up { "regained" } else { "lost" }
+            ),
+            |heard| {
+                match heard {
+                    Heard::Event(event) => {
+                        event_seen |= match event.body {
+                            EventBody::AutopilotLinkRegained => up,
+                            EventBody::AutopilotLinkLost => !up,
+                            _ => false,
+                        }
+                    }
+                    Heard::Status(status) => status_seen |= status.autopilot_link == up,
+                    _ => {}
+                }
+                (event_seen && status_seen).then_some(())
+            },
+        )
+        .await;
     }
 
     /// Every event heard until `landed`, in arrival order.
@@ -285,4 +325,98 @@ async fn bridge_restarted_during_an_outage_delivers_every_event_from_disk() {
         .unwrap();
     rig.shutdown.cancel();
     let _ = std::fs::remove_dir_all(&spool);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn autopilot_link_cut_and_restored_is_reported_and_recovers() {
+    let mut rig = Rig::start().await;
+    let spool = temp_dir("link");
+    let radio = CuttableUdpProxy::start(rig.vehicle_addr).await;
+    let (bridge, stop) = rig.start_bridge(format!("udpout:{}", radio.addr), &spool);
+    rig.until("autopilot heard", |heard| match heard {
+        Heard::Status(status) if status.autopilot_link => Some(()),
+        _ => None,
+    })
+    .await;
+
+    radio.set_cut(true);
+    rig.link_reported(false).await;
+    // While the link is down a command fails at once, naming why, and
+    // nothing is queued to surprise the autopilot later.
+    rig.send("while-cut", CommandBody::Land).await;
+    let refused = rig
+        .until("reply to while-cut", |heard| match heard {
+            Heard::Reply(reply) if reply.request_id == "while-cut" && reply.state.is_terminal() => {
+                Some(reply.clone())
+            }
+            _ => None,
+        })
+        .await;
+    assert_eq!(refused.state, CommandState::Failed);
+    assert!(
+        refused
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("link is down"),
+        "{refused:?}"
+    );
+
+    // The bridge kept sending its HEARTBEAT through the outage, so the
+    // autopilot starts streaming again as soon as the radio is back.
+    radio.set_cut(false);
+    rig.link_reported(true).await;
+    rig.succeeds("after-cut", CommandBody::UploadMission(survey_mission()))
+        .await;
+
+    stop.cancel();
+    tokio::time::timeout(WAIT, bridge)
+        .await
+        .expect("bridge stops")
+        .unwrap()
+        .unwrap();
+    rig.shutdown.cancel();
+    let _ = std::fs::remove_dir_all(&spool);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mosquitto_stopped_and_restarted_mid_mission_loses_no_event() {
+    let dir = temp_dir("mosquitto-restart");
+    // Persistence keeps the test client's session (and the messages queued
+    // for it) across the restart, as a production broker would.
+    let config = format!(
+        "allow_anonymous true\npersistence true\npersistence_location {dir}/\nlog_dest file {dir}/mosquitto.log\nlog_type all\n",
+        dir = dir.display()
+    );
+    let Some(mut mosquitto) = Mosquitto::start(&dir, &config) else {
+        return;
+    };
+    let client_id = format!("test-dispatcher-{}", std::process::id());
+    let mut rig = Rig::start_with(Some((mosquitto.url(), &client_id))).await;
+    let (bridge, stop) = rig.start_bridge(format!("udpout:{}", rig.vehicle_addr), &dir);
+    rig.until("autopilot heard", |heard| match heard {
+        Heard::Status(status) if status.autopilot_link => Some(()),
+        _ => None,
+    })
+    .await;
+    rig.succeeds("upload", CommandBody::UploadMission(survey_mission()))
+        .await;
+    rig.succeeds("start", CommandBody::StartMission).await;
+
+    mosquitto.stop();
+    until_flight_over(&mut rig.vehicle).await;
+    mosquitto.restart();
+
+    let events = dedupe_in_order(rig.events_until_landed().await);
+    assert_eq!(mission_story(&events), WHOLE_MISSION, "{events:#?}");
+
+    stop.cancel();
+    tokio::time::timeout(WAIT, bridge)
+        .await
+        .expect("bridge stops")
+        .unwrap()
+        .unwrap();
+    rig.shutdown.cancel();
+    drop(mosquitto);
+    let _ = std::fs::remove_dir_all(&dir);
 }

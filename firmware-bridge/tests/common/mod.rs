@@ -32,19 +32,34 @@ pub enum Heard {
 }
 
 pub async fn test_client(url: &str) -> (AsyncClient, mpsc::UnboundedReceiver<Heard>) {
+    test_client_with(url, "test-dispatcher", true, None).await
+}
+
+/// A dispatcher-like client; `clean_session: false` keeps its subscription
+/// and queued messages on a broker that persists sessions across restarts.
+pub async fn test_client_with(
+    url: &str,
+    client_id: &str,
+    clean_session: bool,
+    credentials: Option<(&str, &str)>,
+) -> (AsyncClient, mpsc::UnboundedReceiver<Heard>) {
     let (host, port) = url
         .strip_prefix("mqtt://")
         .and_then(|rest| rest.rsplit_once(':'))
         .expect("broker url");
-    let mut options = MqttOptions::new("test-dispatcher", host, port.parse().unwrap());
+    let mut options = MqttOptions::new(client_id, host, port.parse().unwrap());
     options.set_keep_alive(Duration::from_secs(5));
+    options.set_clean_session(clean_session);
+    if let Some((user, password)) = credentials {
+        options.set_credentials(user, password);
+    }
     options.set_max_packet_size(1 << 20, 1 << 20);
     let (client, mut eventloop) = AsyncClient::new(options, 64);
     let (heard_tx, heard_rx) = mpsc::unbounded_channel();
     let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
     let mut subscribed_tx = Some(subscribed_tx);
     client
-        .subscribe(format!("skyshare/v1/drones/{DRONE}/#"), QoS::AtLeastOnce)
+        .subscribe("skyshare/v1/drones/+/#", QoS::AtLeastOnce)
         .await
         .unwrap();
     tokio::spawn(async move {
@@ -255,4 +270,156 @@ pub fn temp_dir(name: &str) -> std::path::PathBuf {
     ));
     let _ = std::fs::remove_dir_all(&dir);
     dir
+}
+
+/// A UDP forwarder between the bridge and a simulated autopilot that drops
+/// everything, both ways, while cut: a radio link going out of range.
+pub struct CuttableUdpProxy {
+    pub addr: std::net::SocketAddr,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CuttableUdpProxy {
+    pub async fn start(upstream: std::net::SocketAddr) -> Self {
+        use std::sync::atomic::Ordering;
+        let front = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        let back = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+        back.connect(upstream).await.unwrap();
+        let addr = front.local_addr().unwrap();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let is_cut = cut.clone();
+        tokio::spawn(async move {
+            let mut client = None;
+            let (mut up, mut down) = (vec![0u8; 2048], vec![0u8; 2048]);
+            loop {
+                tokio::select! {
+                    received = front.recv_from(&mut up) => {
+                        let Ok((len, from)) = received else { continue };
+                        client = Some(from);
+                        if !is_cut.load(Ordering::Relaxed) {
+                            let _ = back.send(&up[..len]).await;
+                        }
+                    }
+                    received = back.recv(&mut down) => {
+                        let Ok(len) = received else { continue };
+                        if let (Some(client), false) = (client, is_cut.load(Ordering::Relaxed)) {
+                            let _ = front.send_to(&down[..len], client).await;
+                        }
+                    }
+                }
+            }
+        });
+        CuttableUdpProxy { addr, cut }
+    }
+
+    pub fn set_cut(&self, cut: bool) {
+        self.cut.store(cut, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A private Mosquitto process on a free port, configured by the test.
+pub struct Mosquitto {
+    child: Option<std::process::Child>,
+    pub port: u16,
+    config: std::path::PathBuf,
+}
+
+impl Mosquitto {
+    /// The `mosquitto` binary, if installed (it often lives in /usr/sbin,
+    /// outside a normal user's PATH).
+    pub fn binary() -> Option<std::path::PathBuf> {
+        let in_path = std::env::var_os("PATH")
+            .map(|path| std::env::split_paths(&path).collect::<Vec<_>>())
+            .unwrap_or_default();
+        in_path
+            .into_iter()
+            .chain(["/usr/sbin".into(), "/usr/local/sbin".into()])
+            .map(|dir: std::path::PathBuf| dir.join("mosquitto"))
+            .find(|candidate| candidate.is_file())
+    }
+
+    /// Writes `listener` plus `config_body` to `dir/mosquitto.conf` and
+    /// starts the broker; `None` (with the reason printed) when it cannot.
+    pub fn start(dir: &std::path::Path, config_body: &str) -> Option<Mosquitto> {
+        let Some(binary) = Mosquitto::binary() else {
+            eprintln!("SKIPPED: the mosquitto binary is not installed");
+            return None;
+        };
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        std::fs::create_dir_all(dir).unwrap();
+        // Started as root, mosquitto drops to its own user, which must still
+        // be able to write its persistence file and log here.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o777)).unwrap();
+        let config = dir.join("mosquitto.conf");
+        std::fs::write(
+            &config,
+            format!("listener {port} 127.0.0.1\n{config_body}\n"),
+        )
+        .unwrap();
+        let mut broker = Mosquitto {
+            child: None,
+            port,
+            config,
+        };
+        if let Err(reason) = broker.launch(&binary) {
+            eprintln!("SKIPPED: mosquitto did not start: {reason}");
+            return None;
+        }
+        Some(broker)
+    }
+
+    fn launch(&mut self, binary: &std::path::Path) -> Result<(), String> {
+        let child = std::process::Command::new(binary)
+            .arg("-c")
+            .arg(&self.config)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .map_err(|error| error.to_string())?;
+        self.child = Some(child);
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_secs(5) {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Err(format!("not listening on port {} after 5 s", self.port))
+    }
+
+    pub fn url(&self) -> String {
+        format!("mqtt://127.0.0.1:{}", self.port)
+    }
+
+    /// SIGTERM, so it saves its persistent sessions, then wait for it.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = std::process::Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts again on the same port with the same configuration.
+    pub fn restart(&mut self) {
+        self.stop();
+        let binary = Mosquitto::binary().expect("mosquitto was there a moment ago");
+        self.launch(&binary).expect("mosquitto restarts");
+    }
+}
+
+impl Drop for Mosquitto {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
 }
