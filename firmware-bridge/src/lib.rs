@@ -21,6 +21,7 @@ pub mod link;
 pub mod mission_upload;
 pub mod mqtt_session;
 pub mod outbox;
+pub mod recipes;
 pub mod spool;
 pub mod telemetry;
 pub mod vehicle_state;
@@ -39,8 +40,8 @@ use wire::{Event, EventBody};
 
 use crate::autopilot::{Autopilot, Frame};
 use crate::command_ledger::{CommandLedger, REMEMBERED_COMMANDS};
-use crate::commands::{CommandRunner, Replier};
-use crate::events::EventDetector;
+use crate::commands::{CommandRunner, CommandedMode, Replier};
+use crate::events::{EventDetector, Hints};
 use crate::link::MavlinkLink;
 use crate::mqtt_session::{MqttSession, SessionConfig};
 use crate::outbox::Outgoing;
@@ -156,6 +157,8 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
     let ledger = Arc::new(Mutex::new(CommandLedger::new(REMEMBERED_COMMANDS)));
     let uploaded_mission_items = Arc::new(AtomicU32::new(u32::MAX));
+    let (telemetry_rate_tx, telemetry_rate_rx) = watch::channel(None);
+    let commanded_mode = CommandedMode::default();
 
     // Dropping the set (run() returning, or its task being aborted) aborts
     // every task in it.
@@ -170,6 +173,7 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
             outbox: outgoing_tx.clone(),
             event_ids: EventIds::new(&drone),
             uploaded_mission_items: uploaded_mission_items.clone(),
+            commanded_mode: commanded_mode.clone(),
         }
         .run(frames_rx, stop.clone()),
     );
@@ -177,6 +181,7 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
         drone.clone(),
         config.telemetry_hz,
         state_rx.clone(),
+        telemetry_rate_rx,
         outgoing_tx.clone(),
         stop.clone(),
     ));
@@ -189,6 +194,8 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
                 outbox: outgoing_tx,
             },
             uploaded_mission_items,
+            telemetry_rate: telemetry_rate_tx,
+            commanded_mode,
         }
         .run(commands_rx, stop.clone()),
     );
@@ -253,6 +260,7 @@ struct VehicleTracker {
     outbox: mpsc::Sender<Outgoing>,
     event_ids: EventIds,
     uploaded_mission_items: Arc<AtomicU32>,
+    commanded_mode: CommandedMode,
 }
 
 impl VehicleTracker {
@@ -286,8 +294,11 @@ impl VehicleTracker {
                 }
             };
             let uploaded = self.uploaded_mission_items.load(Ordering::Relaxed);
-            let hint = u16::try_from(uploaded).ok();
-            for body in detector.observe(&before, &current, message.as_ref(), hint) {
+            let hints = Hints {
+                mission_total: u16::try_from(uploaded).ok(),
+                commanded_mode: self.commanded_mode.recent(std::time::Instant::now()),
+            };
+            for body in detector.observe(&before, &current, message.as_ref(), &hints) {
                 self.publish_event(body).await;
             }
             if current != before {
