@@ -13,11 +13,13 @@
 //! events.
 
 pub mod autopilot;
+pub mod command_intake;
 pub mod command_ledger;
 pub mod commands;
 pub mod events;
 pub mod flight_mode;
 pub mod link;
+pub mod mavlink_input;
 pub mod mission_upload;
 pub mod mqtt_session;
 pub mod outbox;

@@ -257,26 +257,21 @@ impl MqttSession {
             .ledger
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let command = match wire::decode::<Command>(payload) {
+        let command = match crate::command_intake::read_command(payload) {
             Ok(command) => command,
-            Err(error) => {
+            Err(refusal) => {
                 *unreadable_commands += 1;
                 tracing::warn!(
                     drone = %drone,
                     topic,
-                    %error,
+                    reason = %refusal.reason,
                     unreadable_total = *unreadable_commands,
                     "unreadable command payload"
                 );
                 // Answer if there is an id to answer to; nothing reaches the
                 // autopilot either way.
-                if let Some(id) = readable_id(payload) {
-                    let admission = ledger.refuse(
-                        &id,
-                        drone,
-                        wall_clock_ms(),
-                        format!("command refused: {error}"),
-                    );
+                if let Some(id) = refusal.id {
+                    let admission = ledger.refuse(&id, drone, wall_clock_ms(), refusal.reason);
                     let reply = match admission {
                         Admission::New { accepted } => accepted,
                         Admission::Duplicate { latest } => latest,
@@ -407,13 +402,6 @@ fn log_connection_error(
     }
 }
 
-/// The `id` of a payload that is JSON but not a valid command, if any.
-fn readable_id(payload: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
-    let id = value.get("id")?.as_str()?;
-    (!id.is_empty() && id.len() <= 256).then(|| id.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -435,15 +423,5 @@ mod tests {
         assert!(parse_mqtt_url("mqtts://host:8883").is_err());
         assert!(parse_mqtt_url("mqtt://host:notaport").is_err());
         assert!(parse_mqtt_url("mqtt://").is_err());
-    }
-
-    #[test]
-    fn only_a_string_id_is_readable() {
-        assert_eq!(
-            readable_id(br#"{"id":"c-9","kind":"fly_away"}"#),
-            Some("c-9".into())
-        );
-        assert_eq!(readable_id(br#"{"id":7}"#), None);
-        assert_eq!(readable_id(b"\xff garbage"), None);
     }
 }
