@@ -22,6 +22,7 @@ pub mod link;
 pub mod mavlink_input;
 pub mod mission_upload;
 pub mod mqtt_session;
+pub mod mqtt_tls;
 pub mod outbox;
 pub mod recipes;
 pub mod spool;
@@ -71,6 +72,8 @@ pub struct BridgeConfig {
     /// Where undelivered events and replies are kept on disk so a restart
     /// loses none; `None` keeps them in memory only.
     pub spool_dir: Option<PathBuf>,
+    /// Username/password and TLS for the broker connection.
+    pub mqtt_security: mqtt_session::MqttSecurity,
 }
 
 impl BridgeConfig {
@@ -86,6 +89,7 @@ impl BridgeConfig {
             telemetry_hz: DEFAULT_TELEMETRY_HZ,
             mqtt_keep_alive: DEFAULT_MQTT_KEEP_ALIVE,
             spool_dir: None,
+            mqtt_security: mqtt_session::MqttSecurity::default(),
         }
     }
 
@@ -116,7 +120,8 @@ impl BridgeConfig {
                 self.mavlink
             )));
         }
-        mqtt_session::parse_mqtt_url(&self.mqtt_url)?;
+        let (_, _, tls_url) = mqtt_session::parse_mqtt_url(&self.mqtt_url)?;
+        self.mqtt_security.validate(tls_url)?;
         Ok(())
     }
 }
@@ -208,6 +213,7 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
             mqtt_url: config.mqtt_url.clone(),
             keep_alive: config.mqtt_keep_alive,
             spool_dir: config.spool_dir.clone(),
+            security: config.mqtt_security.clone(),
         },
         ledger,
         commands: commands_tx,

@@ -39,16 +39,69 @@ pub struct SessionConfig {
     pub mqtt_url: String,
     pub keep_alive: Duration,
     pub spool_dir: Option<std::path::PathBuf>,
+    pub security: MqttSecurity,
 }
 
-/// `mqtt://host[:port]` (or `tcp://`) → (host, port). TLS (`mqtts://`)
-/// comes with the deployment work.
-pub fn parse_mqtt_url(url: &str) -> Result<(String, u16), BridgeError> {
+/// How the bridge proves who it is to the broker, and checks the broker.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MqttSecurity {
+    /// MQTT username and password (sent in CONNECT; use TLS so they are not
+    /// readable on the network).
+    pub credentials: Option<(String, String)>,
+    /// For `mqtts://`: the CA that signed the broker's certificate (PEM);
+    /// `None` trusts the system's roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Client certificate and key (PEM), for brokers that authenticate
+    /// clients by certificate.
+    pub client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl MqttSecurity {
+    /// Checks the settings against the URL scheme (`tls` = `mqtts://`).
+    pub fn validate(&self, tls: bool) -> Result<(), BridgeError> {
+        let bad = |reason: String| Err(BridgeError::InvalidConfig(reason));
+        if let Some((user, _)) = &self.credentials {
+            if user.is_empty() {
+                return bad("MQTT username is empty".into());
+            }
+        }
+        if !tls && (self.ca_file.is_some() || self.client_cert.is_some()) {
+            return bad("a CA file or client certificate needs an mqtts:// broker URL".into());
+        }
+        if tls && !cfg!(feature = "tls") {
+            return bad(
+                "this bridge was built without the `tls` feature; mqtts:// is unavailable".into(),
+            );
+        }
+        if tls && self.ca_file.is_none() {
+            return bad("mqtts:// needs the broker's CA certificate (--mqtt-ca)".into());
+        }
+        let files = self
+            .ca_file
+            .iter()
+            .chain(self.client_cert.iter().flat_map(|(cert, key)| [cert, key]));
+        for file in files {
+            if !file.is_file() {
+                return bad(format!("TLS file {} does not exist", file.display()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `mqtt://host[:port]` (or `tcp://`), or `mqtts://host[:port]` for TLS
+/// → (host, port, tls). Default ports: 1883, and 8883 with TLS.
+pub fn parse_mqtt_url(url: &str) -> Result<(String, u16, bool), BridgeError> {
     let bad = |reason: &str| BridgeError::InvalidConfig(format!("MQTT URL `{url}`: {reason}"));
-    let rest = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-        .ok_or_else(|| bad("expected mqtt://host:port"))?;
+    let (rest, tls) = if let Some(rest) = url.strip_prefix("mqtts://") {
+        (rest, true)
+    } else {
+        let rest = url
+            .strip_prefix("mqtt://")
+            .or_else(|| url.strip_prefix("tcp://"))
+            .ok_or_else(|| bad("expected mqtt://host:port or mqtts://host:port"))?;
+        (rest, false)
+    };
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() {
         return Err(bad("no host"));
@@ -67,12 +120,13 @@ pub fn parse_mqtt_url(url: &str) -> Result<(String, u16), BridgeError> {
         Some(port) => port
             .parse()
             .map_err(|_| bad("port is not a number 0-65535"))?,
+        None if tls => 8883,
         None => 1883,
     };
     if host.is_empty() {
         return Err(bad("no host"));
     }
-    Ok((host.to_owned(), port))
+    Ok((host.to_owned(), port, tls))
 }
 
 /// What `…/status` says beyond online/offline; re-published when it changes.
@@ -119,8 +173,14 @@ impl MqttSession {
             commands: topic(Channel::Commands),
             replies: topic(Channel::Replies),
         };
-        let (host, port) = parse_mqtt_url(&self.config.mqtt_url)?;
+        let (host, port, tls) = parse_mqtt_url(&self.config.mqtt_url)?;
         let mut options = MqttOptions::new(format!("skyshare-bridge-{drone}"), host, port);
+        if let Some((user, password)) = &self.config.security.credentials {
+            options.set_credentials(user.clone(), password.clone());
+        }
+        if tls {
+            options.set_transport(crate::mqtt_tls::transport(&self.config.security)?);
+        }
         options
             .set_keep_alive(self.config.keep_alive)
             .set_clean_session(true)
@@ -407,20 +467,49 @@ mod tests {
     use super::*;
 
     #[test]
+    fn tls_files_need_an_mqtts_url_and_must_exist() {
+        let with_ca = MqttSecurity {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..MqttSecurity::default()
+        };
+        assert!(with_ca
+            .validate(false)
+            .unwrap_err()
+            .to_string()
+            .contains("mqtts://"));
+        if cfg!(feature = "tls") {
+            assert!(with_ca
+                .validate(true)
+                .unwrap_err()
+                .to_string()
+                .contains("/nonexistent/ca.pem"));
+        }
+        let no_user = MqttSecurity {
+            credentials: Some((String::new(), "pw".into())),
+            ..MqttSecurity::default()
+        };
+        assert!(no_user.validate(false).is_err());
+    }
+
+    #[test]
     fn mqtt_urls_parse_to_host_and_port() {
         assert_eq!(
             parse_mqtt_url("mqtt://127.0.0.1:1884").unwrap(),
-            ("127.0.0.1".into(), 1884)
+            ("127.0.0.1".into(), 1884, false)
         );
         assert_eq!(
             parse_mqtt_url("mqtt://broker.local").unwrap(),
-            ("broker.local".into(), 1883)
+            ("broker.local".into(), 1883, false)
         );
         assert_eq!(
             parse_mqtt_url("tcp://[::1]:1885/").unwrap(),
-            ("::1".into(), 1885)
+            ("::1".into(), 1885, false)
         );
-        assert!(parse_mqtt_url("mqtts://host:8883").is_err());
+        assert_eq!(
+            parse_mqtt_url("mqtts://broker.local").unwrap(),
+            ("broker.local".into(), 8883, true)
+        );
+        assert!(parse_mqtt_url("ws://host:8883").is_err());
         assert!(parse_mqtt_url("mqtt://host:notaport").is_err());
         assert!(parse_mqtt_url("mqtt://").is_err());
     }
