@@ -364,7 +364,7 @@ impl Dispatcher {
                 }
                 Err(e) => Err(e),
             },
-            Channel::Commands => Ok(()),
+            Channel::Commands | Channel::MavlinkUp | Channel::MavlinkDown => Ok(()),
         };
         if let Err(error) = outcome {
             tracing::warn!(topic, %error, "refused an unreadable MQTT payload");

@@ -27,6 +27,7 @@ pub mod outbox;
 pub mod recipes;
 pub mod spool;
 pub mod telemetry;
+pub mod tunnel;
 pub mod vehicle_state;
 
 use std::path::PathBuf;
@@ -74,6 +75,9 @@ pub struct BridgeConfig {
     pub spool_dir: Option<PathBuf>,
     /// Username/password and TLS for the broker connection.
     pub mqtt_security: mqtt_session::MqttSecurity,
+    /// Carry raw MAVLink both ways over `…/mavlink/up|down` for a remote
+    /// ground station.
+    pub gcs_tunnel: bool,
 }
 
 impl BridgeConfig {
@@ -90,6 +94,7 @@ impl BridgeConfig {
             mqtt_keep_alive: DEFAULT_MQTT_KEEP_ALIVE,
             spool_dir: None,
             mqtt_security: mqtt_session::MqttSecurity::default(),
+            gcs_tunnel: false,
         }
     }
 
@@ -166,6 +171,8 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
     let uploaded_mission_items = Arc::new(AtomicU32::new(u32::MAX));
     let (telemetry_rate_tx, telemetry_rate_rx) = watch::channel(None);
     let commanded_mode = CommandedMode::default();
+    let (tunnel_up_tx, tunnel_up_rx) = mpsc::channel::<Vec<u8>>(1024);
+    let (tunnel_down_tx, tunnel_down_rx) = mpsc::channel::<Vec<u8>>(256);
 
     // Dropping the set (run() returning, or its task being aborted) aborts
     // every task in it.
@@ -181,9 +188,22 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
             event_ids: EventIds::new(&drone),
             uploaded_mission_items: uploaded_mission_items.clone(),
             commanded_mode: commanded_mode.clone(),
+            tunnel_up: config.gcs_tunnel.then_some(tunnel_up_tx),
         }
         .run(frames_rx, stop.clone()),
     );
+    if config.gcs_tunnel {
+        tasks.spawn(tunnel::forward_up(
+            tunnel_up_rx,
+            outgoing_tx.clone(),
+            stop.clone(),
+        ));
+        tasks.spawn(tunnel::forward_down(
+            link.clone(),
+            tunnel_down_rx,
+            stop.clone(),
+        ));
+    }
     tasks.spawn(telemetry::publish_periodically(
         drone.clone(),
         config.telemetry_hz,
@@ -219,6 +239,7 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
         commands: commands_tx,
         outgoing: outgoing_rx,
         vehicle: state_rx,
+        tunnel_down: config.gcs_tunnel.then_some(tunnel_down_tx),
     };
     // The session runs here, not in the set: on shutdown it must outlive the
     // other tasks long enough to say `offline`.
@@ -269,6 +290,8 @@ struct VehicleTracker {
     event_ids: EventIds,
     uploaded_mission_items: Arc<AtomicU32>,
     commanded_mode: CommandedMode,
+    /// With the ground-station tunnel on: every frame heard, re-serialised.
+    tunnel_up: Option<mpsc::Sender<Vec<u8>>>,
 }
 
 impl VehicleTracker {
@@ -293,6 +316,10 @@ impl VehicleTracker {
                 }
                 frame = frames.recv() => {
                     let Some((header, message)) = frame else { return };
+                    if let Some(tunnel) = &self.tunnel_up {
+                        // Full: the broker is behind; drop like a radio.
+                        let _ = tunnel.try_send(tunnel::frame_bytes(header, &message));
+                    }
                     if current.apply(&header, &message, std::time::Instant::now()) == Applied::Ignored {
                         continue;
                     }

@@ -152,6 +152,8 @@ pub struct MqttSession {
     pub commands: mpsc::Sender<Command>,
     pub outgoing: mpsc::Receiver<Outgoing>,
     pub vehicle: watch::Receiver<VehicleState>,
+    /// With the ground-station tunnel on: where `…/mavlink/down` payloads go.
+    pub tunnel_down: Option<mpsc::Sender<Vec<u8>>>,
 }
 
 struct Topics {
@@ -160,6 +162,8 @@ struct Topics {
     events: String,
     commands: String,
     replies: String,
+    mavlink_up: String,
+    mavlink_down: String,
 }
 
 impl MqttSession {
@@ -172,6 +176,8 @@ impl MqttSession {
             events: topic(Channel::Events),
             commands: topic(Channel::Commands),
             replies: topic(Channel::Replies),
+            mavlink_up: topic(Channel::MavlinkUp),
+            mavlink_down: topic(Channel::MavlinkDown),
         };
         let (host, port, tls) = parse_mqtt_url(&self.config.mqtt_url)?;
         let mut options = MqttOptions::new(format!("skyshare-bridge-{drone}"), host, port);
@@ -230,10 +236,20 @@ impl MqttSession {
                         if let Err(error) = client.try_subscribe(topics.commands.clone(), QoS::AtLeastOnce) {
                             tracing::warn!(drone = %drone, %error, "cannot subscribe to commands");
                         }
+                        if self.tunnel_down.is_some() {
+                            if let Err(error) = client.try_subscribe(topics.mavlink_down.clone(), QoS::AtMostOnce) {
+                                tracing::warn!(drone = %drone, %error, "cannot subscribe to the tunnel");
+                            }
+                        }
                     }
                     Ok(MqttEvent::Incoming(Packet::Publish(publish))) => {
                         if publish.topic == topics.commands {
                             self.on_command(&publish.payload, &publish.topic, &topics, &mut outbox, &mut unreadable_commands);
+                        } else if publish.topic == topics.mavlink_down {
+                            if let Some(tunnel) = &self.tunnel_down {
+                                // Full: the autopilot link is behind; drop like a radio.
+                                let _ = tunnel.try_send(publish.payload.to_vec());
+                            }
                         }
                     }
                     Ok(MqttEvent::Incoming(Packet::PubAck(ack))) => {
@@ -260,6 +276,11 @@ impl MqttSession {
                         // QoS 0: while disconnected a sample has nowhere to go.
                         if connected {
                             outbox.push_telemetry(topics.telemetry.clone(), wire::encode(&sample));
+                        }
+                    }
+                    Some(Outgoing::MavlinkUp(frames)) => {
+                        if connected {
+                            outbox.push_telemetry(topics.mavlink_up.clone(), frames);
                         }
                     }
                     None => break, // every producer is gone: the bridge is stopping

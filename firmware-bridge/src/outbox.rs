@@ -27,6 +27,8 @@ pub enum Outgoing {
     Event(Event),
     Reply(CommandReply),
     Telemetry(Telemetry),
+    /// Raw MAVLink frames for `…/mavlink/up` (the ground-station tunnel).
+    MavlinkUp(Vec<u8>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -51,6 +51,10 @@ struct Args {
     /// Private key (PEM) of the client certificate.
     #[arg(long, requires = "mqtt_client_cert")]
     mqtt_client_key: Option<PathBuf>,
+    /// Carry raw MAVLink over MQTT (…/mavlink/up and …/mavlink/down) so a
+    /// remote ground station can reach the autopilot via `skyshare gcs-tunnel`.
+    #[arg(long)]
+    gcs_tunnel: bool,
 }
 
 fn main() -> ExitCode {
@@ -91,6 +95,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             ca_file: args.mqtt_ca,
             client_cert: args.mqtt_client_cert.zip(args.mqtt_client_key),
         },
+        gcs_tunnel: args.gcs_tunnel,
     };
     config.validate()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
