@@ -364,7 +364,7 @@ impl Dispatcher {
                 }
                 Err(e) => Err(e),
             },
-            Channel::Commands => Ok(()),
+            Channel::Commands | Channel::MavlinkUp | Channel::MavlinkDown => Ok(()),
         };
         if let Err(error) = outcome {
             tracing::warn!(topic, %error, "refused an unreadable MQTT payload");
@@ -462,9 +462,16 @@ impl Dispatcher {
             EventBody::StatusText { severity, text } => {
                 tracing::info!(drone, severity, text, "autopilot says")
             }
+            EventBody::Failsafe { reason, mode } => {
+                tracing::warn!(drone, reason, ?mode, "autopilot failsafe")
+            }
+            EventBody::FenceBreached { breach, .. } => {
+                tracing::warn!(drone, breach, "geofence breached")
+            }
             EventBody::ModeChanged { .. }
             | EventBody::ArmedChanged { .. }
-            | EventBody::AutopilotLinkRegained => {}
+            | EventBody::AutopilotLinkRegained
+            | EventBody::FenceCleared => {}
         }
         Ok(())
     }

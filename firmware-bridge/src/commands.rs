@@ -2,28 +2,28 @@
 //! answering each with its lifecycle: `accepted` (sent on arrival by the
 //! MQTT session), optionally `in_progress`, then exactly one terminal reply.
 //!
-//! PX4 recipes (as QGroundControl does them): start = arm, then DO_SET_MODE
-//! AUTO.MISSION; pause = DO_REPOSITION with only the change-mode flag (Hold
-//! here); resume = AUTO.MISSION; return = AUTO.RTL; land = AUTO.LAND. PX4 can
-//! ACK a mode change and not make it, so each mode change is confirmed in a
-//! later HEARTBEAT.
+//! What to send for each command on each autopilot is decided in
+//! [`crate::recipes`] (pure); this module executes those steps with the
+//! MAVLink command protocol's retries and timeouts, confirms mode changes
+//! from HEARTBEAT, and runs the plan uploads through [`mission_upload`].
 
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use mavlink::dialects::ardupilotmega::{
-    MavCmd, MavMessage, MavModeFlag, MavResult, COMMAND_LONG_DATA,
+    MavCmd, MavFrame, MavMessage, MavResult, COMMAND_INT_DATA, COMMAND_LONG_DATA,
 };
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
-use wire::{Command, CommandBody, CommandState};
+use wire::{Command, CommandBody, CommandState, FlightMode};
 
 use crate::autopilot::{next_from, Autopilot};
 use crate::command_ledger::{reply, CommandLedger};
-use crate::flight_mode::{AutopilotKind, Px4Mode};
-use crate::mission_upload;
+use crate::mission_upload::{self, UploadError};
 use crate::outbox::Outgoing;
+use crate::recipes::{self, Action, ExpectedMode, Step};
+use crate::telemetry::RateRequest;
 use crate::vehicle_state::AutopilotTarget;
 use crate::wall_clock_ms;
 
@@ -33,8 +33,34 @@ pub const COMMAND_ACK_TIMEOUT: Duration = Duration::from_secs(1);
 pub const COMMAND_RETRIES: u8 = 3;
 /// After IN_PROGRESS the autopilot promises a final ACK; allow it this long.
 pub const IN_PROGRESS_TIMEOUT: Duration = Duration::from_secs(30);
-/// PX4 heartbeats at 1 Hz: allow a few for a mode change to show.
+/// Autopilots heartbeat at 1 Hz: allow a few for a mode change to show.
 pub const MODE_CONFIRM_TIMEOUT: Duration = Duration::from_millis(3500);
+/// The fastest telemetry a pilot can ask for, and for how long at most.
+pub const MAX_TELEMETRY_HZ: f64 = 50.0;
+pub const MAX_TELEMETRY_BOOST_S: u32 = 3600;
+
+/// A switch to the mode a command asked for, within this long of the
+/// command starting, is the command's doing and not a failsafe.
+pub const COMMANDED_MODE_WINDOW: Duration = Duration::from_secs(15);
+
+/// The flight mode the latest command asked for, and when; shared with the
+/// event detector so a commanded return is not reported as a failsafe.
+#[derive(Debug, Clone, Default)]
+pub struct CommandedMode(Arc<Mutex<Option<(FlightMode, std::time::Instant)>>>);
+
+impl CommandedMode {
+    pub fn record(&self, mode: FlightMode) {
+        *self.0.lock().unwrap_or_else(|p| p.into_inner()) = Some((mode, std::time::Instant::now()));
+    }
+
+    /// The mode asked for within [`COMMANDED_MODE_WINDOW`] of `now`.
+    pub fn recent(&self, now: std::time::Instant) -> Option<FlightMode> {
+        let latest = *self.0.lock().unwrap_or_else(|p| p.into_inner());
+        latest
+            .filter(|(_, at)| now.saturating_duration_since(*at) < COMMANDED_MODE_WINDOW)
+            .map(|(mode, _)| mode)
+    }
+}
 
 /// How a command ended, before it becomes a reply.
 #[derive(Debug, Clone, PartialEq)]
@@ -50,6 +76,15 @@ impl Outcome {
             Outcome::Succeeded(message) => (CommandState::Succeeded, message),
             Outcome::Failed(message) => (CommandState::Failed, Some(message)),
             Outcome::TimedOut(message) => (CommandState::TimedOut, Some(message)),
+        }
+    }
+}
+
+impl From<UploadError> for Outcome {
+    fn from(error: UploadError) -> Self {
+        match error {
+            UploadError::TimedOut { .. } => Outcome::TimedOut(error.to_string()),
+            other => Outcome::Failed(other.to_string()),
         }
     }
 }
@@ -81,12 +116,77 @@ impl Replier {
     }
 }
 
+/// Checks a command's values before anything is sent to the autopilot.
+pub fn validate(body: &CommandBody) -> Result<(), String> {
+    let position = |lat_deg: f64, lon_deg: f64| {
+        if !(lat_deg.is_finite() && (-90.0..=90.0).contains(&lat_deg)) {
+            return Err(format!("latitude {lat_deg} is outside -90..90"));
+        }
+        if !(lon_deg.is_finite() && (-180.0..=180.0).contains(&lon_deg)) {
+            return Err(format!("longitude {lon_deg} is outside -180..180"));
+        }
+        Ok(())
+    };
+    match body {
+        CommandBody::ChangeSpeed { speed_mps } if !(speed_mps.is_finite() && *speed_mps > 0.0) => {
+            Err(format!("speed {speed_mps} m/s must be a number above 0"))
+        }
+        CommandBody::Reposition(target) => {
+            position(target.lat_deg, target.lon_deg)?;
+            if !target.alt_rel_m.is_finite() {
+                return Err(format!(
+                    "alt_rel_m must be a number, got {}",
+                    target.alt_rel_m
+                ));
+            }
+            Ok(())
+        }
+        CommandBody::SetTelemetryRate { hz, for_s } => {
+            if !(hz.is_finite() && *hz > 0.0 && *hz <= MAX_TELEMETRY_HZ) {
+                return Err(format!(
+                    "telemetry rate {hz} Hz must be above 0 and at most {MAX_TELEMETRY_HZ}"
+                ));
+            }
+            if !(1..=MAX_TELEMETRY_BOOST_S).contains(for_s) {
+                return Err(format!(
+                    "for_s {for_s} must be 1 to {MAX_TELEMETRY_BOOST_S} seconds"
+                ));
+            }
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn action_of(body: &CommandBody) -> Option<Action> {
+    Some(match body {
+        CommandBody::StartMission => Action::StartMission,
+        CommandBody::Pause => Action::Pause,
+        CommandBody::Resume => Action::Resume,
+        CommandBody::ReturnToLaunch => Action::ReturnToLaunch,
+        CommandBody::Land => Action::Land,
+        CommandBody::Arm => Action::Arm,
+        CommandBody::Disarm => Action::Disarm,
+        CommandBody::ChangeSpeed { speed_mps } => Action::ChangeSpeed {
+            speed_mps: *speed_mps,
+        },
+        CommandBody::Reposition(target) => Action::Reposition(target.clone()),
+        CommandBody::UploadMission(_)
+        | CommandBody::UploadFence(_)
+        | CommandBody::UploadRally(_)
+        | CommandBody::SetTelemetryRate { .. } => return None,
+    })
+}
+
 pub struct CommandRunner {
     pub autopilot: Autopilot,
     pub replier: Replier,
     /// Size of the mission last uploaded, for MissionCompleted detection
     /// (u32::MAX = none yet).
     pub uploaded_mission_items: Arc<AtomicU32>,
+    /// Where `set_telemetry_rate` takes effect.
+    pub telemetry_rate: watch::Sender<Option<RateRequest>>,
+    pub commanded_mode: CommandedMode,
 }
 
 impl CommandRunner {
@@ -114,16 +214,25 @@ impl CommandRunner {
     }
 
     async fn execute(&self, command: &Command) -> Outcome {
+        if let Err(reason) = validate(&command.body) {
+            return Outcome::Failed(format!("{} refused: {reason}", command.body.name()));
+        }
+        // Not an autopilot command: works whatever the link does.
+        if let CommandBody::SetTelemetryRate { hz, for_s } = command.body {
+            let until = tokio::time::Instant::now() + Duration::from_secs(u64::from(for_s));
+            self.telemetry_rate
+                .send_replace(Some(RateRequest { hz, until }));
+            return Outcome::Succeeded(Some(format!("telemetry at {hz} Hz for {for_s} s")));
+        }
         let Some(target) = self.autopilot.target() else {
             return Outcome::Failed("autopilot has not been heard yet (no HEARTBEAT)".into());
         };
         if !self.autopilot.state().link_up {
             return Outcome::Failed("autopilot link is down (no HEARTBEAT for 3 s)".into());
         }
-        let request_id = command.id.as_str();
         match &command.body {
             CommandBody::UploadMission(mission) => {
-                match mission_upload::upload(&self.autopilot, &mission.items).await {
+                match mission_upload::upload_mission(&self.autopilot, &mission.items).await {
                     Ok(()) => {
                         self.uploaded_mission_items
                             .store(mission.items.len() as u32, Ordering::Relaxed);
@@ -132,112 +241,99 @@ impl CommandRunner {
                             mission.items.len()
                         )))
                     }
-                    Err(error @ mission_upload::UploadError::TimedOut { .. }) => {
-                        Outcome::TimedOut(error.to_string())
-                    }
-                    Err(error) => Outcome::Failed(error.to_string()),
+                    Err(error) => error.into(),
                 }
             }
-            CommandBody::StartMission => {
-                let Some(()) = self.require_px4(&target) else {
-                    return px4_only("start_mission", &target);
+            CommandBody::UploadFence(fence) => {
+                match mission_upload::upload_fence(&self.autopilot, fence).await {
+                    Ok(count) => Outcome::Succeeded(Some(format!("{count} fence items uploaded"))),
+                    Err(error) => error.into(),
+                }
+            }
+            CommandBody::UploadRally(rally) => {
+                match mission_upload::upload_rally(&self.autopilot, rally).await {
+                    Ok(count) => Outcome::Succeeded(Some(format!("{count} rally points uploaded"))),
+                    Err(error) => error.into(),
+                }
+            }
+            body => {
+                let Some(action) = action_of(body) else {
+                    return Outcome::Failed(format!("{} is not a flight command", body.name()));
                 };
-                if !self.autopilot.state().armed {
-                    let arm = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
-                    if let Err(outcome) = self
-                        .command_long(
-                            request_id,
-                            &target,
-                            MavCmd::MAV_CMD_COMPONENT_ARM_DISARM,
-                            arm,
-                        )
-                        .await
-                    {
-                        return outcome;
-                    }
+                if let Some(mode) = action.resulting_mode() {
+                    self.commanded_mode.record(mode);
                 }
-                self.set_px4_mode(request_id, &target, Px4Mode::MISSION)
-                    .await
+                match recipes::recipe(target.kind, &action) {
+                    Ok(steps) => self.run_steps(&command.id, &target, &steps).await,
+                    Err(reason) => Outcome::Failed(reason),
+                }
             }
-            CommandBody::Pause => {
-                let Some(()) = self.require_px4(&target) else {
-                    return px4_only("pause", &target);
-                };
-                let heartbeats_before = self.autopilot.state().heartbeats_seen;
-                // p1 -1 default speed, p2 1 = CHANGE_MODE only (PX4 refuses
-                // anything else), NaN yaw and position = hold right here.
-                let hold_here = [-1.0, 1.0, 0.0, f32::NAN, f32::NAN, f32::NAN, f32::NAN];
-                if let Err(outcome) = self
-                    .command_long(
-                        request_id,
-                        &target,
-                        MavCmd::MAV_CMD_DO_REPOSITION,
-                        hold_here,
-                    )
-                    .await
-                {
-                    return outcome;
-                }
-                self.confirm_mode(Px4Mode::HOLD, heartbeats_before).await
-            }
-            CommandBody::Resume => {
-                let Some(()) = self.require_px4(&target) else {
-                    return px4_only("resume", &target);
-                };
-                self.set_px4_mode(request_id, &target, Px4Mode::MISSION)
-                    .await
-            }
-            CommandBody::ReturnToLaunch => match target.kind {
-                AutopilotKind::Px4 => {
-                    self.set_px4_mode(request_id, &target, Px4Mode::RETURN)
-                        .await
-                }
-                _ => self
-                    .command_long(
-                        request_id,
-                        &target,
-                        MavCmd::MAV_CMD_NAV_RETURN_TO_LAUNCH,
-                        [0.0; 7],
-                    )
-                    .await
-                    .map_or_else(|outcome| outcome, |()| Outcome::Succeeded(None)),
-            },
-            CommandBody::Land => match target.kind {
-                AutopilotKind::Px4 => self.set_px4_mode(request_id, &target, Px4Mode::LAND).await,
-                _ => {
-                    // NaN yaw and position: land where it is.
-                    let here = [0.0, 0.0, 0.0, f32::NAN, f32::NAN, f32::NAN, f32::NAN];
-                    self.command_long(request_id, &target, MavCmd::MAV_CMD_NAV_LAND, here)
-                        .await
-                        .map_or_else(|outcome| outcome, |()| Outcome::Succeeded(None))
-                }
-            },
         }
     }
 
-    fn require_px4(&self, target: &AutopilotTarget) -> Option<()> {
-        (target.kind == AutopilotKind::Px4).then_some(())
-    }
-
-    /// DO_SET_MODE with PX4's main/sub modes, then confirmation in HEARTBEAT.
-    async fn set_px4_mode(
+    /// Runs a recipe: each command sent with retries, each mode change
+    /// confirmed by a HEARTBEAT that arrived after the command before it.
+    async fn run_steps(
         &self,
         request_id: &str,
         target: &AutopilotTarget,
-        mode: Px4Mode,
+        steps: &[Step],
     ) -> Outcome {
-        let heartbeats_before = self.autopilot.state().heartbeats_seen;
-        let params = set_mode_params(mode);
-        if let Err(outcome) = self
-            .command_long(request_id, target, MavCmd::MAV_CMD_DO_SET_MODE, params)
-            .await
-        {
-            return outcome;
+        let mut heartbeats_before = self.autopilot.state().heartbeats_seen;
+        let mut skip_next = false;
+        for step in steps {
+            if std::mem::take(&mut skip_next) {
+                continue;
+            }
+            let sent = match step {
+                Step::ArmUnlessArmed => {
+                    skip_next = self.autopilot.state().armed;
+                    continue;
+                }
+                Step::ConfirmMode(mode) => {
+                    if let Err(outcome) = self.confirm_mode(*mode, heartbeats_before).await {
+                        return outcome;
+                    }
+                    continue;
+                }
+                Step::Long { command, params } => {
+                    heartbeats_before = self.autopilot.state().heartbeats_seen;
+                    let params = *params;
+                    let command = *command;
+                    self.send_command(request_id, target, command, move |confirmation| {
+                        command_long_message(target, command, params, confirmation)
+                    })
+                    .await
+                }
+                Step::Int {
+                    command,
+                    frame,
+                    params,
+                    lat_e7,
+                    lon_e7,
+                    alt_m,
+                } => {
+                    heartbeats_before = self.autopilot.state().heartbeats_seen;
+                    let message = command_int_message(
+                        target, *command, *frame, *params, *lat_e7, *lon_e7, *alt_m,
+                    );
+                    // COMMAND_INT has no confirmation counter.
+                    self.send_command(request_id, target, *command, move |_| message.clone())
+                        .await
+                }
+            };
+            if let Err(outcome) = sent {
+                return outcome;
+            }
         }
-        self.confirm_mode(mode, heartbeats_before).await
+        Outcome::Succeeded(None)
     }
 
-    async fn confirm_mode(&self, mode: Px4Mode, heartbeats_before: u64) -> Outcome {
+    async fn confirm_mode(
+        &self,
+        mode: ExpectedMode,
+        heartbeats_before: u64,
+    ) -> Result<(), Outcome> {
         let mut state = self.autopilot.state_watch();
         let confirmed = tokio::time::timeout(
             MODE_CONFIRM_TIMEOUT,
@@ -246,28 +342,29 @@ impl CommandRunner {
         )
         .await;
         match confirmed {
-            Ok(Ok(_)) => Outcome::Succeeded(None),
-            Ok(Err(_closed)) => {
-                Outcome::Failed("bridge shut down while confirming the mode".into())
-            }
+            Ok(Ok(_)) => Ok(()),
+            Ok(Err(_closed)) => Err(Outcome::Failed(
+                "bridge shut down while confirming the mode".into(),
+            )),
             Err(_elapsed) => {
                 let reported = self.autopilot.state().mode;
-                Outcome::Failed(format!(
+                Err(Outcome::Failed(format!(
                     "autopilot accepted the change to {} but its HEARTBEAT still reports {reported:?}",
                     mode.name()
-                ))
+                )))
             }
         }
     }
 
-    /// COMMAND_LONG with retries. `Ok` on MAV_RESULT_ACCEPTED; IN_PROGRESS
-    /// becomes an `in_progress` reply and a longer wait.
-    async fn command_long(
+    /// Sends a command (built for each attempt's `confirmation`) with
+    /// retries. `Ok` on MAV_RESULT_ACCEPTED; IN_PROGRESS becomes an
+    /// `in_progress` reply and a longer wait.
+    async fn send_command(
         &self,
         request_id: &str,
         target: &AutopilotTarget,
         command: MavCmd,
-        params: [f32; 7],
+        build: impl Fn(u8) -> MavMessage,
     ) -> Result<(), Outcome> {
         let mut frames = self.autopilot.frames();
         let mut confirmation = 0u8;
@@ -275,7 +372,7 @@ impl CommandRunner {
         let mut in_progress = false;
         loop {
             if !in_progress {
-                let message = command_long_message(target, command, params, confirmation);
+                let message = build(confirmation);
                 self.autopilot
                     .send(&message)
                     .await
@@ -336,28 +433,6 @@ impl CommandRunner {
     }
 }
 
-fn px4_only(kind: &str, target: &AutopilotTarget) -> Outcome {
-    Outcome::Failed(format!(
-        "{kind} is implemented for PX4 only; this autopilot is {}",
-        target.kind.name()
-    ))
-}
-
-/// DO_SET_MODE parameters for PX4: p1 CUSTOM_MODE_ENABLED, p2 main mode,
-/// p3 sub mode (PX4 reads them as separate bytes; a packed word in p2 is
-/// truncated to 0 and may still be ACKed).
-pub fn set_mode_params(mode: Px4Mode) -> [f32; 7] {
-    [
-        f32::from(MavModeFlag::MAV_MODE_FLAG_CUSTOM_MODE_ENABLED.bits()),
-        f32::from(mode.main_mode),
-        f32::from(mode.sub_mode),
-        0.0,
-        0.0,
-        0.0,
-        0.0,
-    ]
-}
-
 pub fn command_long_message(
     target: &AutopilotTarget,
     command: MavCmd,
@@ -379,18 +454,65 @@ pub fn command_long_message(
     })
 }
 
+pub fn command_int_message(
+    target: &AutopilotTarget,
+    command: MavCmd,
+    frame: MavFrame,
+    params: [f32; 4],
+    lat_e7: i32,
+    lon_e7: i32,
+    alt_m: f32,
+) -> MavMessage {
+    MavMessage::COMMAND_INT(COMMAND_INT_DATA {
+        param1: params[0],
+        param2: params[1],
+        param3: params[2],
+        param4: params[3],
+        x: lat_e7,
+        y: lon_e7,
+        z: alt_m,
+        command,
+        target_system: target.system_id,
+        target_component: target.component_id,
+        frame,
+        current: 0,
+        autocontinue: 0,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::flight_mode::AutopilotKind;
 
     #[test]
-    fn px4_set_mode_carries_main_and_sub_separately() {
-        assert_eq!(
-            set_mode_params(Px4Mode::MISSION),
-            [1.0, 4.0, 4.0, 0.0, 0.0, 0.0, 0.0]
-        );
-        assert_eq!(set_mode_params(Px4Mode::RETURN)[1..3], [4.0, 5.0]);
-        assert_eq!(set_mode_params(Px4Mode::LAND)[1..3], [4.0, 6.0]);
+    fn bad_values_are_refused_before_reaching_the_autopilot() {
+        assert!(validate(&CommandBody::ChangeSpeed { speed_mps: 0.0 }).is_err());
+        assert!(validate(&CommandBody::ChangeSpeed {
+            speed_mps: f32::NAN
+        })
+        .is_err());
+        assert!(validate(&CommandBody::ChangeSpeed { speed_mps: 5.0 }).is_ok());
+        let far = wire::Reposition {
+            lat_deg: 91.0,
+            lon_deg: 0.0,
+            alt_rel_m: 10.0,
+        };
+        assert!(validate(&CommandBody::Reposition(far))
+            .unwrap_err()
+            .contains("latitude 91"));
+        let too_fast = CommandBody::SetTelemetryRate {
+            hz: 500.0,
+            for_s: 10,
+        };
+        assert!(validate(&too_fast).unwrap_err().contains("500"));
+        let forever = CommandBody::SetTelemetryRate { hz: 10.0, for_s: 0 };
+        assert!(validate(&forever).is_err());
+        assert!(validate(&CommandBody::SetTelemetryRate {
+            hz: 10.0,
+            for_s: 60
+        })
+        .is_ok());
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Turning changes in vehicle state and notable MAVLink messages into
 //! contract events (mission progress, images, status text, mode and arming
-//! changes, landing, autopilot link loss).
+//! changes, landing, autopilot link loss, failsafes, geofence breaches).
 //!
 //! Pure: the detector sees the state before and after each message (or each
 //! link check) and returns the events that follow, so its rules are tested
@@ -8,11 +8,23 @@
 
 use std::collections::VecDeque;
 
-use mavlink::dialects::ardupilotmega::{MavBool, MavMessage};
+use mavlink::dialects::ardupilotmega::{FenceBreach, MavBool, MavMessage, MavSeverity};
 use wire::event::ImageCaptured;
-use wire::{EventBody, LandedState};
+use wire::{EventBody, FlightMode, LandedState};
 
+use crate::mission_upload::mission_seq_offset;
 use crate::vehicle_state::VehicleState;
+
+/// What the bridge knows besides the vehicle's own reports.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Hints {
+    /// Size of the mission this bridge uploaded, used when the autopilot
+    /// does not report MISSION_CURRENT.total.
+    pub mission_total: Option<u16>,
+    /// The mode a command of this bridge asked for in the last few seconds:
+    /// a switch to it is not a failsafe.
+    pub commanded_mode: Option<FlightMode>,
+}
 
 /// Without EXTENDED_SYS_STATE, armed and this high above home counts as flown.
 const FLOWN_WITHOUT_LANDED_STATE_ALT_M: f64 = 1.0;
@@ -22,6 +34,7 @@ const REMEMBERED_IMAGE_INDICES: usize = 256;
 #[derive(Debug, Default)]
 pub struct EventDetector {
     has_flown: bool,
+    fence_breached: bool,
     last_item_reached: Option<u16>,
     recent_image_indices: VecDeque<i32>,
 }
@@ -31,21 +44,26 @@ impl EventDetector {
         EventDetector::default()
     }
 
-    /// `mission_total_hint` is the size of the mission this bridge uploaded,
-    /// used when the autopilot does not report MISSION_CURRENT.total.
     pub fn observe(
         &mut self,
         before: &VehicleState,
         after: &VehicleState,
         message: Option<&MavMessage>,
-        mission_total_hint: Option<u16>,
+        hints: &Hints,
     ) -> Vec<EventBody> {
+        let mission_total_hint = hints.mission_total;
         let mut events = Vec::new();
         self.link_changes(before, after, &mut events);
         // The first HEARTBEAT sets mode and armed; it is not a change.
         if before.heartbeats_seen > 0 {
             if before.mode != after.mode {
                 events.push(EventBody::ModeChanged { mode: after.mode });
+                if let Some(reason) = uncommanded_takeover(before, after, hints) {
+                    events.push(EventBody::Failsafe {
+                        reason,
+                        mode: Some(after.mode),
+                    });
+                }
             }
             if before.armed != after.armed {
                 events.push(EventBody::ArmedChanged { armed: after.armed });
@@ -92,14 +110,38 @@ impl EventDetector {
                     return; // repeated report of the same item
                 }
                 self.last_item_reached = Some(reached.seq);
+                // ArduPilot's item 0 is home, not one of the dispatcher's.
+                let offset = after
+                    .autopilot
+                    .map_or(0, |target| mission_seq_offset(target.kind));
+                let Some(seq) = reached.seq.checked_sub(offset) else {
+                    return;
+                };
                 let total = after.mission_total.or(mission_total_hint).unwrap_or(0);
-                events.push(EventBody::MissionItemReached {
-                    seq: reached.seq,
-                    total,
-                });
-                if total > 0 && reached.seq + 1 == total {
+                events.push(EventBody::MissionItemReached { seq, total });
+                if total > 0 && seq + 1 == total {
                     events.push(EventBody::MissionCompleted { total });
                 }
+            }
+            MavMessage::FENCE_STATUS(fence) => {
+                let breached = fence.breach_status != 0;
+                if breached && !self.fence_breached {
+                    let breach = match fence.breach_type {
+                        FenceBreach::FENCE_BREACH_MINALT => "min_altitude",
+                        FenceBreach::FENCE_BREACH_MAXALT => "max_altitude",
+                        FenceBreach::FENCE_BREACH_BOUNDARY => "boundary",
+                        FenceBreach::FENCE_BREACH_NONE => "unknown",
+                    };
+                    events.push(EventBody::FenceBreached {
+                        breach: breach.into(),
+                        breach_count: fence.breach_count,
+                        lat_deg: after.position.map(|fix| fix.lat_deg),
+                        lon_deg: after.position.map(|fix| fix.lon_deg),
+                    });
+                } else if !breached && self.fence_breached {
+                    events.push(EventBody::FenceCleared);
+                }
+                self.fence_breached = breached;
             }
             MavMessage::CAMERA_IMAGE_CAPTURED(captured) => {
                 if !captured.capture_result.contains(MavBool::MAV_BOOL_TRUE) {
@@ -132,10 +174,22 @@ impl EventDetector {
                 // Chunked texts (id != 0) arrive as one event per chunk;
                 // reassembly comes with the ArduPilot profile.
                 let text = nul_terminated(&status.text[..]);
-                if !text.is_empty() {
-                    events.push(EventBody::StatusText {
-                        severity: status.severity as u8,
-                        text,
+                if text.is_empty() {
+                    return;
+                }
+                // PX4 and ArduPilot both announce failsafes in words ("Battery
+                // Failsafe", "Failsafe activated: ..."), at warning or worse.
+                let announced_failsafe = (status.severity as u8)
+                    <= MavSeverity::MAV_SEVERITY_WARNING as u8
+                    && text.to_ascii_lowercase().contains("failsafe");
+                events.push(EventBody::StatusText {
+                    severity: status.severity as u8,
+                    text: text.clone(),
+                });
+                if announced_failsafe {
+                    events.push(EventBody::Failsafe {
+                        reason: text,
+                        mode: None,
                     });
                 }
             }
@@ -170,6 +224,42 @@ impl EventDetector {
             }
         }
     }
+}
+
+/// Why a switch to return or land counts as the autopilot taking over, if
+/// it does: no command of this bridge asked for it, and it is not the end of
+/// the mission handing over (PX4 switches to RTL/LAND when a mission's final
+/// return or land item starts).
+fn uncommanded_takeover(
+    before: &VehicleState,
+    after: &VehicleState,
+    hints: &Hints,
+) -> Option<String> {
+    if !matches!(after.mode, FlightMode::Return | FlightMode::Land) {
+        return None;
+    }
+    if hints.commanded_mode == Some(after.mode) {
+        return None;
+    }
+    let on_last_item = match (
+        before.mission_seq,
+        before.mission_total.or(hints.mission_total),
+    ) {
+        (Some(seq), Some(total)) => seq + 1 >= total,
+        _ => false,
+    };
+    if before.mode == FlightMode::Mission && on_last_item {
+        return None;
+    }
+    let to = if after.mode == FlightMode::Return {
+        "return"
+    } else {
+        "land"
+    };
+    Some(format!(
+        "autopilot switched from {:?} to {to} without a command",
+        before.mode
+    ))
 }
 
 fn nul_terminated(bytes: &[u8]) -> String {
@@ -227,7 +317,7 @@ mod tests {
         state: VehicleState,
         detector: EventDetector,
         now: Instant,
-        mission_total_hint: Option<u16>,
+        hints: Hints,
     }
 
     impl Script {
@@ -236,7 +326,7 @@ mod tests {
                 state: VehicleState::default(),
                 detector: EventDetector::new(),
                 now: Instant::now(),
-                mission_total_hint: None,
+                hints: Hints::default(),
             }
         }
 
@@ -244,12 +334,8 @@ mod tests {
             self.now += Duration::from_millis(100);
             let before = self.state.clone();
             self.state.apply(&autopilot_header(), &message, self.now);
-            self.detector.observe(
-                &before,
-                &self.state,
-                Some(&message),
-                self.mission_total_hint,
-            )
+            self.detector
+                .observe(&before, &self.state, Some(&message), &self.hints)
         }
 
         fn wait(&mut self, duration: Duration) -> Vec<EventBody> {
@@ -257,8 +343,158 @@ mod tests {
             let before = self.state.clone();
             self.state.check_link(self.now);
             self.detector
-                .observe(&before, &self.state, None, self.mission_total_hint)
+                .observe(&before, &self.state, None, &self.hints)
         }
+    }
+
+    fn ardupilot_heartbeat(mode: u32, armed: bool) -> MavMessage {
+        let MavMessage::HEARTBEAT(mut data) = heartbeat(Px4Mode::HOLD, armed) else {
+            unreachable!()
+        };
+        data.autopilot = MavAutopilot::MAV_AUTOPILOT_ARDUPILOTMEGA;
+        data.custom_mode = mode;
+        MavMessage::HEARTBEAT(data)
+    }
+
+    fn status_text(severity: MavSeverity, text: &str) -> MavMessage {
+        MavMessage::STATUSTEXT(STATUSTEXT_DATA {
+            severity,
+            text: mavlink::types::CharArray::from(text),
+            id: 0,
+            chunk_seq: 0,
+        })
+    }
+
+    fn fence_status(breached: bool, breach_type: FenceBreach, count: u16) -> MavMessage {
+        MavMessage::FENCE_STATUS(FENCE_STATUS_DATA {
+            breach_time: 0,
+            breach_count: count,
+            breach_status: u8::from(breached),
+            breach_type,
+            breach_mitigation: FenceMitigate::FENCE_MITIGATE_UNKNOWN,
+        })
+    }
+
+    fn failsafes(events: &[EventBody]) -> Vec<EventBody> {
+        events
+            .iter()
+            .filter(|e| matches!(e, EventBody::Failsafe { .. }))
+            .cloned()
+            .collect()
+    }
+
+    #[test]
+    fn an_uncommanded_return_is_a_failsafe_and_a_commanded_one_is_not() {
+        let mut script = Script::new();
+        script.feed(heartbeat(Px4Mode::MISSION, true));
+        let taken_over = script.feed(heartbeat(Px4Mode::RETURN, true));
+        assert_eq!(
+            failsafes(&taken_over),
+            [EventBody::Failsafe {
+                reason: "autopilot switched from Mission to return without a command".into(),
+                mode: Some(FlightMode::Return),
+            }]
+        );
+
+        let mut script = Script::new();
+        script.feed(heartbeat(Px4Mode::MISSION, true));
+        script.hints.commanded_mode = Some(FlightMode::Land);
+        assert_eq!(failsafes(&script.feed(heartbeat(Px4Mode::LAND, true))), []);
+    }
+
+    #[test]
+    fn a_mission_ending_in_return_is_not_a_failsafe() {
+        let mut script = Script::new();
+        script.hints.mission_total = Some(4);
+        script.feed(heartbeat(Px4Mode::MISSION, true));
+        script.feed(MavMessage::MISSION_CURRENT(MISSION_CURRENT_DATA {
+            seq: 3,
+            total: 4,
+            ..Default::default()
+        }));
+        assert_eq!(
+            failsafes(&script.feed(heartbeat(Px4Mode::RETURN, true))),
+            []
+        );
+    }
+
+    #[test]
+    fn a_failsafe_announced_in_status_text_is_reported() {
+        let mut script = Script::new();
+        script.feed(heartbeat(Px4Mode::MISSION, true));
+        let events = script.feed(status_text(
+            MavSeverity::MAV_SEVERITY_CRITICAL,
+            "Battery Failsafe - Critical",
+        ));
+        assert_eq!(
+            failsafes(&events),
+            [EventBody::Failsafe {
+                reason: "Battery Failsafe - Critical".into(),
+                mode: None,
+            }]
+        );
+        // Informational chatter mentioning the word is not one.
+        let info = script.feed(status_text(
+            MavSeverity::MAV_SEVERITY_INFO,
+            "failsafe parameters loaded",
+        ));
+        assert_eq!(failsafes(&info), []);
+    }
+
+    #[test]
+    fn fence_breach_and_clearance_are_reported_once_each() {
+        let mut script = Script::new();
+        script.feed(heartbeat(Px4Mode::MISSION, true));
+        assert_eq!(
+            script.feed(fence_status(false, FenceBreach::FENCE_BREACH_NONE, 0)),
+            []
+        );
+        let breached = script.feed(fence_status(true, FenceBreach::FENCE_BREACH_BOUNDARY, 1));
+        assert_eq!(
+            breached,
+            [EventBody::FenceBreached {
+                breach: "boundary".into(),
+                breach_count: 1,
+                lat_deg: None,
+                lon_deg: None,
+            }]
+        );
+        assert_eq!(
+            script.feed(fence_status(true, FenceBreach::FENCE_BREACH_BOUNDARY, 1)),
+            []
+        );
+        assert_eq!(
+            script.feed(fence_status(false, FenceBreach::FENCE_BREACH_NONE, 1)),
+            [EventBody::FenceCleared]
+        );
+    }
+
+    #[test]
+    fn ardupilot_progress_is_counted_without_its_home_item() {
+        let mut script = Script::new();
+        script.feed(ardupilot_heartbeat(3, true));
+        // ArduPilot reports 1 home item + 3 of the dispatcher's.
+        script.feed(MavMessage::MISSION_CURRENT(MISSION_CURRENT_DATA {
+            seq: 1,
+            total: 4,
+            ..Default::default()
+        }));
+        assert_eq!(
+            (script.state.mission_seq, script.state.mission_total),
+            (Some(0), Some(3))
+        );
+        assert_eq!(script.feed(item_reached(0)), [], "home is not an item");
+        assert_eq!(
+            script.feed(item_reached(1)),
+            [EventBody::MissionItemReached { seq: 0, total: 3 }]
+        );
+        assert_eq!(
+            script.feed(item_reached(3)),
+            [
+                EventBody::MissionItemReached { seq: 2, total: 3 },
+                EventBody::MissionCompleted { total: 3 }
+            ]
+        );
     }
 
     #[test]
@@ -280,7 +516,7 @@ mod tests {
     #[test]
     fn last_item_reached_completes_the_mission_once() {
         let mut script = Script::new();
-        script.mission_total_hint = Some(3);
+        script.hints.mission_total = Some(3);
         script.feed(heartbeat(Px4Mode::MISSION, true));
         assert_eq!(
             script.feed(item_reached(0)),

@@ -13,17 +13,24 @@
 //! events.
 
 pub mod autopilot;
+pub mod command_intake;
 pub mod command_ledger;
 pub mod commands;
 pub mod events;
 pub mod flight_mode;
 pub mod link;
+pub mod mavlink_input;
 pub mod mission_upload;
 pub mod mqtt_session;
+pub mod mqtt_tls;
 pub mod outbox;
+pub mod recipes;
+pub mod spool;
 pub mod telemetry;
+pub mod tunnel;
 pub mod vehicle_state;
 
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -37,8 +44,8 @@ use wire::{Event, EventBody};
 
 use crate::autopilot::{Autopilot, Frame};
 use crate::command_ledger::{CommandLedger, REMEMBERED_COMMANDS};
-use crate::commands::{CommandRunner, Replier};
-use crate::events::EventDetector;
+use crate::commands::{CommandRunner, CommandedMode, Replier};
+use crate::events::{EventDetector, Hints};
 use crate::link::MavlinkLink;
 use crate::mqtt_session::{MqttSession, SessionConfig};
 use crate::outbox::Outgoing;
@@ -63,6 +70,14 @@ pub struct BridgeConfig {
     /// The broker declares the bridge dead (and publishes its Last Will)
     /// after about 1.5 times this without a packet.
     pub mqtt_keep_alive: Duration,
+    /// Where undelivered events and replies are kept on disk so a restart
+    /// loses none; `None` keeps them in memory only.
+    pub spool_dir: Option<PathBuf>,
+    /// Username/password and TLS for the broker connection.
+    pub mqtt_security: mqtt_session::MqttSecurity,
+    /// Carry raw MAVLink both ways over `…/mavlink/up|down` for a remote
+    /// ground station.
+    pub gcs_tunnel: bool,
 }
 
 impl BridgeConfig {
@@ -77,6 +92,9 @@ impl BridgeConfig {
             mqtt_url: mqtt_url.into(),
             telemetry_hz: DEFAULT_TELEMETRY_HZ,
             mqtt_keep_alive: DEFAULT_MQTT_KEEP_ALIVE,
+            spool_dir: None,
+            mqtt_security: mqtt_session::MqttSecurity::default(),
+            gcs_tunnel: false,
         }
     }
 
@@ -107,7 +125,8 @@ impl BridgeConfig {
                 self.mavlink
             )));
         }
-        mqtt_session::parse_mqtt_url(&self.mqtt_url)?;
+        let (_, _, tls_url) = mqtt_session::parse_mqtt_url(&self.mqtt_url)?;
+        self.mqtt_security.validate(tls_url)?;
         Ok(())
     }
 }
@@ -118,6 +137,8 @@ pub enum BridgeError {
     InvalidConfig(String),
     #[error(transparent)]
     Link(#[from] link::LinkError),
+    #[error(transparent)]
+    Spool(#[from] spool::SpoolError),
     #[error("bridge task failed: {0}")]
     Task(String),
 }
@@ -148,6 +169,10 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
     let (commands_tx, commands_rx) = mpsc::channel(COMMAND_QUEUE);
     let ledger = Arc::new(Mutex::new(CommandLedger::new(REMEMBERED_COMMANDS)));
     let uploaded_mission_items = Arc::new(AtomicU32::new(u32::MAX));
+    let (telemetry_rate_tx, telemetry_rate_rx) = watch::channel(None);
+    let commanded_mode = CommandedMode::default();
+    let (tunnel_up_tx, tunnel_up_rx) = mpsc::channel::<Vec<u8>>(1024);
+    let (tunnel_down_tx, tunnel_down_rx) = mpsc::channel::<Vec<u8>>(256);
 
     // Dropping the set (run() returning, or its task being aborted) aborts
     // every task in it.
@@ -162,13 +187,28 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
             outbox: outgoing_tx.clone(),
             event_ids: EventIds::new(&drone),
             uploaded_mission_items: uploaded_mission_items.clone(),
+            commanded_mode: commanded_mode.clone(),
+            tunnel_up: config.gcs_tunnel.then_some(tunnel_up_tx),
         }
         .run(frames_rx, stop.clone()),
     );
+    if config.gcs_tunnel {
+        tasks.spawn(tunnel::forward_up(
+            tunnel_up_rx,
+            outgoing_tx.clone(),
+            stop.clone(),
+        ));
+        tasks.spawn(tunnel::forward_down(
+            link.clone(),
+            tunnel_down_rx,
+            stop.clone(),
+        ));
+    }
     tasks.spawn(telemetry::publish_periodically(
         drone.clone(),
         config.telemetry_hz,
         state_rx.clone(),
+        telemetry_rate_rx,
         outgoing_tx.clone(),
         stop.clone(),
     ));
@@ -181,6 +221,8 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
                 outbox: outgoing_tx,
             },
             uploaded_mission_items,
+            telemetry_rate: telemetry_rate_tx,
+            commanded_mode,
         }
         .run(commands_rx, stop.clone()),
     );
@@ -190,11 +232,14 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
             drone_id: drone.clone(),
             mqtt_url: config.mqtt_url.clone(),
             keep_alive: config.mqtt_keep_alive,
+            spool_dir: config.spool_dir.clone(),
+            security: config.mqtt_security.clone(),
         },
         ledger,
         commands: commands_tx,
         outgoing: outgoing_rx,
         vehicle: state_rx,
+        tunnel_down: config.gcs_tunnel.then_some(tunnel_down_tx),
     };
     // The session runs here, not in the set: on shutdown it must outlive the
     // other tasks long enough to say `offline`.
@@ -244,6 +289,9 @@ struct VehicleTracker {
     outbox: mpsc::Sender<Outgoing>,
     event_ids: EventIds,
     uploaded_mission_items: Arc<AtomicU32>,
+    commanded_mode: CommandedMode,
+    /// With the ground-station tunnel on: every frame heard, re-serialised.
+    tunnel_up: Option<mpsc::Sender<Vec<u8>>>,
 }
 
 impl VehicleTracker {
@@ -268,6 +316,10 @@ impl VehicleTracker {
                 }
                 frame = frames.recv() => {
                     let Some((header, message)) = frame else { return };
+                    if let Some(tunnel) = &self.tunnel_up {
+                        // Full: the broker is behind; drop like a radio.
+                        let _ = tunnel.try_send(tunnel::frame_bytes(header, &message));
+                    }
                     if current.apply(&header, &message, std::time::Instant::now()) == Applied::Ignored {
                         continue;
                     }
@@ -277,8 +329,11 @@ impl VehicleTracker {
                 }
             };
             let uploaded = self.uploaded_mission_items.load(Ordering::Relaxed);
-            let hint = u16::try_from(uploaded).ok();
-            for body in detector.observe(&before, &current, message.as_ref(), hint) {
+            let hints = Hints {
+                mission_total: u16::try_from(uploaded).ok(),
+                commanded_mode: self.commanded_mode.recent(std::time::Instant::now()),
+            };
+            for body in detector.observe(&before, &current, message.as_ref(), &hints) {
                 self.publish_event(body).await;
             }
             if current != before {

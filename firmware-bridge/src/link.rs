@@ -98,6 +98,20 @@ impl MavlinkLink {
             })
     }
 
+    /// Sends a frame under another sender's header: the ground-station
+    /// tunnel passes frames on as their ground station wrote them.
+    pub async fn send_as(&self, header: MavHeader, message: &MavMessage) -> Result<(), LinkError> {
+        self.current()
+            .send(&header, message)
+            .await
+            .map(|_| ())
+            .map_err(|error| LinkError::Send {
+                address: self.address.clone(),
+                message: mavlink::Message::message_name(message),
+                reason: error.to_string(),
+            })
+    }
+
     /// Receives until `shutdown`, forwarding each parsed frame. Frames that
     /// fail to parse are skipped and counted; a broken TCP link is reopened.
     pub async fn receive(

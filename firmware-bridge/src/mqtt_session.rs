@@ -38,16 +38,70 @@ pub struct SessionConfig {
     pub drone_id: String,
     pub mqtt_url: String,
     pub keep_alive: Duration,
+    pub spool_dir: Option<std::path::PathBuf>,
+    pub security: MqttSecurity,
 }
 
-/// `mqtt://host[:port]` (or `tcp://`) → (host, port). TLS (`mqtts://`)
-/// comes with the deployment work.
-pub fn parse_mqtt_url(url: &str) -> Result<(String, u16), BridgeError> {
+/// How the bridge proves who it is to the broker, and checks the broker.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct MqttSecurity {
+    /// MQTT username and password (sent in CONNECT; use TLS so they are not
+    /// readable on the network).
+    pub credentials: Option<(String, String)>,
+    /// For `mqtts://`: the CA that signed the broker's certificate (PEM);
+    /// `None` trusts the system's roots.
+    pub ca_file: Option<std::path::PathBuf>,
+    /// Client certificate and key (PEM), for brokers that authenticate
+    /// clients by certificate.
+    pub client_cert: Option<(std::path::PathBuf, std::path::PathBuf)>,
+}
+
+impl MqttSecurity {
+    /// Checks the settings against the URL scheme (`tls` = `mqtts://`).
+    pub fn validate(&self, tls: bool) -> Result<(), BridgeError> {
+        let bad = |reason: String| Err(BridgeError::InvalidConfig(reason));
+        if let Some((user, _)) = &self.credentials {
+            if user.is_empty() {
+                return bad("MQTT username is empty".into());
+            }
+        }
+        if !tls && (self.ca_file.is_some() || self.client_cert.is_some()) {
+            return bad("a CA file or client certificate needs an mqtts:// broker URL".into());
+        }
+        if tls && !cfg!(feature = "tls") {
+            return bad(
+                "this bridge was built without the `tls` feature; mqtts:// is unavailable".into(),
+            );
+        }
+        if tls && self.ca_file.is_none() {
+            return bad("mqtts:// needs the broker's CA certificate (--mqtt-ca)".into());
+        }
+        let files = self
+            .ca_file
+            .iter()
+            .chain(self.client_cert.iter().flat_map(|(cert, key)| [cert, key]));
+        for file in files {
+            if !file.is_file() {
+                return bad(format!("TLS file {} does not exist", file.display()));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `mqtt://host[:port]` (or `tcp://`), or `mqtts://host[:port]` for TLS
+/// → (host, port, tls). Default ports: 1883, and 8883 with TLS.
+pub fn parse_mqtt_url(url: &str) -> Result<(String, u16, bool), BridgeError> {
     let bad = |reason: &str| BridgeError::InvalidConfig(format!("MQTT URL `{url}`: {reason}"));
-    let rest = url
-        .strip_prefix("mqtt://")
-        .or_else(|| url.strip_prefix("tcp://"))
-        .ok_or_else(|| bad("expected mqtt://host:port"))?;
+    let (rest, tls) = if let Some(rest) = url.strip_prefix("mqtts://") {
+        (rest, true)
+    } else {
+        let rest = url
+            .strip_prefix("mqtt://")
+            .or_else(|| url.strip_prefix("tcp://"))
+            .ok_or_else(|| bad("expected mqtt://host:port or mqtts://host:port"))?;
+        (rest, false)
+    };
     let rest = rest.trim_end_matches('/');
     if rest.is_empty() {
         return Err(bad("no host"));
@@ -66,12 +120,13 @@ pub fn parse_mqtt_url(url: &str) -> Result<(String, u16), BridgeError> {
         Some(port) => port
             .parse()
             .map_err(|_| bad("port is not a number 0-65535"))?,
+        None if tls => 8883,
         None => 1883,
     };
     if host.is_empty() {
         return Err(bad("no host"));
     }
-    Ok((host.to_owned(), port))
+    Ok((host.to_owned(), port, tls))
 }
 
 /// What `…/status` says beyond online/offline; re-published when it changes.
@@ -97,6 +152,8 @@ pub struct MqttSession {
     pub commands: mpsc::Sender<Command>,
     pub outgoing: mpsc::Receiver<Outgoing>,
     pub vehicle: watch::Receiver<VehicleState>,
+    /// With the ground-station tunnel on: where `…/mavlink/down` payloads go.
+    pub tunnel_down: Option<mpsc::Sender<Vec<u8>>>,
 }
 
 struct Topics {
@@ -105,6 +162,8 @@ struct Topics {
     events: String,
     commands: String,
     replies: String,
+    mavlink_up: String,
+    mavlink_down: String,
 }
 
 impl MqttSession {
@@ -117,9 +176,17 @@ impl MqttSession {
             events: topic(Channel::Events),
             commands: topic(Channel::Commands),
             replies: topic(Channel::Replies),
+            mavlink_up: topic(Channel::MavlinkUp),
+            mavlink_down: topic(Channel::MavlinkDown),
         };
-        let (host, port) = parse_mqtt_url(&self.config.mqtt_url)?;
+        let (host, port, tls) = parse_mqtt_url(&self.config.mqtt_url)?;
         let mut options = MqttOptions::new(format!("skyshare-bridge-{drone}"), host, port);
+        if let Some((user, password)) = &self.config.security.credentials {
+            options.set_credentials(user.clone(), password.clone());
+        }
+        if tls {
+            options.set_transport(crate::mqtt_tls::transport(&self.config.security)?);
+        }
         options
             .set_keep_alive(self.config.keep_alive)
             .set_clean_session(true)
@@ -134,7 +201,10 @@ impl MqttSession {
                 true,
             ));
         let (client, mut eventloop) = AsyncClient::new(options, CLIENT_CHANNEL_CAPACITY);
-        let mut outbox = Outbox::new(OUTBOX_CAPACITY);
+        let mut outbox = match &self.config.spool_dir {
+            Some(dir) => Outbox::with_spool(OUTBOX_CAPACITY, dir, &drone)?,
+            None => Outbox::new(OUTBOX_CAPACITY),
+        };
         let mut connected = false;
         let mut published_facts: Option<StatusFacts> = None;
         let mut reconnect_at: Option<Instant> = None;
@@ -166,10 +236,20 @@ impl MqttSession {
                         if let Err(error) = client.try_subscribe(topics.commands.clone(), QoS::AtLeastOnce) {
                             tracing::warn!(drone = %drone, %error, "cannot subscribe to commands");
                         }
+                        if self.tunnel_down.is_some() {
+                            if let Err(error) = client.try_subscribe(topics.mavlink_down.clone(), QoS::AtMostOnce) {
+                                tracing::warn!(drone = %drone, %error, "cannot subscribe to the tunnel");
+                            }
+                        }
                     }
                     Ok(MqttEvent::Incoming(Packet::Publish(publish))) => {
                         if publish.topic == topics.commands {
                             self.on_command(&publish.payload, &publish.topic, &topics, &mut outbox, &mut unreadable_commands);
+                        } else if publish.topic == topics.mavlink_down {
+                            if let Some(tunnel) = &self.tunnel_down {
+                                // Full: the autopilot link is behind; drop like a radio.
+                                let _ = tunnel.try_send(publish.payload.to_vec());
+                            }
                         }
                     }
                     Ok(MqttEvent::Incoming(Packet::PubAck(ack))) => {
@@ -198,6 +278,11 @@ impl MqttSession {
                             outbox.push_telemetry(topics.telemetry.clone(), wire::encode(&sample));
                         }
                     }
+                    Some(Outgoing::MavlinkUp(frames)) => {
+                        if connected {
+                            outbox.push_telemetry(topics.mavlink_up.clone(), frames);
+                        }
+                    }
                     None => break, // every producer is gone: the bridge is stopping
                 },
                 changed = self.vehicle.changed() => {
@@ -222,7 +307,8 @@ impl MqttSession {
                 drone = %drone,
                 queued = outbox.queued(),
                 in_flight = outbox.in_flight(),
-                "bridge stopped with undelivered MQTT messages (kept in memory only)"
+                spooled_on_disk = outbox.spooled(),
+                "bridge stopped with undelivered MQTT messages"
             );
         }
         Ok(())
@@ -252,26 +338,21 @@ impl MqttSession {
             .ledger
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        let command = match wire::decode::<Command>(payload) {
+        let command = match crate::command_intake::read_command(payload) {
             Ok(command) => command,
-            Err(error) => {
+            Err(refusal) => {
                 *unreadable_commands += 1;
                 tracing::warn!(
                     drone = %drone,
                     topic,
-                    %error,
+                    reason = %refusal.reason,
                     unreadable_total = *unreadable_commands,
                     "unreadable command payload"
                 );
                 // Answer if there is an id to answer to; nothing reaches the
                 // autopilot either way.
-                if let Some(id) = readable_id(payload) {
-                    let admission = ledger.refuse(
-                        &id,
-                        drone,
-                        wall_clock_ms(),
-                        format!("command refused: {error}"),
-                    );
+                if let Some(id) = refusal.id {
+                    let admission = ledger.refuse(&id, drone, wall_clock_ms(), refusal.reason);
                     let reply = match admission {
                         Admission::New { accepted } => accepted,
                         Admission::Duplicate { latest } => latest,
@@ -402,43 +483,55 @@ fn log_connection_error(
     }
 }
 
-/// The `id` of a payload that is JSON but not a valid command, if any.
-fn readable_id(payload: &[u8]) -> Option<String> {
-    let value: serde_json::Value = serde_json::from_slice(payload).ok()?;
-    let id = value.get("id")?.as_str()?;
-    (!id.is_empty() && id.len() <= 256).then(|| id.to_owned())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn mqtt_urls_parse_to_host_and_port() {
-        assert_eq!(
-            parse_mqtt_url("mqtt://127.0.0.1:1884").unwrap(),
-            ("127.0.0.1".into(), 1884)
-        );
-        assert_eq!(
-            parse_mqtt_url("mqtt://broker.local").unwrap(),
-            ("broker.local".into(), 1883)
-        );
-        assert_eq!(
-            parse_mqtt_url("tcp://[::1]:1885/").unwrap(),
-            ("::1".into(), 1885)
-        );
-        assert!(parse_mqtt_url("mqtts://host:8883").is_err());
-        assert!(parse_mqtt_url("mqtt://host:notaport").is_err());
-        assert!(parse_mqtt_url("mqtt://").is_err());
+    fn tls_files_need_an_mqtts_url_and_must_exist() {
+        let with_ca = MqttSecurity {
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..MqttSecurity::default()
+        };
+        assert!(with_ca
+            .validate(false)
+            .unwrap_err()
+            .to_string()
+            .contains("mqtts://"));
+        if cfg!(feature = "tls") {
+            assert!(with_ca
+                .validate(true)
+                .unwrap_err()
+                .to_string()
+                .contains("/nonexistent/ca.pem"));
+        }
+        let no_user = MqttSecurity {
+            credentials: Some((String::new(), "pw".into())),
+            ..MqttSecurity::default()
+        };
+        assert!(no_user.validate(false).is_err());
     }
 
     #[test]
-    fn only_a_string_id_is_readable() {
+    fn mqtt_urls_parse_to_host_and_port() {
         assert_eq!(
-            readable_id(br#"{"id":"c-9","kind":"fly_away"}"#),
-            Some("c-9".into())
+            parse_mqtt_url("mqtt://127.0.0.1:1884").unwrap(),
+            ("127.0.0.1".into(), 1884, false)
         );
-        assert_eq!(readable_id(br#"{"id":7}"#), None);
-        assert_eq!(readable_id(b"\xff garbage"), None);
+        assert_eq!(
+            parse_mqtt_url("mqtt://broker.local").unwrap(),
+            ("broker.local".into(), 1883, false)
+        );
+        assert_eq!(
+            parse_mqtt_url("tcp://[::1]:1885/").unwrap(),
+            ("::1".into(), 1885, false)
+        );
+        assert_eq!(
+            parse_mqtt_url("mqtts://broker.local").unwrap(),
+            ("broker.local".into(), 8883, true)
+        );
+        assert!(parse_mqtt_url("ws://host:8883").is_err());
+        assert!(parse_mqtt_url("mqtt://host:notaport").is_err());
+        assert!(parse_mqtt_url("mqtt://").is_err());
     }
 }

@@ -7,11 +7,16 @@
 //! unacknowledged packets on reconnect. Duplicates are possible and allowed
 //! (events and replies carry ids the dispatcher de-duplicates on).
 //!
-//! The queue is in memory and bounded; when full, the oldest message is
-//! dropped and counted. Persisting it on disk, so that a bridge restart
-//! during a broker outage loses nothing, is planned with the storage work.
+//! The queue is bounded; when full, the oldest message is dropped and
+//! counted. With a [`Spool`] every event and reply is also written to disk
+//! when queued and marked done when acknowledged (or dropped), so a bridge
+//! restart during a broker outage loses nothing: the next run queues the
+//! undelivered ones again, in order, with their ids.
 
 use std::collections::{HashMap, VecDeque};
+use std::path::Path;
+
+use crate::spool::{Spool, SpoolError, SpooledKind};
 
 use rumqttc::QoS;
 use wire::{CommandReply, Event, Telemetry};
@@ -22,6 +27,8 @@ pub enum Outgoing {
     Event(Event),
     Reply(CommandReply),
     Telemetry(Telemetry),
+    /// Raw MAVLink frames for `…/mavlink/up` (the ground-station tunnel).
+    MavlinkUp(Vec<u8>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -61,6 +68,7 @@ pub struct Outbox {
     /// it again when it finally sends it.
     collided_pkid: Option<u16>,
     dropped_total: u64,
+    spool: Option<Spool>,
 }
 
 impl Outbox {
@@ -73,6 +81,59 @@ impl Outbox {
             unacked: HashMap::new(),
             collided_pkid: None,
             dropped_total: 0,
+            spool: None,
+        }
+    }
+
+    /// An outbox backed by the spool for `drone` in `dir`, holding whatever
+    /// an earlier run left undelivered there.
+    pub fn with_spool(capacity: usize, dir: &Path, drone: &str) -> Result<Self, SpoolError> {
+        let (spool, recovered) = Spool::open(dir, drone)?;
+        let mut outbox = Outbox::new(capacity);
+        outbox.next_order = recovered.last_order;
+        if !recovered.pending.is_empty() {
+            tracing::info!(
+                drone,
+                spool = %dir.display(),
+                undelivered = recovered.pending.len(),
+                "outbox spool holds messages from an earlier run; they go first"
+            );
+        }
+        for message in recovered.pending {
+            let kind = match message.kind {
+                SpooledKind::Event => Kind::Event,
+                SpooledKind::Reply => Kind::Reply,
+            };
+            outbox.queue.push_back(Message {
+                order: message.order,
+                kind,
+                topic: message.topic,
+                payload: message.payload,
+                qos: QoS::AtLeastOnce,
+                retain: false,
+            });
+        }
+        outbox.spool = Some(spool);
+        // The spool may hold more than this run's capacity allows.
+        outbox.enforce_capacity();
+        Ok(outbox)
+    }
+
+    fn enforce_capacity(&mut self) {
+        while self.queue.len() > self.capacity {
+            let Some(dropped) = self.queue.pop_front() else {
+                return;
+            };
+            self.dropped_total += 1;
+            tracing::warn!(
+                topic = %dropped.topic,
+                dropped_total = self.dropped_total,
+                capacity = self.capacity,
+                "MQTT outbox full; dropped its oldest message"
+            );
+            if let Some(spool) = &mut self.spool {
+                spool.done(dropped.order);
+            }
         }
     }
 
@@ -98,18 +159,15 @@ impl Outbox {
     /// Queues an event or a reply (QoS 1, in order).
     pub fn push(&mut self, kind: Kind, topic: String, payload: Vec<u8>) {
         let message = self.message(kind, topic, payload, QoS::AtLeastOnce, false);
-        if self.queue.len() >= self.capacity {
-            if let Some(dropped) = self.queue.pop_front() {
-                self.dropped_total += 1;
-                tracing::warn!(
-                    topic = %dropped.topic,
-                    dropped_total = self.dropped_total,
-                    capacity = self.capacity,
-                    "MQTT outbox full; dropped its oldest message"
-                );
-            }
+        if let Some(spool) = &mut self.spool {
+            let spooled = match kind {
+                Kind::Reply => SpooledKind::Reply,
+                _ => SpooledKind::Event,
+            };
+            spool.append(message.order, spooled, &message.topic, &message.payload);
         }
         self.queue.push_back(message);
+        self.enforce_capacity();
     }
 
     /// Queues a telemetry sample (QoS 0) unless a backlog makes it stale.
@@ -178,7 +236,11 @@ impl Outbox {
 
     /// The broker has it. Returns the kind of message acknowledged.
     pub fn on_acked(&mut self, pkid: u16) -> Option<Kind> {
-        self.unacked.remove(&pkid).map(|message| message.kind)
+        let message = self.unacked.remove(&pkid)?;
+        if let (Some(spool), Kind::Event | Kind::Reply) = (&mut self.spool, message.kind) {
+            spool.done(message.order);
+        }
+        Some(message.kind)
     }
 
     /// The connection dropped: everything not acknowledged goes back to the
@@ -197,10 +259,12 @@ impl Outbox {
         }
         self.queue.retain(|message| message.kind != Kind::Telemetry);
         self.collided_pkid = None;
-        while self.queue.len() > self.capacity {
-            self.queue.pop_front();
-            self.dropped_total += 1;
-        }
+        self.enforce_capacity();
+    }
+
+    /// Events and replies written to disk and not yet delivered.
+    pub fn spooled(&self) -> Option<usize> {
+        self.spool.as_ref().map(Spool::pending)
     }
 
     /// Messages handed to the client and not yet acknowledged.
@@ -292,5 +356,71 @@ mod tests {
         assert!(outbox.push_telemetry("t/telemetry".into(), b"t2".to_vec()));
         outbox.on_disconnected();
         assert_eq!(payloads(&mut outbox), ["e1"]);
+    }
+
+    fn temp_dir(name: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "skyshare-outbox-{name}-{}-{}",
+            std::process::id(),
+            crate::wall_clock_ms()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        dir
+    }
+
+    /// Hands every queued message over and sends it, as the session does.
+    fn send_all(outbox: &mut Outbox, first_pkid: u16) -> Vec<u16> {
+        let mut pkids = Vec::new();
+        let mut pkid = first_pkid;
+        while let Some(message) = outbox.pop_ready() {
+            outbox.handed(message);
+            outbox.on_sent(pkid);
+            pkids.push(pkid);
+            pkid += 1;
+        }
+        pkids
+    }
+
+    #[test]
+    fn a_restarted_bridge_resends_what_the_broker_never_acknowledged() {
+        let dir = temp_dir("restart");
+        let mut outbox = Outbox::with_spool(100, &dir, "d1").unwrap();
+        for text in ["e1", "e2", "e3"] {
+            event(&mut outbox, text);
+        }
+        outbox.push(Kind::Reply, "t/replies".into(), b"r4".to_vec());
+        let pkids = send_all(&mut outbox, 1);
+        outbox.on_acked(pkids[0]); // e1 delivered, the rest in flight
+        drop(outbox); // the bridge dies
+
+        let mut restarted = Outbox::with_spool(100, &dir, "d1").unwrap();
+        event(&mut restarted, "e5");
+        let resent: Vec<(Kind, String)> = std::iter::from_fn(|| restarted.pop_ready())
+            .map(|m| (m.kind, String::from_utf8(m.payload).unwrap()))
+            .collect();
+        assert_eq!(
+            resent,
+            [
+                (Kind::Event, "e2".to_owned()),
+                (Kind::Event, "e3".to_owned()),
+                (Kind::Reply, "r4".to_owned()),
+                (Kind::Event, "e5".to_owned()),
+            ]
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn messages_dropped_for_space_are_not_resurrected_by_a_restart() {
+        let dir = temp_dir("dropped");
+        let mut outbox = Outbox::with_spool(2, &dir, "d1").unwrap();
+        for text in ["e1", "e2", "e3"] {
+            event(&mut outbox, text);
+        }
+        assert_eq!(outbox.dropped_total(), 1);
+        drop(outbox);
+        let mut restarted = Outbox::with_spool(2, &dir, "d1").unwrap();
+        assert_eq!(payloads(&mut restarted), ["e2", "e3"]);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use wire::Telemetry;
 
@@ -36,40 +37,102 @@ pub fn sample(state: &VehicleState, drone: &str, ts_ms: i64) -> Option<Telemetry
     })
 }
 
-/// Publishes a sample every 1/`rate_hz` seconds while the autopilot is heard.
+/// A raised telemetry rate, asked for with `set_telemetry_rate`, that
+/// lapses at `until` (a pilot stops watching without saying so).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct RateRequest {
+    pub hz: f64,
+    pub until: Instant,
+}
+
+/// The rate in force at `now`: the request while it lasts, else the base.
+pub fn effective_rate(base_hz: f64, request: Option<RateRequest>, now: Instant) -> f64 {
+    match request {
+        Some(request) if now < request.until => request.hz,
+        _ => base_hz,
+    }
+}
+
+/// Publishes a sample at the effective rate while the autopilot is heard.
 pub async fn publish_periodically(
     drone: String,
-    rate_hz: f64,
+    base_hz: f64,
     vehicle: watch::Receiver<VehicleState>,
+    mut requests: watch::Receiver<Option<RateRequest>>,
     outbox: mpsc::Sender<Outgoing>,
     shutdown: CancellationToken,
 ) {
-    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate_hz));
-    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let mut rate_hz = base_hz;
+    let mut ticks = ticker(rate_hz);
     loop {
+        let request = *requests.borrow();
+        let expiry = async {
+            match request {
+                Some(request) if Instant::now() < request.until => {
+                    tokio::time::sleep_until(request.until).await
+                }
+                _ => std::future::pending().await,
+            }
+        };
         tokio::select! {
             () = shutdown.cancelled() => return,
-            _ = ticks.tick() => {}
-        }
-        let sample = {
-            let state = vehicle.borrow();
-            // A stale position would look live; link loss is its own event.
-            if !state.link_up {
-                continue;
+            changed = requests.changed() => {
+                if changed.is_err() {
+                    // The command runner is gone: keep the base rate.
+                    requests = watch::channel(None).1;
+                }
             }
-            sample(&state, &drone, wall_clock_ms())
-        };
-        if let Some(sample) = sample {
-            // Full channel: this sample is dropped, the next replaces it.
-            let _ = outbox.try_send(Outgoing::Telemetry(sample));
+            () = expiry => {}
+            _ = ticks.tick() => {
+                let sample = {
+                    let state = vehicle.borrow();
+                    // A stale position would look live; link loss is its own event.
+                    if !state.link_up {
+                        None
+                    } else {
+                        sample(&state, &drone, wall_clock_ms())
+                    }
+                };
+                if let Some(sample) = sample {
+                    // Full channel: this sample is dropped, the next replaces it.
+                    let _ = outbox.try_send(Outgoing::Telemetry(sample));
+                }
+            }
+        }
+        let wanted = effective_rate(base_hz, *requests.borrow(), Instant::now());
+        if wanted != rate_hz {
+            tracing::info!(drone = %drone, from_hz = rate_hz, to_hz = wanted, "telemetry rate changed");
+            rate_hz = wanted;
+            ticks = ticker(rate_hz);
         }
     }
+}
+
+fn ticker(rate_hz: f64) -> tokio::time::Interval {
+    let mut ticks = tokio::time::interval(Duration::from_secs_f64(1.0 / rate_hz));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    ticks
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::vehicle_state::PositionFix;
+
+    #[test]
+    fn a_raised_rate_lapses_back_to_the_base_rate() {
+        let now = Instant::now();
+        let request = RateRequest {
+            hz: 10.0,
+            until: now + Duration::from_secs(60),
+        };
+        assert_eq!(effective_rate(2.0, None, now), 2.0);
+        assert_eq!(effective_rate(2.0, Some(request), now), 10.0);
+        assert_eq!(
+            effective_rate(2.0, Some(request), now + Duration::from_secs(61)),
+            2.0
+        );
+    }
 
     #[test]
     fn no_sample_without_a_position() {

@@ -3,38 +3,19 @@
 
 use std::time::Duration;
 
+mod common;
+
+use common::*;
+
 use firmware_bridge::BridgeConfig;
-use rumqttc::{AsyncClient, Event as MqttEvent, MqttOptions, Packet, QoS};
-use simulator::{GeoPoint, SimConfig, Simulator, VehicleSpec};
+use rumqttc::{AsyncClient, QoS};
+use simulator::{SimConfig, Simulator, VehicleSpec};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use wire::{
-    Availability, Command, CommandBody, CommandReply, CommandState, Event, EventBody, Mission,
-    MissionItem, Status, Telemetry,
+    Availability, Command, CommandBody, CommandReply, CommandState, EventBody, MissionItem,
 };
-
-const DRONE: &str = "d1";
-const HOME: GeoPoint = GeoPoint {
-    lat_deg: 30.505,
-    lon_deg: 114.398,
-    alt_msl_m: 20.0,
-};
-/// Generous: the whole mission takes ~2-4 s of wall time at 30x.
-const WAIT: Duration = Duration::from_secs(30);
-
-fn topic(channel: &str) -> String {
-    format!("skyshare/v1/drones/{DRONE}/{channel}")
-}
-
-/// What the test client has heard, decoded by topic.
-#[derive(Debug, Clone)]
-enum Heard {
-    Status(Status),
-    Telemetry(Telemetry),
-    Event(Event),
-    Reply(CommandReply),
-}
 
 struct Harness {
     shutdown: CancellationToken,
@@ -128,88 +109,6 @@ impl Harness {
         .await;
         replies
     }
-}
-
-async fn test_client(url: &str) -> (AsyncClient, mpsc::UnboundedReceiver<Heard>) {
-    let (host, port) = url
-        .strip_prefix("mqtt://")
-        .and_then(|rest| rest.rsplit_once(':'))
-        .expect("broker url");
-    let mut options = MqttOptions::new("test-dispatcher", host, port.parse().unwrap());
-    options.set_keep_alive(Duration::from_secs(5));
-    options.set_max_packet_size(1 << 20, 1 << 20);
-    let (client, mut eventloop) = AsyncClient::new(options, 64);
-    let (heard_tx, heard_rx) = mpsc::unbounded_channel();
-    let (subscribed_tx, subscribed_rx) = tokio::sync::oneshot::channel();
-    let mut subscribed_tx = Some(subscribed_tx);
-    client
-        .subscribe(format!("skyshare/v1/drones/{DRONE}/#"), QoS::AtLeastOnce)
-        .await
-        .unwrap();
-    tokio::spawn(async move {
-        loop {
-            match eventloop.poll().await {
-                Ok(MqttEvent::Incoming(Packet::SubAck(_))) => {
-                    if let Some(tx) = subscribed_tx.take() {
-                        let _ = tx.send(());
-                    }
-                }
-                Ok(MqttEvent::Incoming(Packet::Publish(publish))) => {
-                    let payload = &publish.payload[..];
-                    let channel = publish.topic.rsplit('/').next().unwrap_or_default();
-                    let heard = match channel {
-                        "status" => Heard::Status(wire::decode(payload).expect("status decodes")),
-                        "telemetry" => {
-                            Heard::Telemetry(wire::decode(payload).expect("telemetry decodes"))
-                        }
-                        "events" => Heard::Event(wire::decode(payload).expect("event decodes")),
-                        "replies" => Heard::Reply(wire::decode(payload).expect("reply decodes")),
-                        _ => continue, // our own commands
-                    };
-                    if heard_tx.send(heard).is_err() {
-                        return;
-                    }
-                }
-                Ok(_) => {}
-                Err(error) => {
-                    eprintln!("test client: {error}");
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
-            }
-        }
-    });
-    tokio::time::timeout(WAIT, subscribed_rx)
-        .await
-        .expect("test client subscribes in time")
-        .unwrap();
-    (client, heard_rx)
-}
-
-fn survey_mission() -> Mission {
-    // ~80 m north-east of home.
-    Mission {
-        items: vec![
-            MissionItem::Takeoff { alt_rel_m: 30.0 },
-            MissionItem::Waypoint {
-                lat_deg: 30.5055,
-                lon_deg: 114.3986,
-                alt_rel_m: 30.0,
-                hold_s: 1.0,
-            },
-            MissionItem::CaptureImage,
-            MissionItem::ReturnToLaunch,
-        ],
-    }
-}
-
-fn distance_m(lat_a: f64, lon_a: f64, lat_b: f64, lon_b: f64) -> f64 {
-    let north_m = (lat_a - lat_b).to_radians() * 6_378_137.0;
-    let east_m = (lon_a - lon_b).to_radians() * 6_378_137.0 * lat_a.to_radians().cos();
-    north_m.hypot(east_m)
-}
-
-fn states(replies: &[CommandReply]) -> Vec<CommandState> {
-    replies.iter().map(|reply| reply.state).collect()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -406,4 +305,202 @@ async fn status_goes_offline_on_clean_shutdown_and_via_last_will() {
         .await;
     assert_eq!(will.drone, DRONE);
     h.shutdown.cancel();
+}
+
+fn until_telemetry_intervals_ms(samples: &[wire::Telemetry]) -> i64 {
+    let mut gaps: Vec<i64> = samples
+        .windows(2)
+        .map(|w| w[1].ts_ms - w[0].ts_ms)
+        .collect();
+    gaps.sort_unstable();
+    gaps[gaps.len() / 2]
+}
+
+impl Harness {
+    async fn telemetry_samples(&mut self, count: usize) -> Vec<wire::Telemetry> {
+        let mut samples = Vec::new();
+        self.until(&format!("{count} telemetry samples"), |heard| {
+            if let Heard::Telemetry(sample) = heard {
+                samples.push(sample.clone());
+            }
+            (samples.len() >= count).then_some(())
+        })
+        .await;
+        samples
+    }
+
+    async fn succeeds(&mut self, id: &str, body: CommandBody) -> CommandReply {
+        self.send(id, body).await;
+        let replies = self.replies_until_terminal(id).await;
+        assert_eq!(
+            states(&replies),
+            [CommandState::Accepted, CommandState::Succeeded],
+            "{id}: {replies:?}"
+        );
+        replies.last().unwrap().clone()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn telemetry_rate_rises_on_request_and_falls_back_when_it_lapses() {
+    let mut h = Harness::start(Duration::from_secs(5)).await;
+    h.telemetry_samples(2).await;
+    // The harness runs the bridge at 5 Hz (200 ms); a pilot asks for 20 Hz.
+    h.succeeds(
+        "rate-up",
+        CommandBody::SetTelemetryRate { hz: 20.0, for_s: 2 },
+    )
+    .await;
+    let boosted = h.telemetry_samples(12).await;
+    let boosted_ms = until_telemetry_intervals_ms(&boosted[2..]);
+    assert!(
+        boosted_ms < 125,
+        "median {boosted_ms} ms between samples at 20 Hz"
+    );
+    // After the 2 s lapse, back to the configured rate without being told.
+    h.until("the boost to lapse", |heard| match heard {
+        Heard::Telemetry(sample) if sample.ts_ms > boosted[0].ts_ms + 2_500 => Some(()),
+        _ => None,
+    })
+    .await;
+    let relaxed = h.telemetry_samples(6).await;
+    let relaxed_ms = until_telemetry_intervals_ms(&relaxed);
+    assert!(
+        relaxed_ms > 125,
+        "median {relaxed_ms} ms between samples after the boost"
+    );
+
+    // Out-of-range rates are refused, naming the limit.
+    h.send(
+        "rate-silly",
+        CommandBody::SetTelemetryRate {
+            hz: 1000.0,
+            for_s: 2,
+        },
+    )
+    .await;
+    let refused = h.replies_until_terminal("rate-silly").await;
+    assert_eq!(
+        states(&refused),
+        [CommandState::Accepted, CommandState::Failed]
+    );
+    assert!(refused[1].message.as_deref().unwrap().contains("1000"));
+    h.shutdown.cancel();
+    let _ = tokio::time::timeout(WAIT, h.bridge).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arm_disarm_fence_and_rally_uploads_succeed_on_px4() {
+    let mut h = Harness::start(Duration::from_secs(5)).await;
+    h.until("autopilot heard", |heard| match heard {
+        Heard::Status(status) if status.autopilot_link => Some(()),
+        _ => None,
+    })
+    .await;
+    let corner = |north: f64, east: f64| wire::LatLon {
+        lat_deg: HOME.lat_deg + north,
+        lon_deg: HOME.lon_deg + east,
+    };
+    let fence = wire::FencePlan {
+        zones: vec![
+            wire::FenceZone::InclusionPolygon {
+                vertices: vec![
+                    corner(-0.01, -0.01),
+                    corner(0.01, -0.01),
+                    corner(0.01, 0.01),
+                    corner(-0.01, 0.01),
+                ],
+            },
+            wire::FenceZone::ExclusionCircle {
+                lat_deg: HOME.lat_deg + 0.005,
+                lon_deg: HOME.lon_deg,
+                radius_m: 30.0,
+            },
+        ],
+    };
+    let reply = h.succeeds("fence", CommandBody::UploadFence(fence)).await;
+    assert_eq!(reply.message.as_deref(), Some("5 fence items uploaded"));
+    let rally = wire::RallyPlan {
+        points: vec![wire::RallyPoint {
+            lat_deg: HOME.lat_deg + 0.001,
+            lon_deg: HOME.lon_deg,
+            alt_rel_m: 20.0,
+        }],
+    };
+    let reply = h.succeeds("rally", CommandBody::UploadRally(rally)).await;
+    assert_eq!(reply.message.as_deref(), Some("1 rally points uploaded"));
+
+    h.succeeds("arm", CommandBody::Arm).await;
+    h.until("telemetry showing armed", |heard| match heard {
+        Heard::Telemetry(sample) => sample.armed.then_some(()),
+        _ => None,
+    })
+    .await;
+    h.succeeds("disarm", CommandBody::Disarm).await;
+    h.until("telemetry showing disarmed", |heard| match heard {
+        Heard::Telemetry(sample) => (!sample.armed).then_some(()),
+        _ => None,
+    })
+    .await;
+    h.shutdown.cancel();
+    let _ = tokio::time::timeout(WAIT, h.bridge).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reposition_and_change_speed_redirect_a_flying_drone_without_failsafe() {
+    let mut h = Harness::start(Duration::from_secs(5)).await;
+    h.until("autopilot heard", |heard| match heard {
+        Heard::Status(status) if status.autopilot_link => Some(()),
+        _ => None,
+    })
+    .await;
+    h.succeeds("upload", CommandBody::UploadMission(survey_mission()))
+        .await;
+    h.succeeds("start", CommandBody::StartMission).await;
+    h.until("takeoff reached", |heard| match heard {
+        Heard::Event(event) => {
+            matches!(event.body, EventBody::MissionItemReached { seq: 0, .. }).then_some(())
+        }
+        _ => None,
+    })
+    .await;
+    let target = wire::Reposition {
+        lat_deg: HOME.lat_deg - 0.0004,
+        lon_deg: HOME.lon_deg - 0.0004,
+        alt_rel_m: 25.0,
+    };
+    h.succeeds("reposition", CommandBody::Reposition(target.clone()))
+        .await;
+    h.succeeds("faster", CommandBody::ChangeSpeed { speed_mps: 12.0 })
+        .await;
+    h.until("the drone at the new point", |heard| match heard {
+        Heard::Telemetry(sample)
+            if distance_m(
+                sample.lat_deg,
+                sample.lon_deg,
+                target.lat_deg,
+                target.lon_deg,
+            ) < 3.0 =>
+        {
+            Some(())
+        }
+        _ => None,
+    })
+    .await;
+    // A commanded return is the dispatcher's doing, not a failsafe.
+    h.succeeds("home", CommandBody::ReturnToLaunch).await;
+    let mut failsafes = Vec::new();
+    h.until("landed", |heard| match heard {
+        Heard::Event(event) => {
+            if matches!(event.body, EventBody::Failsafe { .. }) {
+                failsafes.push(event.clone());
+            }
+            matches!(event.body, EventBody::Landed { .. }).then_some(())
+        }
+        _ => None,
+    })
+    .await;
+    assert!(failsafes.is_empty(), "{failsafes:?}");
+    h.shutdown.cancel();
+    let _ = tokio::time::timeout(WAIT, h.bridge).await;
 }

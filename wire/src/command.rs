@@ -34,6 +34,85 @@ pub enum CommandBody {
     Resume,
     ReturnToLaunch,
     Land,
+    /// Arm the motors (on the ground, before a manual or guided flight).
+    Arm,
+    /// Disarm. Refused by the autopilot in flight; never forced.
+    Disarm,
+    /// Ground speed from now on, in whatever mode the vehicle is flying.
+    ChangeSpeed {
+        speed_mps: f32,
+    },
+    /// Fly to a point and hold there (leaves the mission; `resume` returns
+    /// to it).
+    Reposition(Reposition),
+    /// Replace the vehicle's geofence (MAVLink fence plan).
+    UploadFence(FencePlan),
+    /// Replace the vehicle's rally (safe landing) points.
+    UploadRally(RallyPlan),
+    /// Publish telemetry at `hz` for `for_s` seconds (e.g. while a pilot
+    /// watches), then fall back to the bridge's configured rate.
+    SetTelemetryRate {
+        hz: f64,
+        for_s: u32,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Reposition {
+    pub lat_deg: f64,
+    pub lon_deg: f64,
+    /// Above home.
+    pub alt_rel_m: f32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LatLon {
+    pub lat_deg: f64,
+    pub lon_deg: f64,
+}
+
+/// Geofence: areas the vehicle must stay inside of, and areas it must keep
+/// out of. What the vehicle does on a breach is its own configuration.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FencePlan {
+    pub zones: Vec<FenceZone>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum FenceZone {
+    /// Stay inside this polygon (3 or more vertices, not closed).
+    InclusionPolygon { vertices: Vec<LatLon> },
+    /// Keep out of this polygon.
+    ExclusionPolygon { vertices: Vec<LatLon> },
+    InclusionCircle {
+        lat_deg: f64,
+        lon_deg: f64,
+        radius_m: f32,
+    },
+    ExclusionCircle {
+        lat_deg: f64,
+        lon_deg: f64,
+        radius_m: f32,
+    },
+}
+
+/// Rally points: where the vehicle may return to instead of home.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RallyPlan {
+    pub points: Vec<RallyPoint>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RallyPoint {
+    pub lat_deg: f64,
+    pub lon_deg: f64,
+    pub alt_rel_m: f32,
 }
 
 impl CommandBody {
@@ -45,6 +124,13 @@ impl CommandBody {
             CommandBody::Resume => "resume",
             CommandBody::ReturnToLaunch => "return_to_launch",
             CommandBody::Land => "land",
+            CommandBody::Arm => "arm",
+            CommandBody::Disarm => "disarm",
+            CommandBody::ChangeSpeed { .. } => "change_speed",
+            CommandBody::Reposition(_) => "reposition",
+            CommandBody::UploadFence(_) => "upload_fence",
+            CommandBody::UploadRally(_) => "upload_rally",
+            CommandBody::SetTelemetryRate { .. } => "set_telemetry_rate",
         }
     }
 }
@@ -157,6 +243,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("self_destruct"), "{err}");
+    }
+
+    #[test]
+    fn fence_and_rally_commands_read_from_documented_json() {
+        let fence = decode::<Command>(
+            br#"{"v":1,"id":"f","ts_ms":0,"kind":"upload_fence","body":{"zones":[
+                {"type":"inclusion_polygon","vertices":[{"lat_deg":1.0,"lon_deg":2.0},{"lat_deg":1.1,"lon_deg":2.0},{"lat_deg":1.1,"lon_deg":2.1}]},
+                {"type":"exclusion_circle","lat_deg":1.05,"lon_deg":2.05,"radius_m":20.0}]}}"#,
+        )
+        .unwrap();
+        let CommandBody::UploadFence(plan) = fence.body else {
+            panic!("not a fence: {fence:?}")
+        };
+        assert_eq!(plan.zones.len(), 2);
+        let rate = decode::<Command>(
+            br#"{"v":1,"id":"r","ts_ms":0,"kind":"set_telemetry_rate","body":{"hz":10.0,"for_s":60}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            rate.body,
+            CommandBody::SetTelemetryRate {
+                hz: 10.0,
+                for_s: 60
+            }
+        );
+        let error = decode::<Command>(
+            br#"{"v":1,"id":"x","ts_ms":0,"kind":"upload_rally","body":{"points":[{"lat_deg":1.0,"lon_deg":2.0}]}}"#,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(error.contains("alt_rel_m"), "{error}");
     }
 
     #[test]

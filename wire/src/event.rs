@@ -52,6 +52,24 @@ pub enum EventBody {
     /// The bridge stopped hearing the autopilot's HEARTBEAT.
     AutopilotLinkLost,
     AutopilotLinkRegained,
+    /// The autopilot took over: a failsafe it announced (battery, data
+    /// link, GPS, EKF...) or a switch to return or land that no command of
+    /// this bridge asked for. `mode` is the mode it switched to, if any.
+    Failsafe {
+        reason: String,
+        mode: Option<FlightMode>,
+    },
+    /// The vehicle breached its geofence (MAVLink FENCE_STATUS).
+    FenceBreached {
+        /// What was breached: `min_altitude`, `max_altitude`, `boundary`
+        /// or `unknown`.
+        breach: String,
+        breach_count: u16,
+        lat_deg: Option<f64>,
+        lon_deg: Option<f64>,
+    },
+    /// The vehicle is back inside its geofence.
+    FenceCleared,
 }
 
 /// One photo, from MAVLink CAMERA_IMAGE_CAPTURED.

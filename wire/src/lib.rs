@@ -16,7 +16,10 @@ pub mod status;
 pub mod telemetry;
 pub mod topic;
 
-pub use command::{Command, CommandBody, CommandReply, CommandState, Mission, MissionItem};
+pub use command::{
+    Command, CommandBody, CommandReply, CommandState, FencePlan, FenceZone, LatLon, Mission,
+    MissionItem, RallyPlan, RallyPoint, Reposition,
+};
 pub use event::{Event, EventBody};
 pub use status::{Availability, Status};
 pub use telemetry::{FlightMode, LandedState, Telemetry};

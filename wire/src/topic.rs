@@ -20,15 +20,22 @@ pub enum Channel {
     Commands,
     /// bridge -> dispatcher, QoS 1, one or more per command.
     Replies,
+    /// bridge -> ground station, QoS 0: raw MAVLink frames from the
+    /// autopilot (the ground-station tunnel). Payload is binary, not JSON.
+    MavlinkUp,
+    /// ground station -> bridge, QoS 0: raw MAVLink frames for the autopilot.
+    MavlinkDown,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 5] = [
+    pub const ALL: [Channel; 7] = [
         Channel::Status,
         Channel::Telemetry,
         Channel::Events,
         Channel::Commands,
         Channel::Replies,
+        Channel::MavlinkUp,
+        Channel::MavlinkDown,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -38,6 +45,8 @@ impl Channel {
             Channel::Events => "events",
             Channel::Commands => "commands",
             Channel::Replies => "replies",
+            Channel::MavlinkUp => "mavlink/up",
+            Channel::MavlinkDown => "mavlink/down",
         }
     }
 }

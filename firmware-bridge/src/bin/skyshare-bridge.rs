@@ -1,11 +1,13 @@
 //! `skyshare-bridge`: one bridge for one autopilot. Parses flags, sets up
 //! logging and runs the library until Ctrl-C.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use firmware_bridge::mqtt_session::MqttSecurity;
 use firmware_bridge::{BridgeConfig, DEFAULT_MQTT_KEEP_ALIVE, DEFAULT_TELEMETRY_HZ};
 use tokio_util::sync::CancellationToken;
 
@@ -16,7 +18,7 @@ struct Args {
     /// MAVLink address: udpout:HOST:PORT, udpin:IP:PORT or tcpout:HOST:PORT.
     #[arg(long)]
     mavlink: String,
-    /// MQTT broker, mqtt://HOST:PORT.
+    /// MQTT broker, mqtt://HOST:PORT or mqtts://HOST:PORT (TLS).
     #[arg(long)]
     mqtt: String,
     /// Drone id used in topics (letters, digits, '-', '_', '.').
@@ -28,6 +30,31 @@ struct Args {
     /// MQTT keep-alive in seconds; the Last Will fires ~1.5x after this.
     #[arg(long, default_value_t = DEFAULT_MQTT_KEEP_ALIVE.as_secs())]
     keep_alive_s: u64,
+    /// Directory where undelivered events and replies are kept, so that a
+    /// restart during a broker outage loses none.
+    #[arg(long, default_value = "skyshare-bridge-spool")]
+    spool_dir: std::path::PathBuf,
+    /// MQTT username (the drone id, under the example Mosquitto ACL).
+    #[arg(long, requires = "mqtt_password_file")]
+    mqtt_username: Option<String>,
+    /// File holding the MQTT password (kept off the command line, where
+    /// any local user could read it in the process list).
+    #[arg(long, requires = "mqtt_username")]
+    mqtt_password_file: Option<PathBuf>,
+    /// CA certificate (PEM) that signed the broker's certificate; required
+    /// with mqtts://.
+    #[arg(long)]
+    mqtt_ca: Option<PathBuf>,
+    /// Client certificate (PEM), for brokers that authenticate by certificate.
+    #[arg(long, requires = "mqtt_client_key")]
+    mqtt_client_cert: Option<PathBuf>,
+    /// Private key (PEM) of the client certificate.
+    #[arg(long, requires = "mqtt_client_cert")]
+    mqtt_client_key: Option<PathBuf>,
+    /// Carry raw MAVLink over MQTT (…/mavlink/up and …/mavlink/down) so a
+    /// remote ground station can reach the autopilot via `skyshare gcs-tunnel`.
+    #[arg(long)]
+    gcs_tunnel: bool,
 }
 
 fn main() -> ExitCode {
@@ -47,12 +74,28 @@ fn main() -> ExitCode {
 }
 
 fn run(args: Args) -> anyhow::Result<()> {
+    let credentials = match (args.mqtt_username, &args.mqtt_password_file) {
+        (Some(user), Some(file)) => {
+            let password = std::fs::read_to_string(file).with_context(|| {
+                format!("cannot read the MQTT password file {}", file.display())
+            })?;
+            Some((user, password.trim_end_matches(['\r', '\n']).to_owned()))
+        }
+        _ => None,
+    };
     let config = BridgeConfig {
         drone_id: args.drone,
         mavlink: args.mavlink,
         mqtt_url: args.mqtt,
         telemetry_hz: args.telemetry_hz,
         mqtt_keep_alive: Duration::from_secs(args.keep_alive_s),
+        spool_dir: Some(args.spool_dir),
+        mqtt_security: MqttSecurity {
+            credentials,
+            ca_file: args.mqtt_ca,
+            client_cert: args.mqtt_client_cert.zip(args.mqtt_client_key),
+        },
+        gcs_tunnel: args.gcs_tunnel,
     };
     config.validate()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;
