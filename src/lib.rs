@@ -7,6 +7,7 @@
 
 pub mod airspace;
 pub mod api;
+pub mod bench_airspace;
 pub mod demo;
 pub mod dispatch;
 pub mod dispatcher;
@@ -14,3 +15,4 @@ pub mod planning;
 pub mod region;
 pub mod store;
 pub mod task;
+pub mod zones_cli;

@@ -61,6 +61,36 @@ enum Cmd {
         #[arg(long = "drone", required = true)]
         drones: Vec<String>,
     },
+    /// Zone files: import (validate), check a route against zones.
+    Zones {
+        #[command(subcommand)]
+        command: skyshare::zones_cli::ZonesCommand,
+    },
+    /// Benchmarks against the peers in shared/bench.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCmd,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCmd {
+    /// Zones vs routes, segments and points on the geofence instance.
+    Airspace {
+        polys: PathBuf,
+        routes: PathBuf,
+        /// 1M points as little-endian f64 pairs (the peer's, for equal hits).
+        #[arg(long)]
+        points: Option<PathBuf>,
+        /// Python with shapely, to run the peer in the same run.
+        #[arg(long)]
+        peer_python: Option<PathBuf>,
+        /// Path to peer_shapely.py.
+        #[arg(long)]
+        peer_script: Option<PathBuf>,
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
+    },
 }
 
 fn load_region(path: Option<&PathBuf>) -> anyhow::Result<Region> {
@@ -173,6 +203,25 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             http.await??;
             Ok(())
         }
+        Cmd::Zones { command } => skyshare::zones_cli::run(command),
+        Cmd::Bench {
+            command:
+                BenchCmd::Airspace {
+                    polys,
+                    routes,
+                    points,
+                    peer_python,
+                    peer_script,
+                    reps,
+                },
+        } => skyshare::bench_airspace::run(skyshare::bench_airspace::BenchOptions {
+            polys: &polys,
+            routes: &routes,
+            points: points.as_deref(),
+            peer_python: peer_python.as_deref(),
+            peer_script: peer_script.as_deref(),
+            reps,
+        }),
     }
 }
 

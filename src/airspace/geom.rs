@@ -32,7 +32,10 @@ impl Xy {
         self.x * o.y - self.y * o.x
     }
     pub fn distance(self, o: Xy) -> f64 {
-        (self.x - o.x).hypot(self.y - o.y)
+        // Not hypot: it is several times slower and overflow cannot happen
+        // at district scale.
+        let (dx, dy) = (self.x - o.x, self.y - o.y);
+        (dx * dx + dy * dy).sqrt()
     }
     /// The point a fraction `t` of the way from `self` to `to`.
     pub fn lerp(self, to: Xy, t: f64) -> Xy {
@@ -170,8 +173,9 @@ impl Ring {
 
     pub fn distance_to_edge(&self, p: Xy) -> f64 {
         self.edges()
-            .map(|(a, b)| point_segment_distance(p, a, b))
+            .map(|(a, b)| point_segment_distance2(p, a, b))
             .fold(f64::INFINITY, f64::min)
+            .sqrt()
     }
 
     /// Twice the signed area: positive counter-clockwise.
@@ -270,16 +274,37 @@ impl PlanarShape {
     pub fn meets_segment(&self, a: Xy, b: Xy) -> bool {
         match self {
             PlanarShape::Polygon(poly) => {
-                if self.contains(a) {
-                    return true;
-                }
+                // One pass over the edges does both tests: even-odd parity of
+                // `a` over all rings (inside the exterior and outside every
+                // hole, for a valid polygon) and edge contact.
                 let sb = Bbox::of_segment(a, b);
-                std::iter::once(&poly.exterior)
-                    .chain(poly.holes.iter())
-                    .any(|ring| {
-                        ring.bbox.intersects(&sb)
-                            && ring.edges().any(|(c, d)| segments_meet(a, b, c, d))
-                    })
+                let mut inside = false;
+                for ring in std::iter::once(&poly.exterior).chain(poly.holes.iter()) {
+                    // A ring whose box is clear of the segment's box cannot be
+                    // touched, and flips the parity of `a` an even number of
+                    // times (or never).
+                    if !ring.bbox.intersects(&sb) {
+                        continue;
+                    }
+                    for w in ring.points.windows(2) {
+                        let (c, d) = (w[0], w[1]);
+                        if (c.y > a.y) != (d.y > a.y) {
+                            let x = c.x + (a.y - c.y) / (d.y - c.y) * (d.x - c.x);
+                            if a.x < x {
+                                inside = !inside;
+                            }
+                        }
+                        if c.x.max(d.x) >= sb.min_x
+                            && c.x.min(d.x) <= sb.max_x
+                            && c.y.max(d.y) >= sb.min_y
+                            && c.y.min(d.y) <= sb.max_y
+                            && segments_meet(a, b, c, d)
+                        {
+                            return true;
+                        }
+                    }
+                }
+                inside
             }
             PlanarShape::Circle { center, radius_m } => {
                 point_segment_distance(*center, a, b) <= *radius_m
@@ -326,6 +351,12 @@ fn on_segment(a: Xy, b: Xy, p: Xy) -> bool {
 }
 
 pub fn point_segment_distance(p: Xy, a: Xy, b: Xy) -> f64 {
+    point_segment_distance2(p, a, b).sqrt()
+}
+
+/// Squared distance from `p` to segment `a`-`b`.
+#[inline]
+fn point_segment_distance2(p: Xy, a: Xy, b: Xy) -> f64 {
     let ab = b.sub(a);
     let len2 = ab.dot(ab);
     let t = if len2 > 0.0 {
@@ -333,7 +364,8 @@ pub fn point_segment_distance(p: Xy, a: Xy, b: Xy) -> f64 {
     } else {
         0.0
     };
-    p.distance(a.add(ab.scale(t)))
+    let d = p.sub(a.add(ab.scale(t)));
+    d.dot(d)
 }
 
 /// Closed parameter interval `[t0, t1]` along a leg, `0 <= t0 <= t1 <= 1`.
@@ -363,11 +395,17 @@ pub fn leg_intervals(a: Xy, b: Xy, shape: &PlanarShape, buffer_m: f64) -> Vec<In
         PlanarShape::Polygon(_) => {
             // Inside parts: split the leg where it crosses any ring and test
             // the middle of each piece.
+            // Edges whose boxes are further than the buffer from the leg's
+            // box can neither cross it nor come within the buffer.
+            let leg_box = Bbox::of_segment(a, b);
+            let near_box = leg_box.expanded(buffer_m);
             let mut cuts = vec![0.0, 1.0];
             for ring in shape.rings() {
                 for (c, d) in ring.edges() {
-                    if let Some(t) = crossing_parameter(a, v, c, d) {
-                        cuts.push(t);
+                    if Bbox::of_segment(c, d).intersects(&leg_box) {
+                        if let Some(t) = crossing_parameter(a, v, c, d) {
+                            cuts.push(t);
+                        }
                     }
                 }
             }
@@ -379,6 +417,9 @@ pub fn leg_intervals(a: Xy, b: Xy, shape: &PlanarShape, buffer_m: f64) -> Vec<In
             }
             for ring in shape.rings() {
                 for (c, d) in ring.edges() {
+                    if !Bbox::of_segment(c, d).intersects(&near_box) {
+                        continue;
+                    }
                     if let Some(i) = line_capsule(a, v, c, d, buffer_m) {
                         out.push(i);
                     }

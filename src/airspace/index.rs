@@ -144,8 +144,8 @@ impl Grid {
 #[derive(Debug, Clone)]
 pub struct ZoneIndex {
     frame: AirspaceFrame,
-    zones: Vec<Zone>,
-    shapes: Vec<PlanarShape>,
+    zones: Vec<Arc<Zone>>,
+    shapes: Vec<Arc<PlanarShape>>,
     bboxes: Vec<Bbox>,
     /// (floor, ceiling) above ground.
     bands_agl: Vec<(f64, f64)>,
@@ -154,13 +154,14 @@ pub struct ZoneIndex {
 
 impl ZoneIndex {
     pub fn build(zones: Vec<Zone>, frame: AirspaceFrame) -> ZoneIndex {
-        let shapes: Vec<PlanarShape> = zones
+        let shapes: Vec<Arc<PlanarShape>> = zones
             .iter()
-            .map(|z| z.shape.to_planar(&frame.local))
+            .map(|z| Arc::new(z.shape.to_planar(&frame.local)))
             .collect();
-        let bboxes: Vec<Bbox> = shapes.iter().map(PlanarShape::bbox).collect();
+        let bboxes: Vec<Bbox> = shapes.iter().map(|s| s.bbox()).collect();
         let bands_agl = zones.iter().map(|z| z.band.agl(&frame.vertical)).collect();
         let grid = Grid::build(&bboxes);
+        let zones = zones.into_iter().map(Arc::new).collect();
         ZoneIndex {
             frame,
             zones,
@@ -174,7 +175,7 @@ impl ZoneIndex {
     pub fn frame(&self) -> &AirspaceFrame {
         &self.frame
     }
-    pub fn zones(&self) -> &[Zone] {
+    pub fn zones(&self) -> &[Arc<Zone>] {
         &self.zones
     }
     pub fn len(&self) -> usize {
@@ -183,10 +184,13 @@ impl ZoneIndex {
     pub fn is_empty(&self) -> bool {
         self.zones.is_empty()
     }
-    pub fn zone(&self, i: usize) -> &Zone {
+    pub fn zone(&self, i: usize) -> &Arc<Zone> {
         &self.zones[i]
     }
     pub fn shape(&self, i: usize) -> &PlanarShape {
+        &self.shapes[i]
+    }
+    pub fn shape_arc(&self, i: usize) -> &Arc<PlanarShape> {
         &self.shapes[i]
     }
     pub fn band_agl(&self, i: usize) -> (f64, f64) {
@@ -251,6 +255,33 @@ impl ZoneIndex {
                 out.push(z);
             }
         });
+    }
+
+    /// How many (point, zone) pairs have the point inside the zone. Bulk
+    /// form of [`ZoneIndex::zones_containing`]: points are visited in grid
+    /// cell order so each cell's zones stay in cache (the sort is part of
+    /// the cost).
+    pub fn count_points_inside(&self, points: &[Xy]) -> usize {
+        let g = &self.grid;
+        let mut order: Vec<u64> = points
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let (cx, cy) = g.cell_of(p.x, p.y);
+                (((cy * g.nx + cx) as u64) << 32) | i as u64
+            })
+            .collect();
+        order.sort_unstable();
+        let mut hits = 0;
+        for key in order {
+            let p = points[(key & 0xFFFF_FFFF) as usize];
+            self.for_each_candidate(Bbox::of_segment(p, p), |z| {
+                if self.shapes[z].contains(p) {
+                    hits += 1;
+                }
+            });
+        }
+        hits
     }
 
     /// Zones within `distance_m` of `p` (0: inside or on the edge).

@@ -244,7 +244,7 @@ mod tests {
         match &err {
             Refusal::Route(c) => {
                 assert_eq!(c.leg, 1);
-                assert_eq!(c.zone_id, "Z-HOSP");
+                assert_eq!(c.zone.id, "Z-HOSP");
             }
             other => panic!("expected a route conflict, got {other}"),
         }
