@@ -38,20 +38,35 @@ impl Schedule {
         if start >= end {
             return Err("schedule.start must be before schedule.end".into());
         }
+        let offset = match value.get("utc_offset_minutes") {
+            None | Some(Value::Null) => None,
+            Some(m) => Some(
+                m.as_i64()
+                    .and_then(|m| i32::try_from(m).ok())
+                    .and_then(|m| FixedOffset::east_opt(m * 60))
+                    .ok_or_else(|| {
+                        format!("schedule.utc_offset_minutes {m} is not an offset in minutes")
+                    })?,
+            ),
+        };
         Ok(Schedule {
             days,
             start,
             end,
-            offset: None,
+            offset,
         })
     }
 
     pub fn to_json(&self) -> Value {
-        serde_json::json!({
+        let mut v = serde_json::json!({
             "days": self.days.iter().map(|d| d.to_string().to_uppercase()).collect::<Vec<_>>(),
             "start": self.start.format("%H:%M").to_string(),
             "end": self.end.format("%H:%M").to_string(),
-        })
+        });
+        if let Some(o) = self.offset {
+            v["utc_offset_minutes"] = Value::from(o.local_minus_utc() / 60);
+        }
+        v
     }
 
     fn offset(&self, local: FixedOffset) -> FixedOffset {

@@ -4,7 +4,8 @@
 //! authorisation_required, conditional, advisory, operating_area),
 //! `floor_m` (default 0), `ceiling_m` (default unlimited), `reference`
 //! (AGL default, AMSL, WGS84), `start`/`end` (RFC 3339), `schedule` (one
-//! `{days, start, end}` or an array of them, local time). The older region
+//! `{days, start, end, utc_offset_minutes?}` or an array of them; local time
+//! unless an offset is given). The older region
 //! kind `altitude_limit` with `ceiling_m` reads as prohibited above it.
 
 use chrono::{DateTime, Utc};
