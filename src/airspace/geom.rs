@@ -405,6 +405,11 @@ pub fn leg_intervals(a: Xy, b: Xy, shape: &PlanarShape, buffer_m: f64) -> Vec<In
                     if Bbox::of_segment(c, d).intersects(&leg_box) {
                         if let Some(t) = crossing_parameter(a, v, c, d) {
                             cuts.push(t);
+                        } else if buffer_m <= 0.0 {
+                            // Parallel: only a collinear overlap touches.
+                            if let Some(i) = collinear_overlap(a, v, c, d) {
+                                out.push(i);
+                            }
                         }
                     }
                 }
@@ -414,6 +419,22 @@ pub fn leg_intervals(a: Xy, b: Xy, shape: &PlanarShape, buffer_m: f64) -> Vec<In
                 if w[1] > w[0] && shape.contains(a.lerp(b, (w[0] + w[1]) / 2.0)) {
                     out.push((w[0], w[1]));
                 }
+            }
+            if buffer_m <= 0.0 {
+                // Without a buffer the closed shape adds to the inside pieces
+                // only where the leg touches an edge: every crossing
+                // parameter (the seeds 0 and 1 are not crossings) and the
+                // collinear overlaps above. No capsules needed.
+                let n = cuts.len();
+                let mut seeds = 2;
+                for &t in &cuts[..n] {
+                    if (t == 0.0 || t == 1.0) && seeds > 0 {
+                        seeds -= 1;
+                        continue;
+                    }
+                    out.push((t, t));
+                }
+                return merge_intervals(out);
             }
             for ring in shape.rings() {
                 for (c, d) in ring.edges() {
@@ -453,6 +474,16 @@ fn crossing_parameter(a: Xy, v: Xy, c: Xy, d: Xy) -> Option<f64> {
     let t = ac.cross(w) / denom;
     let u = ac.cross(v) / denom;
     ((0.0..=1.0).contains(&t) && (0.0..=1.0).contains(&u)).then_some(t)
+}
+
+/// Where `a + t v`, t in [0, 1], runs along segment c-d (collinear).
+fn collinear_overlap(a: Xy, v: Xy, c: Xy, d: Xy) -> Option<Interval> {
+    if v.cross(c.sub(a)) != 0.0 {
+        return None;
+    }
+    let len2 = v.dot(v);
+    let (tc, td) = (c.sub(a).dot(v) / len2, d.sub(a).dot(v) / len2);
+    clip01(tc.min(td), tc.max(td))
 }
 
 /// Where `a + t v`, t in [0, 1], lies within `r` of `center`.

@@ -71,13 +71,15 @@ impl Grid {
         }
         let width = (extent.max_x - extent.min_x).max(1e-9);
         let height = (extent.max_y - extent.min_y).max(1e-9);
-        // Cells about as wide as a typical zone, but no more than ~4M cells.
+        // Cells about half as wide as a typical zone (measured on the shared
+        // instance: 0.25x-2x change segment queries by <15%, point queries
+        // are fastest at 0.25-0.5x), but no more than ~4M cells.
         let mean_size = bboxes
             .iter()
             .map(|b| (b.max_x - b.min_x).max(b.max_y - b.min_y))
             .sum::<f64>()
             / bboxes.len() as f64;
-        let cell_m = mean_size
+        let cell_m = (mean_size * 0.5)
             .max((width * height / 4.0e6).sqrt())
             .max(width.max(height) / 4096.0)
             .max(1e-9);
