@@ -7,6 +7,7 @@
 
 pub mod airspace;
 pub mod api;
+pub mod bench_airspace;
 pub mod coverage;
 pub mod demo;
 pub mod dispatch;
@@ -16,3 +17,4 @@ pub mod region;
 pub mod routing;
 pub mod store;
 pub mod task;
+pub mod zones_cli;

@@ -62,10 +62,15 @@ enum Cmd {
         #[arg(long = "drone", required = true)]
         drones: Vec<String>,
     },
-    /// Benchmarks that print figures beside the named peer's.
+    /// Zone files: import (validate), check a route against zones.
+    Zones {
+        #[command(subcommand)]
+        command: skyshare::zones_cli::ZonesCommand,
+    },
+    /// Benchmarks that print figures beside the named peer's (../shared/bench).
     Bench {
         #[command(subcommand)]
-        bench: BenchCmd,
+        command: BenchCmd,
     },
 }
 
@@ -96,6 +101,22 @@ enum BenchCmd {
         /// Annealing temperatures (metres of objective) at the start and the end.
         #[arg(long, num_args = 2, value_names = ["START", "END"])]
         temperature: Option<Vec<f64>>,
+    },
+    /// Zones vs routes, segments and points on the geofence instance.
+    Airspace {
+        polys: PathBuf,
+        routes: PathBuf,
+        /// 1M points as little-endian f64 pairs (the peer's, for equal hits).
+        #[arg(long)]
+        points: Option<PathBuf>,
+        /// Python with shapely, to run the peer in the same run.
+        #[arg(long)]
+        peer_python: Option<PathBuf>,
+        /// Path to peer_shapely.py.
+        #[arg(long)]
+        peer_script: Option<PathBuf>,
+        #[arg(long, default_value_t = 5)]
+        reps: usize,
     },
 }
 
@@ -209,7 +230,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             http.await??;
             Ok(())
         }
-        Cmd::Bench { bench } => run_bench(bench),
+        Cmd::Zones { command } => skyshare::zones_cli::run(command),
+        Cmd::Bench { command } => run_bench(command),
     }
 }
 
@@ -240,6 +262,21 @@ fn run_bench(bench: BenchCmd) -> anyhow::Result<()> {
             print!("{report}");
             Ok(())
         }
+        BenchCmd::Airspace {
+            polys,
+            routes,
+            points,
+            peer_python,
+            peer_script,
+            reps,
+        } => skyshare::bench_airspace::run(skyshare::bench_airspace::BenchOptions {
+            polys: &polys,
+            routes: &routes,
+            points: points.as_deref(),
+            peer_python: peer_python.as_deref(),
+            peer_script: peer_script.as_deref(),
+            reps,
+        }),
     }
 }
 

@@ -7,7 +7,7 @@
 use geo::{Coord, LineString, Point, Polygon};
 use serde_json::Value;
 
-use crate::airspace::{Schedule, Zone, ZoneKind};
+use crate::airspace::Zone;
 
 /// The demo region, compiled in so `skyshare demo` works from any directory.
 pub const DEMO_REGION_GEOJSON: &str = include_str!("../maps/optics-valley.geojson");
@@ -107,39 +107,13 @@ impl Region {
     }
 }
 
-fn zone(id: String, name: String, props: &Value, geometry: &Value) -> Result<Zone, String> {
+/// Zone features use the airspace GeoJSON properties
+/// (see `airspace::import::geojson`).
+fn zone(id: String, _name: String, props: &Value, geometry: &Value) -> Result<Zone, String> {
     if id.is_empty() {
         return Err("a zone needs an id".into());
     }
-    let kind = match props["kind"].as_str() {
-        Some("prohibited") => ZoneKind::Prohibited,
-        Some("altitude_limit") => {
-            let ceiling = props["ceiling_m"]
-                .as_f64()
-                .filter(|c| c.is_finite() && *c >= 0.0)
-                .ok_or("an altitude_limit zone needs a non-negative ceiling_m")?;
-            ZoneKind::AltitudeLimit {
-                ceiling_agl_m: ceiling,
-            }
-        }
-        other => {
-            return Err(format!(
-                "kind must be prohibited or altitude_limit, found {other:?}"
-            ))
-        }
-    };
-    let schedule = match props.get("schedule") {
-        None | Some(Value::Null) => None,
-        Some(s) => Some(Schedule::from_json(s)?),
-    };
-    Ok(Zone {
-        id,
-        name,
-        reason: props["reason"].as_str().unwrap_or("").to_owned(),
-        kind,
-        area: polygon(geometry)?,
-        schedule,
-    })
+    crate::airspace::import::geojson::zone_from_feature(props, geometry).map_err(|e| e.join("; "))
 }
 
 pub fn point(geometry: &Value) -> Result<Point, String> {
@@ -212,11 +186,9 @@ mod tests {
         assert_eq!(r.utc_offset_hours, 8);
         assert!(r.docks.len() >= 3);
         assert!(r.zones.len() >= 5);
-        assert!(r.zones.iter().any(|z| z.schedule.is_some()));
-        assert!(r
-            .zones
-            .iter()
-            .any(|z| matches!(z.kind, ZoneKind::AltitudeLimit { .. })));
+        assert!(r.zones.iter().any(|z| !z.time.weekly.is_empty()));
+        // altitude_limit zones read as prohibited above their ceiling.
+        assert!(r.zones.iter().any(|z| z.band.floor_m() > 0.0));
     }
 
     #[test]
@@ -227,7 +199,7 @@ mod tests {
         ]}"#;
         let err = Region::from_geojson(text).unwrap_err();
         let all = err.to_string();
-        assert!(all.contains("ring 0 must be closed"), "{all}");
+        assert!(all.contains("ring 0: ring is not closed"), "{all}");
         assert!(all.contains("out of range"), "{all}");
         assert!(all.contains("no feature with role `boundary`"), "{all}");
     }

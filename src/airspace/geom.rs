@@ -1,0 +1,670 @@
+//! Planar geometry in local metres: the exact predicates every airspace
+//! check rests on. Everything here is closed-set: a point on a zone's edge is
+//! in the zone, a leg that only touches an edge or a vertex meets the zone.
+//! The one exception is [`PlanarShape::contains`], a crossing-number test
+//! whose answer exactly on the boundary is unspecified; callers that must
+//! count the boundary use [`PlanarShape::distance`] or [`leg_intervals`].
+
+/// A point (or vector) in local metres: x east, y north.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Xy {
+    pub x: f64,
+    pub y: f64,
+}
+
+impl Xy {
+    pub const fn new(x: f64, y: f64) -> Xy {
+        Xy { x, y }
+    }
+    fn sub(self, o: Xy) -> Xy {
+        Xy::new(self.x - o.x, self.y - o.y)
+    }
+    fn add(self, o: Xy) -> Xy {
+        Xy::new(self.x + o.x, self.y + o.y)
+    }
+    fn scale(self, k: f64) -> Xy {
+        Xy::new(self.x * k, self.y * k)
+    }
+    fn dot(self, o: Xy) -> f64 {
+        self.x * o.x + self.y * o.y
+    }
+    fn cross(self, o: Xy) -> f64 {
+        self.x * o.y - self.y * o.x
+    }
+    pub fn distance(self, o: Xy) -> f64 {
+        // Not hypot: it is several times slower and overflow cannot happen
+        // at district scale.
+        let (dx, dy) = (self.x - o.x, self.y - o.y);
+        (dx * dx + dy * dy).sqrt()
+    }
+    /// The point a fraction `t` of the way from `self` to `to`.
+    pub fn lerp(self, to: Xy, t: f64) -> Xy {
+        self.add(to.sub(self).scale(t))
+    }
+}
+
+/// Axis-aligned bounding box; closed.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Bbox {
+    pub min_x: f64,
+    pub min_y: f64,
+    pub max_x: f64,
+    pub max_y: f64,
+}
+
+impl Bbox {
+    pub const EMPTY: Bbox = Bbox {
+        min_x: f64::INFINITY,
+        min_y: f64::INFINITY,
+        max_x: f64::NEG_INFINITY,
+        max_y: f64::NEG_INFINITY,
+    };
+
+    pub fn of_points(points: &[Xy]) -> Bbox {
+        points.iter().fold(Bbox::EMPTY, |b, p| b.including(*p))
+    }
+
+    pub fn of_segment(a: Xy, b: Xy) -> Bbox {
+        Bbox {
+            min_x: a.x.min(b.x),
+            min_y: a.y.min(b.y),
+            max_x: a.x.max(b.x),
+            max_y: a.y.max(b.y),
+        }
+    }
+
+    pub fn including(self, p: Xy) -> Bbox {
+        Bbox {
+            min_x: self.min_x.min(p.x),
+            min_y: self.min_y.min(p.y),
+            max_x: self.max_x.max(p.x),
+            max_y: self.max_y.max(p.y),
+        }
+    }
+
+    pub fn union(self, o: Bbox) -> Bbox {
+        Bbox {
+            min_x: self.min_x.min(o.min_x),
+            min_y: self.min_y.min(o.min_y),
+            max_x: self.max_x.max(o.max_x),
+            max_y: self.max_y.max(o.max_y),
+        }
+    }
+
+    pub fn expanded(self, d: f64) -> Bbox {
+        Bbox {
+            min_x: self.min_x - d,
+            min_y: self.min_y - d,
+            max_x: self.max_x + d,
+            max_y: self.max_y + d,
+        }
+    }
+
+    #[inline]
+    pub fn intersects(&self, o: &Bbox) -> bool {
+        self.min_x <= o.max_x
+            && o.min_x <= self.max_x
+            && self.min_y <= o.max_y
+            && o.min_y <= self.max_y
+    }
+
+    #[inline]
+    pub fn contains_point(&self, p: Xy) -> bool {
+        p.x >= self.min_x && p.x <= self.max_x && p.y >= self.min_y && p.y <= self.max_y
+    }
+}
+
+/// A simple closed ring. Stored closed (last point repeats the first) so its
+/// edges are consecutive pairs; orientation and starting vertex are whatever
+/// the source gave, and no predicate here depends on them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Ring {
+    points: Vec<Xy>,
+    bbox: Bbox,
+}
+
+impl Ring {
+    /// `points` may or may not repeat the first point at the end. Needs at
+    /// least 3 distinct vertices (validated at import; here a degenerate ring
+    /// simply contains nothing).
+    pub fn new(mut points: Vec<Xy>) -> Ring {
+        if points.len() > 1 && points.first() == points.last() {
+            points.pop();
+        }
+        if let Some(first) = points.first().copied() {
+            points.push(first);
+        }
+        let bbox = Bbox::of_points(&points);
+        Ring { points, bbox }
+    }
+
+    /// Vertices without the closing repeat.
+    pub fn vertices(&self) -> &[Xy] {
+        &self.points[..self.points.len().saturating_sub(1)]
+    }
+
+    pub fn bbox(&self) -> Bbox {
+        self.bbox
+    }
+
+    #[inline]
+    pub fn edges(&self) -> impl Iterator<Item = (Xy, Xy)> + '_ {
+        self.points.windows(2).map(|w| (w[0], w[1]))
+    }
+
+    /// Even-odd crossing test (half-open in y, so each crossing counts once).
+    #[inline]
+    pub fn contains(&self, p: Xy) -> bool {
+        if !self.bbox.contains_point(p) {
+            return false;
+        }
+        let mut inside = false;
+        for w in self.points.windows(2) {
+            let (a, b) = (w[0], w[1]);
+            if (a.y > p.y) != (b.y > p.y) {
+                let x = a.x + (p.y - a.y) / (b.y - a.y) * (b.x - a.x);
+                if p.x < x {
+                    inside = !inside;
+                }
+            }
+        }
+        inside
+    }
+
+    pub fn distance_to_edge(&self, p: Xy) -> f64 {
+        self.edges()
+            .map(|(a, b)| point_segment_distance2(p, a, b))
+            .fold(f64::INFINITY, f64::min)
+            .sqrt()
+    }
+
+    /// Twice the signed area: positive counter-clockwise.
+    pub fn signed_area2(&self) -> f64 {
+        self.edges().map(|(a, b)| a.cross(b)).sum()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlanarPolygon {
+    pub exterior: Ring,
+    pub holes: Vec<Ring>,
+}
+
+/// A zone's footprint in local metres.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PlanarShape {
+    Polygon(PlanarPolygon),
+    Circle { center: Xy, radius_m: f64 },
+}
+
+impl PlanarShape {
+    pub fn polygon(exterior: Vec<Xy>, holes: Vec<Vec<Xy>>) -> PlanarShape {
+        PlanarShape::Polygon(PlanarPolygon {
+            exterior: Ring::new(exterior),
+            holes: holes.into_iter().map(Ring::new).collect(),
+        })
+    }
+
+    pub fn bbox(&self) -> Bbox {
+        match self {
+            PlanarShape::Polygon(p) => p.exterior.bbox(),
+            PlanarShape::Circle { center, radius_m } => {
+                Bbox::of_segment(*center, *center).expanded(*radius_m)
+            }
+        }
+    }
+
+    fn rings(&self) -> impl Iterator<Item = &Ring> {
+        let rings: &[Ring] = match self {
+            PlanarShape::Polygon(p) => std::slice::from_ref(&p.exterior),
+            PlanarShape::Circle { .. } => &[],
+        };
+        let holes: &[Ring] = match self {
+            PlanarShape::Polygon(p) => &p.holes,
+            PlanarShape::Circle { .. } => &[],
+        };
+        rings.iter().chain(holes.iter())
+    }
+
+    /// Interior test; unspecified exactly on the boundary (see module doc).
+    #[inline]
+    pub fn contains(&self, p: Xy) -> bool {
+        match self {
+            PlanarShape::Polygon(poly) => {
+                poly.exterior.contains(p) && !poly.holes.iter().any(|h| h.contains(p))
+            }
+            PlanarShape::Circle { center, radius_m } => {
+                let d = p.sub(*center);
+                d.dot(d) < radius_m * radius_m
+            }
+        }
+    }
+
+    /// Distance from `p` to the closed shape: 0 inside or on the boundary.
+    pub fn distance(&self, p: Xy) -> f64 {
+        match self {
+            PlanarShape::Polygon(_) => {
+                let edge = self.distance_to_boundary(p);
+                if self.contains(p) {
+                    0.0
+                } else {
+                    edge
+                }
+            }
+            PlanarShape::Circle { center, radius_m } => (p.distance(*center) - radius_m).max(0.0),
+        }
+    }
+
+    /// Distance from `p` to the nearest boundary (any ring, or the circle).
+    pub fn distance_to_boundary(&self, p: Xy) -> f64 {
+        match self {
+            PlanarShape::Polygon(_) => self
+                .rings()
+                .map(|r| r.distance_to_edge(p))
+                .fold(f64::INFINITY, f64::min),
+            PlanarShape::Circle { center, radius_m } => (p.distance(*center) - radius_m).abs(),
+        }
+    }
+
+    /// Whether the segment `a`-`b` meets the closed shape (touching counts).
+    /// This is the hot predicate of the benchmark: an endpoint inside, or any
+    /// edge crossed or touched. If neither, the segment lies wholly outside
+    /// or wholly inside one hole.
+    #[inline]
+    pub fn meets_segment(&self, a: Xy, b: Xy) -> bool {
+        match self {
+            PlanarShape::Polygon(poly) => {
+                // One pass over the edges does both tests: even-odd parity of
+                // `a` over all rings (inside the exterior and outside every
+                // hole, for a valid polygon) and edge contact.
+                let sb = Bbox::of_segment(a, b);
+                let mut inside = false;
+                for ring in std::iter::once(&poly.exterior).chain(poly.holes.iter()) {
+                    // A ring whose box is clear of the segment's box cannot be
+                    // touched, and flips the parity of `a` an even number of
+                    // times (or never).
+                    if !ring.bbox.intersects(&sb) {
+                        continue;
+                    }
+                    for w in ring.points.windows(2) {
+                        let (c, d) = (w[0], w[1]);
+                        if (c.y > a.y) != (d.y > a.y) {
+                            let x = c.x + (a.y - c.y) / (d.y - c.y) * (d.x - c.x);
+                            if a.x < x {
+                                inside = !inside;
+                            }
+                        }
+                        if c.x.max(d.x) >= sb.min_x
+                            && c.x.min(d.x) <= sb.max_x
+                            && c.y.max(d.y) >= sb.min_y
+                            && c.y.min(d.y) <= sb.max_y
+                            && segments_meet(a, b, c, d)
+                        {
+                            return true;
+                        }
+                    }
+                }
+                inside
+            }
+            PlanarShape::Circle { center, radius_m } => {
+                point_segment_distance(*center, a, b) <= *radius_m
+            }
+        }
+    }
+}
+
+#[inline]
+fn orient(a: Xy, b: Xy, c: Xy) -> f64 {
+    (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x)
+}
+
+/// Closed segments `a`-`b` and `c`-`d` share at least one point.
+#[inline]
+pub fn segments_meet(a: Xy, b: Xy, c: Xy, d: Xy) -> bool {
+    if a.x.max(b.x) < c.x.min(d.x)
+        || c.x.max(d.x) < a.x.min(b.x)
+        || a.y.max(b.y) < c.y.min(d.y)
+        || c.y.max(d.y) < a.y.min(b.y)
+    {
+        return false;
+    }
+    let d1 = orient(c, d, a);
+    let d2 = orient(c, d, b);
+    let d3 = orient(a, b, c);
+    let d4 = orient(a, b, d);
+    if ((d1 > 0.0 && d2 < 0.0) || (d1 < 0.0 && d2 > 0.0))
+        && ((d3 > 0.0 && d4 < 0.0) || (d3 < 0.0 && d4 > 0.0))
+    {
+        return true;
+    }
+    // Touching or collinear: the bounding boxes already overlap, so a zero
+    // orientation means the point lies on the other segment.
+    (d1 == 0.0 && on_segment(c, d, a))
+        || (d2 == 0.0 && on_segment(c, d, b))
+        || (d3 == 0.0 && on_segment(a, b, c))
+        || (d4 == 0.0 && on_segment(a, b, d))
+}
+
+#[inline]
+fn on_segment(a: Xy, b: Xy, p: Xy) -> bool {
+    p.x >= a.x.min(b.x) && p.x <= a.x.max(b.x) && p.y >= a.y.min(b.y) && p.y <= a.y.max(b.y)
+}
+
+pub fn point_segment_distance(p: Xy, a: Xy, b: Xy) -> f64 {
+    point_segment_distance2(p, a, b).sqrt()
+}
+
+/// Squared distance from `p` to segment `a`-`b`.
+#[inline]
+fn point_segment_distance2(p: Xy, a: Xy, b: Xy) -> f64 {
+    let ab = b.sub(a);
+    let len2 = ab.dot(ab);
+    let t = if len2 > 0.0 {
+        (p.sub(a).dot(ab) / len2).clamp(0.0, 1.0)
+    } else {
+        0.0
+    };
+    let d = p.sub(a.add(ab.scale(t)));
+    d.dot(d)
+}
+
+/// Closed parameter interval `[t0, t1]` along a leg, `0 <= t0 <= t1 <= 1`.
+pub type Interval = (f64, f64);
+
+/// The parts of the leg `a`-`b` that come within `buffer_m` of the closed
+/// shape, as sorted disjoint parameter intervals. Exact up to rounding: the
+/// buffered shape is the union of the shape and a capsule around every
+/// edge, and a line meets a convex capsule in one interval. A leg that only
+/// touches gives a zero-length interval, which still counts.
+pub fn leg_intervals(a: Xy, b: Xy, shape: &PlanarShape, buffer_m: f64) -> Vec<Interval> {
+    let v = b.sub(a);
+    if v.dot(v) == 0.0 {
+        return if shape.distance(a) <= buffer_m {
+            vec![(0.0, 1.0)]
+        } else {
+            Vec::new()
+        };
+    }
+    let mut out = Vec::new();
+    match shape {
+        PlanarShape::Circle { center, radius_m } => {
+            if let Some(i) = line_disc(a, v, *center, radius_m + buffer_m) {
+                out.push(i);
+            }
+        }
+        PlanarShape::Polygon(_) => {
+            // Inside parts: split the leg where it crosses any ring and test
+            // the middle of each piece.
+            // Edges whose boxes are further than the buffer from the leg's
+            // box can neither cross it nor come within the buffer.
+            let leg_box = Bbox::of_segment(a, b);
+            let near_box = leg_box.expanded(buffer_m);
+            let mut cuts = vec![0.0, 1.0];
+            for ring in shape.rings() {
+                for (c, d) in ring.edges() {
+                    if Bbox::of_segment(c, d).intersects(&leg_box) {
+                        if let Some(t) = crossing_parameter(a, v, c, d) {
+                            cuts.push(t);
+                        } else if buffer_m <= 0.0 {
+                            // Parallel: only a collinear overlap touches.
+                            if let Some(i) = collinear_overlap(a, v, c, d) {
+                                out.push(i);
+                            }
+                        }
+                    }
+                }
+            }
+            cuts.sort_by(f64::total_cmp);
+            for w in cuts.windows(2) {
+                if w[1] > w[0] && shape.contains(a.lerp(b, (w[0] + w[1]) / 2.0)) {
+                    out.push((w[0], w[1]));
+                }
+            }
+            if buffer_m <= 0.0 {
+                // Without a buffer the closed shape adds to the inside pieces
+                // only where the leg touches an edge: every crossing
+                // parameter (the seeds 0 and 1 are not crossings) and the
+                // collinear overlaps above. No capsules needed.
+                let n = cuts.len();
+                let mut seeds = 2;
+                for &t in &cuts[..n] {
+                    if (t == 0.0 || t == 1.0) && seeds > 0 {
+                        seeds -= 1;
+                        continue;
+                    }
+                    out.push((t, t));
+                }
+                return merge_intervals(out);
+            }
+            for ring in shape.rings() {
+                for (c, d) in ring.edges() {
+                    if !Bbox::of_segment(c, d).intersects(&near_box) {
+                        continue;
+                    }
+                    if let Some(i) = line_capsule(a, v, c, d, buffer_m) {
+                        out.push(i);
+                    }
+                }
+            }
+        }
+    }
+    merge_intervals(out)
+}
+
+fn merge_intervals(mut v: Vec<Interval>) -> Vec<Interval> {
+    v.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let mut out: Vec<Interval> = Vec::with_capacity(v.len());
+    for (s, e) in v {
+        match out.last_mut() {
+            Some(last) if s <= last.1 => last.1 = last.1.max(e),
+            _ => out.push((s, e)),
+        }
+    }
+    out
+}
+
+/// Parameter along `a + t v`, t in [0, 1], where it crosses segment c-d.
+fn crossing_parameter(a: Xy, v: Xy, c: Xy, d: Xy) -> Option<f64> {
+    let w = d.sub(c);
+    let denom = v.cross(w);
+    if denom == 0.0 {
+        return None;
+    }
+    let ac = c.sub(a);
+    let t = ac.cross(w) / denom;
+    let u = ac.cross(v) / denom;
+    ((0.0..=1.0).contains(&t) && (0.0..=1.0).contains(&u)).then_some(t)
+}
+
+/// Where `a + t v`, t in [0, 1], runs along segment c-d (collinear).
+fn collinear_overlap(a: Xy, v: Xy, c: Xy, d: Xy) -> Option<Interval> {
+    if v.cross(c.sub(a)) != 0.0 {
+        return None;
+    }
+    let len2 = v.dot(v);
+    let (tc, td) = (c.sub(a).dot(v) / len2, d.sub(a).dot(v) / len2);
+    clip01(tc.min(td), tc.max(td))
+}
+
+/// Where `a + t v`, t in [0, 1], lies within `r` of `center`.
+fn line_disc(a: Xy, v: Xy, center: Xy, r: f64) -> Option<Interval> {
+    let f = a.sub(center);
+    let qa = v.dot(v);
+    let qb = 2.0 * f.dot(v);
+    let qc = f.dot(f) - r * r;
+    let disc = qb * qb - 4.0 * qa * qc;
+    if disc < 0.0 {
+        return None;
+    }
+    let s = disc.sqrt();
+    clip01((-qb - s) / (2.0 * qa), (-qb + s) / (2.0 * qa))
+}
+
+fn clip01(t0: f64, t1: f64) -> Option<Interval> {
+    let (t0, t1) = (t0.max(0.0), t1.min(1.0));
+    (t0 <= t1).then_some((t0, t1))
+}
+
+/// Where `a + t v`, t in [0, 1], lies within `r` of segment c-d (a capsule).
+fn line_capsule(a: Xy, v: Xy, c: Xy, d: Xy, r: f64) -> Option<Interval> {
+    let mut best: Option<Interval> = None;
+    let mut take = |i: Option<Interval>| {
+        if let Some((s, e)) = i {
+            best = Some(match best {
+                None => (s, e),
+                Some((bs, be)) => (bs.min(s), be.max(e)),
+            });
+        }
+    };
+    take(line_disc(a, v, c, r));
+    take(line_disc(a, v, d, r));
+    let e = d.sub(c);
+    let len = e.dot(e).sqrt();
+    if len > 0.0 {
+        let u = e.scale(1.0 / len);
+        let n = Xy::new(-u.y, u.x);
+        let p = a.sub(c);
+        // Slab clipping in the edge's frame: along in [0, len], across in [-r, r].
+        let mut lo: f64 = 0.0;
+        let mut hi: f64 = 1.0;
+        let mut ok = true;
+        for (p0, dv, min, max) in [(p.dot(u), v.dot(u), 0.0, len), (p.dot(n), v.dot(n), -r, r)] {
+            if dv == 0.0 {
+                if p0 < min || p0 > max {
+                    ok = false;
+                }
+            } else {
+                let (mut t0, mut t1) = ((min - p0) / dv, (max - p0) / dv);
+                if t0 > t1 {
+                    std::mem::swap(&mut t0, &mut t1);
+                }
+                lo = lo.max(t0);
+                hi = hi.min(t1);
+            }
+        }
+        if ok && lo <= hi {
+            take(Some((lo, hi)));
+        }
+    }
+    best
+}
+
+/// Local east-north metres around a reference point (equirectangular):
+/// accurate to well under a metre across a city district, which is the
+/// scale zones and routes are checked at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LocalFrame {
+    pub origin_lon: f64,
+    pub origin_lat: f64,
+    metres_per_deg_lon: f64,
+    metres_per_deg_lat: f64,
+}
+
+const EARTH_RADIUS_M: f64 = 6_371_008.8;
+
+impl LocalFrame {
+    pub fn new(origin_lon: f64, origin_lat: f64) -> LocalFrame {
+        let per_deg = EARTH_RADIUS_M.to_radians();
+        LocalFrame {
+            origin_lon,
+            origin_lat,
+            metres_per_deg_lon: per_deg * origin_lat.to_radians().cos(),
+            metres_per_deg_lat: per_deg,
+        }
+    }
+
+    /// A frame where coordinates already are metres (benchmark instances).
+    pub fn identity() -> LocalFrame {
+        LocalFrame {
+            origin_lon: 0.0,
+            origin_lat: 0.0,
+            metres_per_deg_lon: 1.0,
+            metres_per_deg_lat: 1.0,
+        }
+    }
+
+    pub fn to_local(&self, lon: f64, lat: f64) -> Xy {
+        Xy::new(
+            (lon - self.origin_lon) * self.metres_per_deg_lon,
+            (lat - self.origin_lat) * self.metres_per_deg_lat,
+        )
+    }
+
+    pub fn to_lon_lat(&self, p: Xy) -> (f64, f64) {
+        (
+            self.origin_lon + p.x / self.metres_per_deg_lon,
+            self.origin_lat + p.y / self.metres_per_deg_lat,
+        )
+    }
+
+    /// Converts a length in metres to degrees of longitude and latitude here.
+    pub fn metres_to_degrees(&self, m: f64) -> (f64, f64) {
+        (m / self.metres_per_deg_lon, m / self.metres_per_deg_lat)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn square() -> PlanarShape {
+        PlanarShape::polygon(
+            vec![
+                Xy::new(0.0, 0.0),
+                Xy::new(10.0, 0.0),
+                Xy::new(10.0, 10.0),
+                Xy::new(0.0, 10.0),
+            ],
+            vec![],
+        )
+    }
+
+    #[test]
+    fn leg_through_a_square_is_inside_for_its_middle_part() {
+        let iv = leg_intervals(Xy::new(-10.0, 5.0), Xy::new(20.0, 5.0), &square(), 0.0);
+        assert_eq!(iv.len(), 1);
+        assert!(
+            (iv[0].0 - 1.0 / 3.0).abs() < 1e-9 && (iv[0].1 - 2.0 / 3.0).abs() < 1e-9,
+            "{iv:?}"
+        );
+    }
+
+    #[test]
+    fn buffer_widens_the_interval_by_the_buffer() {
+        let iv = leg_intervals(Xy::new(-10.0, 5.0), Xy::new(20.0, 5.0), &square(), 3.0);
+        assert!(
+            (iv[0].0 - 7.0 / 30.0).abs() < 1e-9 && (iv[0].1 - 23.0 / 30.0).abs() < 1e-9,
+            "{iv:?}"
+        );
+    }
+
+    #[test]
+    fn a_leg_passing_outside_the_buffer_has_no_interval() {
+        assert!(
+            leg_intervals(Xy::new(-10.0, 14.0), Xy::new(20.0, 14.0), &square(), 3.0).is_empty()
+        );
+        assert!(!square().meets_segment(Xy::new(-10.0, 14.0), Xy::new(20.0, 14.0)));
+    }
+
+    #[test]
+    fn touching_a_vertex_meets() {
+        // The line x + y = 20 touches the square only at its corner (10, 10).
+        let (a, b) = (Xy::new(5.0, 15.0), Xy::new(15.0, 5.0));
+        assert!(square().meets_segment(a, b));
+        let iv = leg_intervals(a, b, &square(), 0.0);
+        assert_eq!(iv.len(), 1);
+        assert!(
+            (iv[0].0 - 0.5).abs() < 1e-9 && (iv[0].1 - 0.5).abs() < 1e-9,
+            "{iv:?}"
+        );
+    }
+
+    #[test]
+    fn frame_round_trips() {
+        let f = LocalFrame::new(114.4, 30.5);
+        let p = f.to_local(114.41, 30.51);
+        let (lon, lat) = f.to_lon_lat(p);
+        assert!((lon - 114.41).abs() < 1e-12 && (lat - 30.51).abs() < 1e-12);
+        assert!((p.y - 1111.95).abs() < 1.0, "{p:?}");
+    }
+}

@@ -1,0 +1,102 @@
+//! QGroundControl `.plan` geofences: `geoFence.polygons` and
+//! `geoFence.circles`, positions [lat, lon]. An inclusion fence becomes an
+//! operating area, an exclusion fence a prohibited zone; fences have no
+//! altitude band or time, so they cover the whole column, permanently. A
+//! missing `inclusion` means inclusion, as MAVSDK reads it.
+
+use serde_json::Value;
+
+use super::validate;
+use super::ImportError;
+use crate::airspace::band::Band;
+use crate::airspace::schedule::Applicability;
+use crate::airspace::zone::{Zone, ZoneKind, ZoneShape};
+
+fn lat_lon(v: &Value) -> Result<(f64, f64), String> {
+    let a = v
+        .as_array()
+        .filter(|a| a.len() >= 2)
+        .ok_or_else(|| format!("position {v} is not [lat, lon]"))?;
+    let lat = a[0]
+        .as_f64()
+        .ok_or_else(|| format!("latitude {} is not a number", a[0]))?;
+    let lon = a[1]
+        .as_f64()
+        .ok_or_else(|| format!("longitude {} is not a number", a[1]))?;
+    validate::lon_lat(lon, lat, "[lat, lon]")
+}
+
+fn kind(fence: &Value) -> ZoneKind {
+    if fence["inclusion"] == false {
+        ZoneKind::Prohibited
+    } else {
+        ZoneKind::OperatingArea
+    }
+}
+
+fn zone(id: String, kind: ZoneKind, shape: ZoneShape) -> Zone {
+    Zone {
+        name: format!("QGC fence {id}"),
+        id,
+        reason: String::new(),
+        kind,
+        shape,
+        band: Band::surface_up(),
+        time: Applicability::permanent(),
+    }
+}
+
+pub fn import(root: &Value) -> Result<Vec<Zone>, ImportError> {
+    let fence = &root["geoFence"];
+    if !fence.is_object() {
+        return Err(ImportError::file("the plan has no geoFence"));
+    }
+    let mut results = Vec::new();
+    for (i, p) in fence["polygons"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let r = (|| -> Result<Zone, String> {
+            let pts = p["polygon"]
+                .as_array()
+                .filter(|a| !a.is_empty())
+                .ok_or("empty geometry: `polygon` must be a non-empty array of [lat, lon]")?
+                .iter()
+                .map(lat_lon)
+                .collect::<Result<Vec<_>, _>>()?;
+            let exterior = validate::ring(pts, false)?;
+            Ok(zone(
+                format!("polygon-{i}"),
+                kind(p),
+                ZoneShape::Polygon {
+                    exterior,
+                    holes: Vec::new(),
+                },
+            ))
+        })();
+        results.push((format!("geoFence.polygons[{i}]"), r.map_err(|e| vec![e])));
+    }
+    for (i, c) in fence["circles"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let r = (|| -> Result<Zone, String> {
+            let center = lat_lon(&c["circle"]["center"])?;
+            let radius_m = c["circle"]["radius"]
+                .as_f64()
+                .filter(|r| r.is_finite() && *r > 0.0)
+                .ok_or("circle.radius must be a positive number of metres")?;
+            Ok(zone(
+                format!("circle-{i}"),
+                kind(c),
+                ZoneShape::Circle { center, radius_m },
+            ))
+        })();
+        results.push((format!("geoFence.circles[{i}]"), r.map_err(|e| vec![e])));
+    }
+    super::collect(results)
+}

@@ -1,0 +1,365 @@
+//! Leg-by-leg route check in 3D and time. Each leg is a segment between two
+//! waypoints, flown from the first waypoint's time to the second's, its
+//! altitude varying linearly. A zone conflicts with a leg when there is a
+//! part of the leg that is at once within the lateral buffer of the zone's
+//! footprint, inside its band (plus the vertical margin), and flown while the
+//! zone applies. The answer names the leg, the zone, and where, at what
+//! altitude and when that part starts, and how deep it goes.
+
+use std::fmt;
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+
+use std::sync::Arc;
+
+use super::geom::{leg_intervals, Bbox, Interval, PlanarShape, Xy};
+use super::index::ZoneIndex;
+use super::zone::{Zone, ZoneKind};
+
+/// A waypoint of a planned route, with the time the plan reaches it.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Waypoint {
+    pub lon: f64,
+    pub lat: f64,
+    pub alt_agl_m: f64,
+    pub time: DateTime<Utc>,
+}
+
+/// Builds waypoint times for points flown one after the other at a ground
+/// speed, starting at `start`.
+pub fn timed_route(
+    index: &ZoneIndex,
+    points: &[(f64, f64, f64)],
+    start: DateTime<Utc>,
+    speed_m_s: f64,
+) -> Vec<Waypoint> {
+    let frame = &index.frame().local;
+    let mut t = start;
+    let mut out = Vec::with_capacity(points.len());
+    for (i, &(lon, lat, alt)) in points.iter().enumerate() {
+        if i > 0 {
+            let (plon, plat, palt) = points[i - 1];
+            let d = frame
+                .to_local(plon, plat)
+                .distance(frame.to_local(lon, lat));
+            let d = d.hypot(alt - palt);
+            t += Duration::milliseconds((d / speed_m_s.max(0.1) * 1000.0).round() as i64);
+        }
+        out.push(Waypoint {
+            lon,
+            lat,
+            alt_agl_m: alt,
+            time: t,
+        });
+    }
+    out
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CheckOptions {
+    /// Position uncertainty plus safety margin, metres each side of a leg.
+    pub lateral_buffer_m: f64,
+    pub vertical_margin_m: f64,
+    /// Ids of authorisation-required zones the operator holds a permit for.
+    pub authorisations: Vec<String>,
+}
+
+impl Default for CheckOptions {
+    fn default() -> Self {
+        CheckOptions {
+            lateral_buffer_m: 10.0,
+            vertical_margin_m: 5.0,
+            authorisations: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Severity {
+    /// The route may not be flown as planned.
+    Blocking,
+    /// The route may be flown; the pilot should know.
+    Notice,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ConflictKind {
+    /// Part of the leg, `[s, e]` as fractions of the leg from `a` to `b`
+    /// (local metres), is in or within the buffer of the zone. How deep is
+    /// worked out when asked ([`LegConflict::depth_m`]): the decision needs
+    /// only the interval, and a route check stays in microseconds.
+    Enters {
+        shape: Arc<PlanarShape>,
+        a: Xy,
+        b: Xy,
+        s: f64,
+        e: f64,
+    },
+    /// Part of the leg is outside the operating area, or within the buffer
+    /// of its edge (`outside_m` negative: still inside by that much).
+    LeavesOperatingArea { outside_m: f64 },
+}
+
+/// One leg against one zone.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LegConflict {
+    /// 1-based; leg `n` goes from waypoint `n - 1` to waypoint `n`.
+    pub leg: usize,
+    pub zone: Arc<Zone>,
+    pub kind: ConflictKind,
+    pub severity: Severity,
+    pub alt_agl_m: f64,
+    pub from: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub local: FixedOffset,
+    pub buffer_m: f64,
+}
+
+impl fmt::Display for LegConflict {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "leg {} (waypoint {} -> {}) ",
+            self.leg,
+            self.leg - 1,
+            self.leg
+        )?;
+        match &self.kind {
+            ConflictKind::Enters { .. } => {
+                let depth_m = self.depth_m();
+                if depth_m > 0.0 {
+                    write!(f, "enters {} {:.0} m inside its edge", self.zone.label(), depth_m)?
+                } else {
+                    write!(
+                f,
+                "passes {:.0} m from the edge of {}, within the {:.0} m buffer",
+                        -depth_m,
+                        self.zone.label(),
+                        self.buffer_m
+                    )?
+                }
+            }
+            ConflictKind::LeavesOperatingArea { outside_m } if *outside_m > 0.0 => {
+                write!(f, "leaves the operating area {} by {:.0} m", self.zone.id, outside_m)?
+            }
+            ConflictKind::LeavesOperatingArea { outside_m } => write!(
+                f,
+                "comes within {:.0} m of the edge of the operating area {}, inside the {:.0} m buffer",
+                -outside_m,
+                self.zone.id,
+                self.buffer_m
+            )?,
+        }
+        let a = self.from.with_timezone(&self.local);
+        let b = self.until.with_timezone(&self.local);
+        write!(
+            f,
+            " at {:.0} m AGL, {}-{}",
+            self.alt_agl_m,
+            a.format("%H:%M"),
+            b.format("%H:%M")
+        )?;
+        if self.severity == Severity::Notice {
+            write!(f, " (notice, not blocking)")?;
+        }
+        Ok(())
+    }
+}
+
+impl LegConflict {
+    pub fn is_blocking(&self) -> bool {
+        self.severity == Severity::Blocking
+    }
+
+    /// How far inside the zone's edge the leg goes (positive), or how far
+    /// outside it stays while within the buffer (negative); for leaving the
+    /// operating area, how far outside it goes.
+    pub fn depth_m(&self) -> f64 {
+        match &self.kind {
+            ConflictKind::Enters { shape, a, b, s, e } => depth(*a, *b, *s, *e, shape),
+            ConflictKind::LeavesOperatingArea { outside_m } => *outside_m,
+        }
+    }
+}
+
+/// Parameter interval along a leg where the altitude is in `[lo, hi]`.
+fn vertical_interval(alt0: f64, alt1: f64, lo: f64, hi: f64) -> Option<Interval> {
+    if alt0 == alt1 {
+        return (alt0 >= lo && alt0 <= hi).then_some((0.0, 1.0));
+    }
+    let d = alt1 - alt0;
+    let (mut t0, mut t1) = ((lo - alt0) / d, (hi - alt0) / d);
+    if t0 > t1 {
+        std::mem::swap(&mut t0, &mut t1);
+    }
+    let (t0, t1) = (t0.max(0.0), t1.min(1.0));
+    (t0 <= t1).then_some((t0, t1))
+}
+
+fn at_fraction(t0: DateTime<Utc>, t1: DateTime<Utc>, f: f64) -> DateTime<Utc> {
+    let span = (t1 - t0).num_milliseconds() as f64;
+    t0 + Duration::milliseconds((span * f).round() as i64)
+}
+
+/// Deepest point of `[s, e]` inside the shape (positive), or, if the part
+/// is outside, how far it stays from the edge (negative). Sampled at 9
+/// points: enough for an explanation; the conflict itself is exact.
+fn depth(a: Xy, b: Xy, s: f64, e: f64, shape: &PlanarShape) -> f64 {
+    (0..=8)
+        .map(|k| {
+            let p = a.lerp(b, s + (e - s) * k as f64 / 8.0);
+            let edge = shape.distance_to_boundary(p);
+            if edge == 0.0 || shape.contains(p) {
+                edge
+            } else {
+                -edge
+            }
+        })
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+impl ZoneIndex {
+    /// Every conflict of the route, ordered by leg then time. Blocking ones
+    /// decide; notices are for the pilot.
+    pub fn check_route(&self, route: &[Waypoint], options: &CheckOptions) -> Vec<LegConflict> {
+        let frame = *self.frame();
+        let pts: Vec<Xy> = route
+            .iter()
+            .map(|w| frame.local.to_local(w.lon, w.lat))
+            .collect();
+        let mut out = Vec::new();
+        let operating: Vec<usize> = self.of_kind(ZoneKind::OperatingArea).collect();
+        for leg in 1..route.len() {
+            let (wa, wb) = (&route[leg - 1], &route[leg]);
+            let (a, b) = (pts[leg - 1], pts[leg]);
+            let before = out.len();
+            let query = Bbox::of_segment(a, b).expanded(options.lateral_buffer_m);
+            self.for_each_candidate(query, |z| {
+                let zone = self.zone(z);
+                if zone.kind == ZoneKind::OperatingArea {
+                    return;
+                }
+                let (floor, ceiling) = self.band_agl(z);
+                let (lo, hi) = (
+                    floor - options.vertical_margin_m,
+                    ceiling + options.vertical_margin_m,
+                );
+                if wa.alt_agl_m.max(wb.alt_agl_m) < lo || wa.alt_agl_m.min(wb.alt_agl_m) > hi {
+                    return;
+                }
+                let Some(vertical) = vertical_interval(wa.alt_agl_m, wb.alt_agl_m, lo, hi) else {
+                    return;
+                };
+                if options.lateral_buffer_m <= 0.0 && !self.shape(z).meets_segment(a, b) {
+                    return;
+                }
+                for (s, e) in leg_intervals(a, b, self.shape(z), options.lateral_buffer_m) {
+                    let (s, e) = (s.max(vertical.0), e.min(vertical.1));
+                    if s > e {
+                        continue;
+                    }
+                    let (ts, te) = (
+                        at_fraction(wa.time, wb.time, s),
+                        at_fraction(wa.time, wb.time, e),
+                    );
+                    let Some(first) = zone.time.first_active(ts, te, frame.utc_offset) else {
+                        continue;
+                    };
+                    let span = (wb.time - wa.time).num_milliseconds();
+                    let f = if span > 0 {
+                        ((first - wa.time).num_milliseconds() as f64 / span as f64).clamp(s, e)
+                    } else {
+                        s
+                    };
+                    let severity = match zone.kind {
+                        ZoneKind::Prohibited => Severity::Blocking,
+                        ZoneKind::AuthorisationRequired
+                            if !options.authorisations.contains(&zone.id) =>
+                        {
+                            Severity::Blocking
+                        }
+                        _ => Severity::Notice,
+                    };
+                    out.push(LegConflict {
+                        leg,
+                        zone: Arc::clone(zone),
+                        kind: ConflictKind::Enters {
+                            shape: Arc::clone(self.shape_arc(z)),
+                            a,
+                            b,
+                            s,
+                            e,
+                        },
+                        severity,
+                        alt_agl_m: wa.alt_agl_m + (wb.alt_agl_m - wa.alt_agl_m) * f,
+                        from: first,
+                        until: te,
+                        local: frame.utc_offset,
+                        buffer_m: options.lateral_buffer_m,
+                    });
+                    break;
+                }
+            });
+            if !operating.is_empty() {
+                self.check_operating_area(&operating, leg, (wa, wb), (a, b), options, &mut out);
+            }
+            out[before..]
+                .sort_by(|x, y| x.from.cmp(&y.from).then_with(|| x.zone.id.cmp(&y.zone.id)));
+        }
+        out
+    }
+
+    /// A leg must stay inside one operating area, `buffer` clear of its edge.
+    fn check_operating_area(
+        &self,
+        areas: &[usize],
+        leg: usize,
+        (wa, wb): (&Waypoint, &Waypoint),
+        (a, b): (Xy, Xy),
+        options: &CheckOptions,
+        out: &mut Vec<LegConflict>,
+    ) {
+        let frame = *self.frame();
+        let mut worst: Option<(usize, f64, f64)> = None;
+        for &z in areas {
+            let shape = self.shape(z);
+            // Signed clearance at 33 samples, plus the exact "crosses the edge" test.
+            let mut min_clear = f64::INFINITY;
+            let mut at = 0.0;
+            for k in 0..=32 {
+                let f = k as f64 / 32.0;
+                let p = a.lerp(b, f);
+                let clear = if shape.contains(p) {
+                    shape.distance_to_boundary(p)
+                } else {
+                    -shape.distance(p)
+                };
+                if clear < min_clear {
+                    min_clear = clear;
+                    at = f;
+                }
+            }
+            if min_clear >= options.lateral_buffer_m {
+                return;
+            }
+            if worst.is_none_or(|(_, c, _)| min_clear > c) {
+                worst = Some((z, min_clear, at));
+            }
+        }
+        if let Some((z, clear, f)) = worst {
+            let zone = self.zone(z);
+            let when = at_fraction(wa.time, wb.time, f);
+            out.push(LegConflict {
+                leg,
+                zone: Arc::clone(zone),
+                kind: ConflictKind::LeavesOperatingArea { outside_m: -clear },
+                severity: Severity::Blocking,
+                alt_agl_m: wa.alt_agl_m + (wb.alt_agl_m - wa.alt_agl_m) * f,
+                from: when,
+                until: when,
+                local: frame.utc_offset,
+                buffer_m: options.lateral_buffer_m,
+            });
+        }
+    }
+}

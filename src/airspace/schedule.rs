@@ -1,0 +1,258 @@
+//! When a zone applies: permanently, between a start and an end, on weekly
+//! local-time windows, or the intersection of a start/end and weekly windows.
+
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveTime, TimeZone, Utc, Weekday};
+use serde_json::Value;
+
+/// Weekly window during which a zone is active: on `days`, from `start`
+/// (inclusive) to `end` (exclusive), in local time — the region's own
+/// offset unless the schedule carries one (ED-269 times end in `Z`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    pub days: Vec<Weekday>,
+    pub start: NaiveTime,
+    pub end: NaiveTime,
+    /// Offset the times are written in; None: the region's local time.
+    pub offset: Option<FixedOffset>,
+}
+
+impl Schedule {
+    pub fn from_json(value: &Value) -> Result<Schedule, String> {
+        let days = value["days"]
+            .as_array()
+            .ok_or("schedule.days must be an array like [\"MON\", \"TUE\"]")?
+            .iter()
+            .map(|d| {
+                d.as_str()
+                    .and_then(|s| s.parse::<Weekday>().ok())
+                    .ok_or_else(|| format!("schedule.days: {d} is not a weekday"))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let time = |key: &str| {
+            value[key]
+                .as_str()
+                .and_then(|s| NaiveTime::parse_from_str(s, "%H:%M").ok())
+                .ok_or_else(|| format!("schedule.{key} must be a time like \"14:00\""))
+        };
+        let (start, end) = (time("start")?, time("end")?);
+        if start >= end {
+            return Err("schedule.start must be before schedule.end".into());
+        }
+        let offset = match value.get("utc_offset_minutes") {
+            None | Some(Value::Null) => None,
+            Some(m) => Some(
+                m.as_i64()
+                    .and_then(|m| i32::try_from(m).ok())
+                    .and_then(|m| FixedOffset::east_opt(m * 60))
+                    .ok_or_else(|| {
+                        format!("schedule.utc_offset_minutes {m} is not an offset in minutes")
+                    })?,
+            ),
+        };
+        Ok(Schedule {
+            days,
+            start,
+            end,
+            offset,
+        })
+    }
+
+    pub fn to_json(&self) -> Value {
+        let mut v = serde_json::json!({
+            "days": self.days.iter().map(|d| d.to_string().to_uppercase()).collect::<Vec<_>>(),
+            "start": self.start.format("%H:%M").to_string(),
+            "end": self.end.format("%H:%M").to_string(),
+        });
+        if let Some(o) = self.offset {
+            v["utc_offset_minutes"] = Value::from(o.local_minus_utc() / 60);
+        }
+        v
+    }
+
+    fn offset(&self, local: FixedOffset) -> FixedOffset {
+        self.offset.unwrap_or(local)
+    }
+
+    pub fn active_at(&self, when: DateTime<Utc>, local: FixedOffset) -> bool {
+        let t = when.with_timezone(&self.offset(local));
+        let time = t.time();
+        self.days.contains(&t.weekday()) && time >= self.start && time < self.end
+    }
+
+    /// The earliest instant of `[from, to]` inside one of the weekly windows.
+    fn first_active(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        local: FixedOffset,
+    ) -> Option<DateTime<Utc>> {
+        let offset = self.offset(local);
+        let mut day = from.with_timezone(&offset).date_naive();
+        let last = to.with_timezone(&offset).date_naive();
+        while day <= last {
+            if self.days.contains(&day.weekday()) {
+                let open = offset
+                    .from_local_datetime(&day.and_time(self.start))
+                    .single()?
+                    .with_timezone(&Utc);
+                let close = offset
+                    .from_local_datetime(&day.and_time(self.end))
+                    .single()?
+                    .with_timezone(&Utc);
+                let lo = open.max(from);
+                if lo < close && lo <= to {
+                    return Some(lo);
+                }
+            }
+            day = day.succ_opt()?;
+        }
+        None
+    }
+
+    pub fn describe(&self) -> String {
+        format!(
+            "on {} from {} to {} {}",
+            self.days
+                .iter()
+                .map(|d| d.to_string())
+                .collect::<Vec<_>>()
+                .join(", "),
+            self.start.format("%H:%M"),
+            self.end.format("%H:%M"),
+            match self.offset {
+                None => "local time".to_string(),
+                Some(o) if o.local_minus_utc() == 0 => "UTC".to_string(),
+                Some(o) => format!("UTC{o}"),
+            }
+        )
+    }
+}
+
+/// When a zone applies. Empty `weekly` with no start or end: permanently.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Applicability {
+    pub start: Option<DateTime<Utc>>,
+    /// Exclusive.
+    pub end: Option<DateTime<Utc>>,
+    /// Any of these windows, within `[start, end)`.
+    pub weekly: Vec<Schedule>,
+}
+
+impl Applicability {
+    pub fn permanent() -> Applicability {
+        Applicability::default()
+    }
+
+    pub fn between(start: DateTime<Utc>, end: DateTime<Utc>) -> Applicability {
+        Applicability {
+            start: Some(start),
+            end: Some(end),
+            weekly: Vec::new(),
+        }
+    }
+
+    pub fn weekly(schedule: Schedule) -> Applicability {
+        Applicability {
+            start: None,
+            end: None,
+            weekly: vec![schedule],
+        }
+    }
+
+    pub fn is_permanent(&self) -> bool {
+        self.start.is_none() && self.end.is_none() && self.weekly.is_empty()
+    }
+
+    pub fn active_at(&self, when: DateTime<Utc>, local: FixedOffset) -> bool {
+        self.first_active(when, when, local).is_some()
+    }
+
+    /// The earliest instant of `[from, to]` at which the zone applies.
+    pub fn first_active(
+        &self,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        local: FixedOffset,
+    ) -> Option<DateTime<Utc>> {
+        let lo = self.start.map_or(from, |s| s.max(from));
+        let hi = to;
+        if lo > hi {
+            return None;
+        }
+        if let Some(end) = self.end {
+            if lo >= end {
+                return None;
+            }
+        }
+        // The end is exclusive; the last instant we may report is just before it.
+        let hi = self
+            .end
+            .map_or(hi, |e| hi.min(e - Duration::nanoseconds(1)));
+        if self.weekly.is_empty() {
+            return Some(lo);
+        }
+        self.weekly
+            .iter()
+            .filter_map(|s| s.first_active(lo, hi, local))
+            .min()
+    }
+
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if let Some(s) = self.start {
+            parts.push(format!("from {}", s.format("%Y-%m-%d %H:%M UTC")));
+        }
+        if let Some(e) = self.end {
+            parts.push(format!("until {}", e.format("%Y-%m-%d %H:%M UTC")));
+        }
+        for w in &self.weekly {
+            parts.push(w.describe());
+        }
+        if parts.is_empty() {
+            "permanently".into()
+        } else {
+            parts.join(", ")
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(h: u32, m: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 11, 24, h, m, 0).unwrap()
+    }
+
+    #[test]
+    fn start_end_window_is_half_open() {
+        let a = Applicability::between(utc(14, 0), utc(16, 0));
+        let z = FixedOffset::east_opt(0).unwrap();
+        assert!(a.active_at(utc(14, 0), z));
+        assert!(a.active_at(utc(15, 59), z));
+        assert!(!a.active_at(utc(16, 0), z));
+        assert_eq!(a.first_active(utc(13, 0), utc(14, 30), z), Some(utc(14, 0)));
+        assert_eq!(a.first_active(utc(16, 0), utc(17, 0), z), None);
+    }
+
+    #[test]
+    fn weekly_window_opening_mid_interval_is_found_in_local_time() {
+        // 2026-11-28 is a Saturday; 14:00 at UTC+8 is 06:00 UTC.
+        let s = Schedule {
+            days: vec![Weekday::Sat],
+            start: NaiveTime::from_hms_opt(14, 0, 0).unwrap(),
+            end: NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+            offset: None,
+        };
+        let a = Applicability::weekly(s);
+        let local = FixedOffset::east_opt(8 * 3600).unwrap();
+        let from = Utc.with_ymd_and_hms(2026, 11, 28, 5, 30, 0).unwrap();
+        let to = Utc.with_ymd_and_hms(2026, 11, 28, 6, 30, 0).unwrap();
+        assert_eq!(
+            a.first_active(from, to, local),
+            Some(Utc.with_ymd_and_hms(2026, 11, 28, 6, 0, 0).unwrap())
+        );
+        let sunday = Utc.with_ymd_and_hms(2026, 11, 29, 6, 30, 0).unwrap();
+        assert!(!a.active_at(sunday, local));
+    }
+}

@@ -1,0 +1,466 @@
+//! `skyshare bench airspace POLYS ROUTES`: the shared geofence instance
+//! (shared/bench/geofence_instance.py) through the zone index, timed, with
+//! the same conflict definitions as the shapely peer (peer_shapely.py):
+//!
+//! - 3D: a segment (two consecutive waypoints) conflicts with a zone when it
+//!   meets the polygon (touching counts, as GEOS `intersects`) and its
+//!   altitude range `[min, max]` overlaps the zone's band `[floor, ceiling]`.
+//! - 2D: distinct (route, zone) pairs whose polyline meets the polygon.
+//! - Points: a point strictly inside a polygon (GEOS `within`).
+//!
+//! With `--peer-python`, the peer runs on the same files in the same run and
+//! the figures are printed side by side with the ratios.
+
+use std::path::Path;
+use std::process::Command;
+use std::time::Instant;
+
+use anyhow::{bail, Context};
+use chrono::{TimeZone, Utc};
+use serde::Deserialize;
+
+use crate::airspace::geom::Xy;
+use crate::airspace::{
+    AirspaceFrame, AltitudeReference, Applicability, Band, CheckOptions, Waypoint, Zone, ZoneIndex,
+    ZoneKind, ZoneShape,
+};
+
+#[derive(Deserialize)]
+struct PolyRecord {
+    ring: Vec<[f64; 2]>,
+    alt: [f64; 2],
+}
+
+#[derive(Deserialize)]
+struct RouteRecord {
+    pts: Vec<[f64; 2]>,
+    alt: Vec<f64>,
+}
+
+pub struct Instance {
+    pub zones: Vec<Zone>,
+    pub routes: Vec<(Vec<Xy>, Vec<f64>)>,
+}
+
+/// Reads the two instance files; coordinates are local metres.
+pub fn load(polys: &Path, routes: &Path) -> anyhow::Result<Instance> {
+    let read =
+        |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
+    let polys: Vec<PolyRecord> = serde_json::from_str(&read(polys)?)
+        .with_context(|| format!("{} is not a polygon list", polys.display()))?;
+    let routes: Vec<RouteRecord> = serde_json::from_str(&read(routes)?)
+        .with_context(|| format!("{} is not a route list", routes.display()))?;
+    let mut zones = Vec::with_capacity(polys.len());
+    for (i, p) in polys.into_iter().enumerate() {
+        if p.ring.len() < 3 {
+            bail!("polygon {i} has {} vertices", p.ring.len());
+        }
+        let band = Band::new(p.alt[0], p.alt[1], AltitudeReference::Agl)
+            .with_context(|| format!("polygon {i}"))?;
+        zones.push(Zone {
+            id: format!("P{i}"),
+            name: format!("polygon {i}"),
+            reason: String::new(),
+            kind: ZoneKind::Prohibited,
+            shape: ZoneShape::Polygon {
+                exterior: p.ring.iter().map(|c| (c[0], c[1])).collect(),
+                holes: Vec::new(),
+            },
+            band,
+            time: Applicability::permanent(),
+        });
+    }
+    let mut out = Vec::with_capacity(routes.len());
+    for (j, r) in routes.into_iter().enumerate() {
+        if r.pts.len() != r.alt.len() || r.pts.len() < 2 {
+            bail!(
+                "route {j}: {} points and {} altitudes",
+                r.pts.len(),
+                r.alt.len()
+            );
+        }
+        out.push((r.pts.iter().map(|c| Xy::new(c[0], c[1])).collect(), r.alt));
+    }
+    Ok(Instance { zones, routes: out })
+}
+
+/// Best and median of `reps` runs of `f`, in seconds, and its last result.
+fn time<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, f64, T) {
+    let mut times = Vec::with_capacity(reps);
+    let mut last = None;
+    for _ in 0..reps.max(1) {
+        let t = Instant::now();
+        let r = f();
+        times.push(t.elapsed().as_secs_f64());
+        last = Some(r);
+    }
+    times.sort_by(f64::total_cmp);
+    (
+        times[0],
+        times[times.len() / 2],
+        last.expect("at least one run"),
+    )
+}
+
+/// Deterministic points when no point file is given (splitmix64).
+fn generated_points(n: usize, lo: f64, hi: f64) -> Vec<Xy> {
+    let mut state: u64 = 0x9E37_79B9_7F4A_7C15;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^= z >> 31;
+        lo + (hi - lo) * ((z >> 11) as f64 / (1u64 << 53) as f64)
+    };
+    (0..n).map(|_| Xy::new(next(), next())).collect()
+}
+
+/// Points as little-endian f64 pairs (numpy `xy.astype('<f8').tofile(...)`).
+fn read_points(path: &Path) -> anyhow::Result<Vec<Xy>> {
+    let bytes = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+    if bytes.len() % 16 != 0 {
+        bail!(
+            "{}: {} bytes is not a whole number of (x, y) f64 pairs",
+            path.display(),
+            bytes.len()
+        );
+    }
+    Ok(bytes
+        .chunks_exact(16)
+        .map(|c| {
+            let x = f64::from_le_bytes(c[..8].try_into().expect("8 bytes"));
+            let y = f64::from_le_bytes(c[8..].try_into().expect("8 bytes"));
+            Xy::new(x, y)
+        })
+        .collect())
+}
+
+#[derive(Debug, Default, Clone)]
+pub struct Figures {
+    pub segments: usize,
+    pub segment_conflicts: usize,
+    pub routes_in_conflict: usize,
+    pub segment_best_s: f64,
+    pub segment_median_s: f64,
+    pub route_pairs_2d: usize,
+    pub route_pairs_best_s: f64,
+    pub points: usize,
+    pub point_hits: usize,
+    pub points_best_s: f64,
+    pub route_check_p50_us: f64,
+    pub route_check_p99_us: f64,
+    pub route_check_max_us: f64,
+    pub route_check_conflicts: usize,
+    pub index_build_s: f64,
+}
+
+/// Runs the three measurements on a loaded instance.
+pub fn measure(instance: Instance, points: Vec<Xy>, reps: usize) -> Figures {
+    let mut f = Figures::default();
+    let t = Instant::now();
+    let index = ZoneIndex::build(instance.zones, AirspaceFrame::planar());
+    f.index_build_s = t.elapsed().as_secs_f64();
+
+    // Segments prepared outside the timing, as the peer does.
+    let mut segs: Vec<(Xy, Xy, f64, f64, u32)> = Vec::new();
+    for (j, (pts, alt)) in instance.routes.iter().enumerate() {
+        for k in 0..pts.len() - 1 {
+            segs.push((
+                pts[k],
+                pts[k + 1],
+                alt[k].min(alt[k + 1]),
+                alt[k].max(alt[k + 1]),
+                j as u32,
+            ));
+        }
+    }
+    f.segments = segs.len();
+    let mut hits = Vec::new();
+    let (best, median, (conflicts, routes_hit)) = time(reps, || {
+        let mut conflicts = 0usize;
+        let mut route_hit = vec![false; instance.routes.len()];
+        for &(a, b, lo, hi, route) in &segs {
+            hits.clear();
+            index.segment_band_hits(a, b, lo, hi, &mut hits);
+            if !hits.is_empty() {
+                conflicts += hits.len();
+                route_hit[route as usize] = true;
+            }
+        }
+        (conflicts, route_hit.iter().filter(|h| **h).count())
+    });
+    (
+        f.segment_best_s,
+        f.segment_median_s,
+        f.segment_conflicts,
+        f.routes_in_conflict,
+    ) = (best, median, conflicts, routes_hit);
+
+    let (best, _, pairs) = time(reps, || {
+        let mut pairs = 0usize;
+        let mut zones = Vec::new();
+        for (pts, _) in &instance.routes {
+            zones.clear();
+            for w in pts.windows(2) {
+                index.segment_band_hits(w[0], w[1], f64::NEG_INFINITY, f64::INFINITY, &mut zones);
+            }
+            zones.sort_unstable();
+            zones.dedup();
+            pairs += zones.len();
+        }
+        pairs
+    });
+    (f.route_pairs_best_s, f.route_pairs_2d) = (best, pairs);
+
+    f.points = points.len();
+    let (best, _, hit_count) = time(reps.min(3), || index.count_points_inside(&points));
+    (f.points_best_s, f.point_hits) = (best, hit_count);
+
+    // One route at a time through the full check a flight request gets:
+    // exact 3D intervals, times, explanations; 10 s per leg.
+    let start = Utc
+        .with_ymd_and_hms(2026, 11, 24, 12, 0, 0)
+        .single()
+        .expect("valid time");
+    let routes: Vec<Vec<Waypoint>> = instance
+        .routes
+        .iter()
+        .map(|(pts, alt)| {
+            pts.iter()
+                .zip(alt)
+                .enumerate()
+                .map(|(k, (p, &a))| Waypoint {
+                    lon: p.x,
+                    lat: p.y,
+                    alt_agl_m: a,
+                    time: start + chrono::Duration::seconds(10 * k as i64),
+                })
+                .collect()
+        })
+        .collect();
+    let options = CheckOptions {
+        lateral_buffer_m: 0.0,
+        vertical_margin_m: 0.0,
+        authorisations: Vec::new(),
+    };
+    let mut samples = Vec::with_capacity(routes.len() * reps);
+    for _ in 0..reps.max(1) {
+        f.route_check_conflicts = 0;
+        for r in &routes {
+            let t = Instant::now();
+            let c = index.check_route(r, &options);
+            samples.push(t.elapsed().as_secs_f64() * 1e6);
+            f.route_check_conflicts += c.len();
+        }
+    }
+    samples.sort_by(f64::total_cmp);
+    let q = |p: f64| samples[((samples.len() - 1) as f64 * p).round() as usize];
+    (
+        f.route_check_p50_us,
+        f.route_check_p99_us,
+        f.route_check_max_us,
+    ) = (q(0.5), q(0.99), q(1.0));
+    f
+}
+
+/// The peer's figures, read from its printed lines.
+#[derive(Debug, Default)]
+pub struct PeerFigures {
+    pub segments_s: Option<f64>,
+    pub segment_conflicts: Option<usize>,
+    pub route_pairs_s: Option<f64>,
+    pub route_pairs: Option<usize>,
+    pub points_s: Option<f64>,
+    pub point_hits: Option<usize>,
+}
+
+fn number_after(line: &str, key: &str) -> Option<f64> {
+    let rest = &line[line.find(key)? + key.len()..];
+    let num: String = rest
+        .trim_start()
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    num.parse().ok()
+}
+
+pub fn parse_peer(output: &str) -> PeerFigures {
+    let mut p = PeerFigures::default();
+    let keep_min = |slot: &mut Option<f64>, v: Option<f64>| {
+        if let Some(v) = v {
+            *slot = Some(slot.map_or(v, |s: f64| s.min(v)));
+        }
+    };
+    for line in output.lines() {
+        if line.starts_with("[3D band") {
+            keep_min(
+                &mut p.segments_s,
+                number_after(line, "min").map(|ms| ms / 1e3),
+            );
+            p.segment_conflicts = number_after(line, "conflicts=").map(|n| n as usize);
+        } else if line.starts_with("[2D] 1000 routes") {
+            keep_min(
+                &mut p.route_pairs_s,
+                number_after(line, "min").map(|ms| ms / 1e3),
+            );
+            p.route_pairs = number_after(line, "pairs=").map(|n| n as usize);
+        } else if line.starts_with("[PIP] bbox query") {
+            keep_min(&mut p.points_s, number_after(line, "candidates:"));
+            p.point_hits = number_after(line, "hits=").map(|n| n as usize);
+        } else if line.starts_with("[PIP] 1000000 points") {
+            keep_min(&mut p.points_s, number_after(line, "min"));
+        }
+    }
+    p
+}
+
+pub struct BenchOptions<'a> {
+    pub polys: &'a Path,
+    pub routes: &'a Path,
+    pub points: Option<&'a Path>,
+    pub peer_python: Option<&'a Path>,
+    pub peer_script: Option<&'a Path>,
+    pub reps: usize,
+}
+
+/// Runs the benchmark (and the peer if asked) and prints the figures.
+pub fn run(o: BenchOptions) -> anyhow::Result<()> {
+    let instance = load(o.polys, o.routes)?;
+    let points = match o.points {
+        Some(p) => read_points(p)?,
+        None => generated_points(1_000_000, 0.0, 30_000.0),
+    };
+    let (zones, routes) = (instance.zones.len(), instance.routes.len());
+    let f = measure(instance, points, o.reps);
+    println!(
+        "instance: {zones} zones, {routes} routes, {} segments (release build: {})",
+        f.segments,
+        !cfg!(debug_assertions)
+    );
+    println!("index build (grid): {:.1} ms", f.index_build_s * 1e3);
+    println!(
+        "[3D band] {} segments vs {zones} zones, altitude filter: best {:.1} ms, median {:.1} ms; conflicts={}; routes in conflict={}",
+        f.segments,
+        f.segment_best_s * 1e3,
+        f.segment_median_s * 1e3,
+        f.segment_conflicts,
+        f.routes_in_conflict
+    );
+    println!(
+        "[2D] routes vs zones: best {:.1} ms; pairs={}",
+        f.route_pairs_best_s * 1e3,
+        f.route_pairs_2d
+    );
+    println!(
+        "[PIP] {} points: best {:.3} s => {:.2} M pts/s; hits={}{}",
+        f.points,
+        f.points_best_s,
+        f.points as f64 / f.points_best_s / 1e6,
+        f.point_hits,
+        if o.points.is_none() {
+            " (generated points; pass --points for the peer's)"
+        } else {
+            ""
+        }
+    );
+    println!(
+        "[route] one {}-leg route, full check with explanations: p50 {:.1} us, p99 {:.1} us, max {:.1} us; conflicts={} (exact: altitude inside the band where the leg is over the zone)",
+        f.segments / routes.max(1),
+        f.route_check_p50_us,
+        f.route_check_p99_us,
+        f.route_check_max_us,
+        f.route_check_conflicts / o.reps.max(1)
+    );
+    if let Some(python) = o.peer_python {
+        let script = o
+            .peer_script
+            .context("--peer-python needs --peer-script (peer_shapely.py)")?;
+        let dir = o
+            .polys
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let suffix = o
+            .polys
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .and_then(|s| s.strip_prefix("polys"))
+            .unwrap_or("");
+        println!(
+            "running the peer: {} {} {suffix} (in {})",
+            python.display(),
+            script.display(),
+            dir.display()
+        );
+        let out = Command::new(python)
+            .arg(std::path::absolute(script)?)
+            .args((!suffix.is_empty()).then_some(suffix))
+            .current_dir(dir)
+            .output()
+            .context("running the peer")?;
+        if !out.status.success() {
+            bail!("the peer failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let text = String::from_utf8_lossy(&out.stdout);
+        let p = parse_peer(&text);
+        let ratio = |peer: Option<f64>, ours: f64| {
+            peer.map_or("n/a".to_string(), |s| format!("{:.1}x", s / ours))
+        };
+        let same = |peer: Option<usize>, ours: usize| match peer {
+            Some(n) if n == ours => "same".to_string(),
+            Some(n) => format!("DIFFERENT (peer {n})"),
+            None => "peer count not found".to_string(),
+        };
+        println!("peer (shapely STRtree, best variant) vs skyshare:");
+        println!(
+            "  3D segments: peer {:.1} ms, skyshare {:.1} ms => {} faster; conflicts {} ({})",
+            p.segments_s.unwrap_or(f64::NAN) * 1e3,
+            f.segment_best_s * 1e3,
+            ratio(p.segments_s, f.segment_best_s),
+            f.segment_conflicts,
+            same(p.segment_conflicts, f.segment_conflicts)
+        );
+        println!(
+            "  2D routes:   peer {:.1} ms, skyshare {:.1} ms => {} faster; pairs {} ({})",
+            p.route_pairs_s.unwrap_or(f64::NAN) * 1e3,
+            f.route_pairs_best_s * 1e3,
+            ratio(p.route_pairs_s, f.route_pairs_best_s),
+            f.route_pairs_2d,
+            same(p.route_pairs, f.route_pairs_2d)
+        );
+        println!(
+            "  1M points:   peer {:.3} s, skyshare {:.3} s => {} faster; hits {} ({})",
+            p.points_s.unwrap_or(f64::NAN),
+            f.points_best_s,
+            ratio(p.points_s, f.points_best_s),
+            f.point_hits,
+            if o.points.is_some() {
+                same(p.point_hits, f.point_hits)
+            } else {
+                "different points".into()
+            }
+        );
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn peer_lines_are_read() {
+        let text = "[3D band] 50,000 segments bulk intersects + altitude filter: min 430.2 ms; conflicts=184016; routes in conflict=990; 1 segments/s\n\
+[3D band reversed] tree over 50k segments, query 10k prepared polys + alt filter: min 211.0 ms conflicts=184016\n\
+[2D] 1000 routes x 10k zones, bulk query intersects: min 90.5 ms median 91.0 ms; pairs=85463; routes hit=1000\n\
+[PIP] 1000000 points vs 10k zones, STRtree within (prebuilt points): min 2.500s => 0.40 M pts/s; hits=123\n\
+[PIP] bbox query + prepared contains_xy on candidates: 2.400s => 0.41 M pts/s; hits=123\n";
+        let p = parse_peer(text);
+        assert_eq!(p.segments_s, Some(0.211));
+        assert_eq!(p.segment_conflicts, Some(184016));
+        assert_eq!(p.route_pairs, Some(85463));
+        assert_eq!(p.points_s, Some(2.4));
+        assert_eq!(p.point_hits, Some(123));
+    }
+}

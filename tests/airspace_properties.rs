@@ -1,0 +1,144 @@
+//! Properties of the route check on random star-shaped zones (simple by
+//! construction: vertices at increasing angles around a centre).
+
+use chrono::{TimeZone, Utc};
+use proptest::prelude::*;
+use skyshare::airspace::geom::{leg_intervals, PlanarShape, Xy};
+use skyshare::airspace::{
+    AirspaceFrame, AltitudeReference, Applicability, Band, CheckOptions, Waypoint, Zone, ZoneIndex,
+    ZoneKind, ZoneShape,
+};
+
+/// A star polygon around `(cx, cy)`: `n` vertices, angle gaps under pi so
+/// the centre sees every edge.
+fn star() -> impl Strategy<Value = (f64, f64, Vec<(f64, f64)>)> {
+    (0.0..1000.0f64, 0.0..1000.0f64, 20.0..300.0f64, 5usize..24).prop_flat_map(|(cx, cy, r0, n)| {
+        (
+            proptest::collection::vec(0.0..0.9f64, n),
+            proptest::collection::vec(0.5..1.0f64, n),
+        )
+            .prop_map(move |(jitter, radius)| {
+                let step = std::f64::consts::TAU / n as f64;
+                let ring = (0..n)
+                    .map(|i| {
+                        let a = step * (i as f64 + jitter[i]);
+                        let r = r0 * radius[i];
+                        (cx + r * a.cos(), cy + r * a.sin())
+                    })
+                    .collect();
+                (cx, cy, ring)
+            })
+    })
+}
+
+fn zone(id: &str, ring: Vec<(f64, f64)>) -> Zone {
+    Zone {
+        id: id.into(),
+        name: id.into(),
+        reason: String::new(),
+        kind: ZoneKind::Prohibited,
+        shape: ZoneShape::Polygon {
+            exterior: ring,
+            holes: vec![],
+        },
+        band: Band::new(0.0, 120.0, AltitudeReference::Agl).unwrap(),
+        time: Applicability::permanent(),
+    }
+}
+
+fn route(points: &[(f64, f64)], alt: f64) -> Vec<Waypoint> {
+    let t0 = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+    points
+        .iter()
+        .enumerate()
+        .map(|(i, &(x, y))| Waypoint {
+            lon: x,
+            lat: y,
+            alt_agl_m: alt,
+            time: t0 + chrono::Duration::seconds(30 * i as i64),
+        })
+        .collect()
+}
+
+fn options(buffer: f64) -> CheckOptions {
+    CheckOptions {
+        lateral_buffer_m: buffer,
+        vertical_margin_m: 0.0,
+        authorisations: vec![],
+    }
+}
+
+/// What a check says, without the parts that depend on the ring's storage.
+fn summary(index: &ZoneIndex, wps: &[Waypoint], buffer: f64) -> Vec<(usize, String, i64)> {
+    index
+        .check_route(wps, &options(buffer))
+        .iter()
+        .map(|c| (c.leg, c.zone.id.clone(), c.from.timestamp_millis()))
+        .collect()
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn a_point_inside_a_zone_is_always_reported(
+        (cx, cy, ring) in star(), edge in 0usize..24, u in 0.0..1.0f64, f in 0.0..0.99f64, alt in 0.0..120.0f64
+    ) {
+        // A point between the centre and the boundary of a star polygon is inside.
+        let n = ring.len();
+        let (a, b) = (ring[edge % n], ring[(edge + 1) % n]);
+        let on_edge = (a.0 + (b.0 - a.0) * u, a.1 + (b.1 - a.1) * u);
+        let p = (cx + (on_edge.0 - cx) * f, cy + (on_edge.1 - cy) * f);
+        let index = ZoneIndex::build(vec![zone("Z", ring)], AirspaceFrame::planar());
+        let mut found = Vec::new();
+        index.zones_near(Xy::new(p.0, p.1), 0.0, &mut found);
+        prop_assert_eq!(found, vec![0]);
+        // A hover there (a zero-length leg) and a short leg from it are refused.
+        prop_assert_eq!(index.check_route(&route(&[p, p], alt), &options(0.0)).len(), 1);
+        prop_assert_eq!(index.check_route(&route(&[p, (p.0 + 5000.0, p.1)], alt), &options(0.0)).len(), 1);
+    }
+
+    #[test]
+    fn a_route_far_from_every_zone_is_never_reported(
+        zones in proptest::collection::vec(star(), 1..8),
+        legs in proptest::collection::vec((0.0..2000.0f64, 0.0..2000.0f64), 2..12),
+        buffer in 0.0..50.0f64,
+    ) {
+        // Zones lie within x < 1300; the route starts 1300 + buffer + 1 m east.
+        let zones: Vec<Zone> = zones.into_iter().enumerate().map(|(i, (_, _, r))| zone(&format!("Z{i}"), r)).collect();
+        let shift = 1300.0 + buffer + 1.0;
+        let pts: Vec<(f64, f64)> = legs.iter().map(|&(x, y)| (x + shift, y)).collect();
+        let index = ZoneIndex::build(zones, AirspaceFrame::planar());
+        prop_assert!(index.check_route(&route(&pts, 60.0), &options(buffer)).is_empty());
+    }
+
+    #[test]
+    fn answers_do_not_depend_on_ring_orientation_or_starting_vertex(
+        (_, _, ring) in star(),
+        legs in proptest::collection::vec((-200.0..1200.0f64, -200.0..1200.0f64), 2..10),
+        rotate in 0usize..24,
+        buffer in 0.0..30.0f64,
+    ) {
+        let wps = route(&legs, 60.0);
+        let base = summary(&ZoneIndex::build(vec![zone("Z", ring.clone())], AirspaceFrame::planar()), &wps, buffer);
+        let mut reversed = ring.clone();
+        reversed.reverse();
+        let mut rotated = ring.clone();
+        rotated.rotate_left(rotate % ring.len());
+        for other in [reversed, rotated] {
+            let again = summary(&ZoneIndex::build(vec![zone("Z", other)], AirspaceFrame::planar()), &wps, buffer);
+            prop_assert_eq!(&base, &again);
+        }
+    }
+
+    #[test]
+    fn segment_test_and_exact_intervals_agree(
+        (_, _, ring) in star(),
+        a in (-200.0..1200.0f64, -200.0..1200.0f64),
+        b in (-200.0..1200.0f64, -200.0..1200.0f64),
+    ) {
+        let shape = PlanarShape::polygon(ring.iter().map(|&(x, y)| Xy::new(x, y)).collect(), vec![]);
+        let (a, b) = (Xy::new(a.0, a.1), Xy::new(b.0, b.1));
+        prop_assert_eq!(shape.meets_segment(a, b), !leg_intervals(a, b, &shape, 0.0).is_empty());
+    }
+}
