@@ -15,6 +15,7 @@ pub mod dispatcher;
 pub mod planning;
 pub mod region;
 pub mod routing;
+pub mod scheduling;
 pub mod store;
 pub mod task;
 pub mod zones_cli;

@@ -70,6 +70,68 @@ pub fn plan_point_inspection(
     task: &PointInspection,
     airframe: &Airframe,
 ) -> FlightPlan {
+    plan_sortie(dock, std::slice::from_ref(task), airframe).flight
+}
+
+/// One sortie that inspects several points in order: its flight plan, and
+/// which mission items belong to which inspection so progress and photos
+/// can be credited to the right task.
+#[derive(Debug, Clone)]
+pub struct SortiePlan {
+    pub flight: FlightPlan,
+    /// For each inspection, in order, its first and last mission item
+    /// (sequence numbers as uploaded).
+    pub items_of: Vec<(u16, u16)>,
+}
+
+/// Take off, inspect each point in turn, return to the dock and land. The
+/// camera is pointed at each target before its photos, so an orbit looks in
+/// and a hover looks straight down at it.
+pub fn plan_sortie(dock: &Dock, tasks: &[PointInspection], airframe: &Airframe) -> SortiePlan {
+    let first_alt = tasks.first().map_or(DEFAULT_TRANSIT_ALT_M, |t| t.alt_agl_m);
+    let mut items = vec![MissionItem::Takeoff {
+        alt_rel_m: first_alt as f32,
+    }];
+    let mut items_of = Vec::with_capacity(tasks.len());
+    let mut route = vec![dock.position];
+    let mut hold_s = 0.0;
+    for task in tasks {
+        let first = items.len() as u16;
+        let shots = inspection_items(task, &mut items);
+        items_of.push((first, items.len() as u16 - 1));
+        hold_s += HOLD_PER_PHOTO_S * shots.len() as f64;
+        route.extend(shots);
+    }
+    items.push(MissionItem::ReturnToLaunch);
+    route.push(dock.position);
+
+    let distance_m: f64 = route
+        .windows(2)
+        .map(|w| Haversine.distance(w[0], w[1]))
+        .sum();
+    let highest = tasks.iter().map(|t| t.alt_agl_m).fold(first_alt, f64::max);
+    let duration_s = distance_m / airframe.cruise_speed_mps
+        + highest / airframe.climb_speed_mps
+        + highest / airframe.descent_speed_mps
+        + hold_s;
+    let energy_wh = airframe.cruise_power_w * duration_s / 3600.0;
+    SortiePlan {
+        flight: FlightPlan {
+            mission: Mission { items },
+            route,
+            distance_m,
+            duration_s,
+            energy_pct: 100.0 * energy_wh / airframe.battery_capacity_wh,
+        },
+        items_of,
+    }
+}
+
+/// Used only when a sortie has no inspection at all.
+const DEFAULT_TRANSIT_ALT_M: f64 = 30.0;
+
+/// Appends one inspection's mission items; returns the points it flies to.
+fn inspection_items(task: &PointInspection, items: &mut Vec<MissionItem>) -> Vec<Point> {
     let alt = task.alt_agl_m as f32;
     let photos = task.photos.max(1);
     let shots: Vec<Point> = if task.radius_m <= 0.0 {
@@ -82,14 +144,11 @@ pub fn plan_point_inspection(
             })
             .collect()
     };
-    let mut items = vec![MissionItem::Takeoff { alt_rel_m: alt }];
-    if task.radius_m > 0.0 {
-        items.push(MissionItem::LookAt {
-            lat_deg: task.target.y(),
-            lon_deg: task.target.x(),
-            alt_rel_m: 0.0,
-        });
-    }
+    items.push(MissionItem::LookAt {
+        lat_deg: task.target.y(),
+        lon_deg: task.target.x(),
+        alt_rel_m: 0.0,
+    });
     let hover_shots = if task.radius_m <= 0.0 { photos } else { 1 };
     for shot in &shots {
         items.push(MissionItem::Waypoint {
@@ -102,27 +161,28 @@ pub fn plan_point_inspection(
             items.push(MissionItem::CaptureImage);
         }
     }
-    items.push(MissionItem::ReturnToLaunch);
+    shots
+}
 
-    let mut route = vec![dock.position];
-    route.extend(shots.iter().copied());
-    route.push(dock.position);
-    let distance_m: f64 = route
-        .windows(2)
-        .map(|w| Haversine.distance(w[0], w[1]))
-        .sum();
-    let duration_s = distance_m / airframe.cruise_speed_mps
-        + task.alt_agl_m / airframe.climb_speed_mps
-        + task.alt_agl_m / airframe.descent_speed_mps
-        + HOLD_PER_PHOTO_S * shots.len() as f64;
-    let energy_wh = airframe.cruise_power_w * duration_s / 3600.0;
-    FlightPlan {
-        mission: Mission { items },
-        route,
-        distance_m,
-        duration_s,
-        energy_pct: 100.0 * energy_wh / airframe.battery_capacity_wh,
+/// Time spent at one inspection once there, seconds: the orbit flown and
+/// the holds for the photos. What the routing planner calls its service.
+pub fn inspection_time_s(task: &PointInspection, airframe: &Airframe) -> f64 {
+    let photos = f64::from(task.photos.max(1));
+    if task.radius_m <= 0.0 {
+        HOLD_PER_PHOTO_S * photos
+    } else {
+        // Out to the orbit, around it between the photo points (a chord per
+        // photo), and back in towards the next task.
+        let chords = photos * 2.0 * task.radius_m * (std::f64::consts::PI / photos).sin();
+        (2.0 * task.radius_m + chords) / airframe.cruise_speed_mps + HOLD_PER_PHOTO_S * photos
     }
+}
+
+/// The longest time in the air a battery at `battery_pct` allows, keeping
+/// the reserve, seconds.
+pub fn endurance_s(battery_pct: f64, airframe: &Airframe) -> f64 {
+    let usable_pct = (battery_pct - airframe.reserve_pct).max(0.0);
+    usable_pct / 100.0 * airframe.battery_capacity_wh * 3600.0 / airframe.cruise_power_w
 }
 
 #[cfg(test)]
@@ -163,6 +223,66 @@ mod tests {
         }
         assert!(plan.distance_m > 2.0 * Haversine.distance(dock().position, task.target) - 70.0);
         assert!(plan.energy_pct > 0.0 && plan.energy_pct < 20.0);
+    }
+
+    #[test]
+    fn a_sortie_inspects_each_point_in_turn_and_knows_which_items_are_whose() {
+        let orbit = PointInspection {
+            target: Point::new(114.402, 30.506),
+            alt_agl_m: 50.0,
+            radius_m: 30.0,
+            photos: 3,
+        };
+        let hover = PointInspection {
+            target: Point::new(114.405, 30.507),
+            alt_agl_m: 40.0,
+            radius_m: 0.0,
+            photos: 2,
+        };
+        let a = Airframe::default();
+        let sortie = plan_sortie(&dock(), &[orbit, hover], &a);
+        let items = &sortie.flight.mission.items;
+        assert_eq!(sortie.items_of.len(), 2);
+        let (o_first, o_last) = sortie.items_of[0];
+        let (h_first, h_last) = sortie.items_of[1];
+        assert_eq!(o_first, 1, "right after take-off");
+        assert_eq!(h_first, o_last + 1);
+        assert_eq!(usize::from(h_last), items.len() - 2, "just before RTL");
+        let photos_in = |(first, last): (u16, u16)| {
+            items[usize::from(first)..=usize::from(last)]
+                .iter()
+                .filter(|i| **i == MissionItem::CaptureImage)
+                .count()
+        };
+        assert_eq!(photos_in(sortie.items_of[0]), 3);
+        assert_eq!(photos_in(sortie.items_of[1]), 2);
+        assert!(matches!(
+            items[usize::from(h_first)],
+            MissionItem::LookAt { lat_deg, .. } if lat_deg == 30.507
+        ));
+        // One sortie for both costs less than two sorties.
+        let apart = plan_point_inspection(&dock(), &orbit, &a).distance_m
+            + plan_point_inspection(&dock(), &hover, &a).distance_m;
+        assert!(sortie.flight.distance_m < apart);
+    }
+
+    #[test]
+    fn endurance_keeps_the_reserve() {
+        let a = Airframe::default();
+        assert_eq!(endurance_s(a.reserve_pct, &a), 0.0);
+        // 75% of 115 Wh at 300 W: 1035 s.
+        assert!((endurance_s(100.0, &a) - 1035.0).abs() < 1e-9);
+        assert!(
+            inspection_time_s(
+                &PointInspection {
+                    target: Point::new(0.0, 0.0),
+                    alt_agl_m: 30.0,
+                    radius_m: 0.0,
+                    photos: 3
+                },
+                &a
+            ) == 6.0
+        );
     }
 
     #[test]

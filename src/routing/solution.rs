@@ -10,8 +10,8 @@ pub struct Sortie {
     pub drone: usize,
     /// Task indices in the order flown.
     pub tasks: Vec<usize>,
-    /// Take-off and landing, seconds from the epoch, taking off as late as
-    /// the windows allow (the shortest time in the air).
+    /// Take-off and landing, seconds from the epoch: the earliest take-off
+    /// that needs no waiting in the air (the shortest time aloft).
     pub take_off_s: i64,
     pub landing_s: i64,
     pub distance_m: i64,
@@ -190,13 +190,13 @@ pub fn sortie_segment(problem: &Problem, drone: usize, tasks: &[usize]) -> Segme
 }
 
 /// Build the sortie record for `drone` flying `tasks` (which must be
-/// flyable), taking off as late as its windows allow.
+/// flyable), taking off as early as it can without waiting in the air.
 pub fn sortie(problem: &Problem, drone: usize, tasks: Vec<usize>) -> Sortie {
     let segment = sortie_segment(problem, drone, &tasks);
     Sortie {
         drone,
-        take_off_s: segment.latest,
-        landing_s: segment.latest + segment.duration,
+        take_off_s: segment.earliest,
+        landing_s: segment.earliest + segment.duration,
         distance_m: segment.distance,
         tasks,
     }
@@ -233,12 +233,12 @@ mod tests {
     }
 
     #[test]
-    fn a_sortie_takes_off_as_late_as_its_first_window_allows() {
+    fn a_sortie_takes_off_just_in_time_for_its_first_window() {
         let p = problem();
         let s = sortie(&p, 0, vec![0, 1]);
-        // 100 s to the first task, whose window closes at 700 s.
-        assert_eq!(s.take_off_s, 600);
-        assert_eq!(s.landing_s, 600 + 100 + 30 + 100 + 30 + 200);
+        // 100 s to the first task, whose window opens at 600 s.
+        assert_eq!(s.take_off_s, 500);
+        assert_eq!(s.landing_s, 500 + 100 + 30 + 100 + 30 + 200);
         let plan = Plan {
             sorties: vec![s],
             unserved: vec![],
@@ -251,8 +251,8 @@ mod tests {
     fn verify_refuses_a_sortie_that_takes_off_too_late_for_a_window() {
         let p = problem();
         let mut s = sortie(&p, 0, vec![0, 1]);
-        s.take_off_s += 200;
-        s.landing_s += 200;
+        s.take_off_s += 300;
+        s.landing_s += 300;
         let plan = Plan {
             sorties: vec![s],
             unserved: vec![],
