@@ -23,9 +23,9 @@ use wire::{
 };
 
 use crate::airspace;
-use crate::dispatch::{self, Candidate, Choice};
-use crate::planning::{self, Airframe, FlightPlan};
+use crate::planning::{self, Airframe};
 use crate::region::{Dock, Region};
+use crate::scheduling::{self, Forecast, Launch, Ready, Waiting};
 use crate::store::{ImageRow, Store, StoreError, TaskRow};
 use crate::task::{TaskRequest, TaskState};
 
@@ -60,7 +60,10 @@ pub struct DroneView {
     pub sensors: Vec<String>,
     pub online: bool,
     pub telemetry: Option<Telemetry>,
+    /// The task being flown now (the first unfinished one of the sortie).
     pub task_id: Option<String>,
+    /// Every task of the sortie, in the order flown.
+    pub task_ids: Vec<String>,
     pub seconds_since_telemetry: Option<f64>,
 }
 
@@ -69,9 +72,66 @@ struct DroneLive {
     online: bool,
     telemetry: Option<Telemetry>,
     telemetry_at: Option<Instant>,
-    task_id: Option<String>,
+    flight: Option<Flight>,
     mission_completed: bool,
 }
+
+/// One sortie: its tasks in the order flown, and which mission items are
+/// whose, so progress and photos are credited to the right task.
+#[derive(Debug, Clone, Default)]
+struct Flight {
+    tasks: Vec<FlightTask>,
+    /// The last mission item the drone reported reaching.
+    last_reached: Option<u16>,
+}
+
+#[derive(Debug, Clone)]
+struct FlightTask {
+    id: String,
+    /// First and last mission item. Unknown for a flight picked up after a
+    /// dispatcher restart.
+    items: Option<(u16, u16)>,
+    finished: bool,
+}
+
+impl Flight {
+    fn task_ids(&self) -> Vec<String> {
+        self.tasks.iter().map(|t| t.id.clone()).collect()
+    }
+
+    /// The task whose items include `seq`; without known items, the first
+    /// unfinished task.
+    fn task_at(&self, seq: Option<u16>) -> Option<&FlightTask> {
+        seq.and_then(|seq| {
+            self.tasks.iter().find(|t| {
+                t.items
+                    .is_some_and(|(first, last)| first <= seq && seq <= last)
+            })
+        })
+        .or_else(|| self.tasks.iter().find(|t| !t.finished))
+    }
+
+    fn current(&self) -> Option<&FlightTask> {
+        self.tasks.iter().find(|t| !t.finished)
+    }
+}
+
+/// A drone as a scheduling round sees it.
+#[derive(Debug, Clone)]
+struct Candidate {
+    drone_id: String,
+    position: Point,
+    battery_pct: f64,
+    /// Online, fresh telemetry, on the ground, disarmed, not flying a sortie.
+    ready: bool,
+    sensors: Vec<String>,
+}
+
+/// A task whose drone landed before reaching it goes back to the queue this
+/// many times; after that it fails with the reason.
+const MAX_ATTEMPTS: u32 = 3;
+/// Time given to the planner each scheduling round.
+const PLANNING_BUDGET: Duration = Duration::from_millis(40);
 
 /// What a command in flight was sent for.
 #[derive(Debug, Clone)]
@@ -82,7 +142,7 @@ enum Purpose {
 
 #[derive(Debug, Clone)]
 struct Pending {
-    task_id: String,
+    task_ids: Vec<String>,
     drone_id: String,
     purpose: Purpose,
     sent_at: Instant,
@@ -104,6 +164,8 @@ pub struct Dispatcher {
     mqtt: AsyncClient,
     wake: Notify,
     eventloop: Mutex<Option<rumqttc::EventLoop>>,
+    /// How many times each task has been sent up and come back unflown.
+    attempts: Mutex<HashMap<String, u32>>,
 }
 
 fn now_ms() -> i64 {
@@ -140,6 +202,7 @@ impl Dispatcher {
             mqtt,
             wake: Notify::new(),
             eventloop: Mutex::new(Some(eventloop)),
+            attempts: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -237,7 +300,14 @@ impl Dispatcher {
                     sensors: d.sensors.clone(),
                     online: live.is_some_and(|l| l.online),
                     telemetry: live.and_then(|l| l.telemetry.clone()),
-                    task_id: live.and_then(|l| l.task_id.clone()),
+                    task_id: live
+                        .and_then(|l| l.flight.as_ref())
+                        .and_then(|f| f.current())
+                        .map(|t| t.id.clone()),
+                    task_ids: live
+                        .and_then(|l| l.flight.as_ref())
+                        .map(Flight::task_ids)
+                        .unwrap_or_default(),
                     seconds_since_telemetry: live
                         .and_then(|l| l.telemetry_at)
                         .map(|t| t.elapsed().as_secs_f64()),
@@ -293,12 +363,21 @@ impl Dispatcher {
             .await?
         {
             if let Some(drone) = &task.drone_id {
+                // Which items were whose is not stored: progress and photos
+                // go to the first unfinished task of the drone's sortie.
                 self.fleet
                     .lock()
                     .expect("fleet")
                     .entry(drone.clone())
                     .or_default()
-                    .task_id = Some(task.id.clone());
+                    .flight
+                    .get_or_insert_with(Flight::default)
+                    .tasks
+                    .push(FlightTask {
+                        id: task.id.clone(),
+                        items: None,
+                        finished: false,
+                    });
             }
         }
         for task in self
@@ -380,19 +459,54 @@ impl Dispatcher {
             tracing::debug!(drone, event = %event.id, "duplicate event ignored");
             return Ok(());
         }
-        let task_id = self
-            .fleet
-            .lock()
-            .expect("fleet")
-            .get(drone)
-            .and_then(|l| l.task_id.clone());
         let now = now_ms();
         match event.body {
             EventBody::MissionItemReached { seq, total } => {
-                if let Some(task) = &task_id {
+                // Credit the task whose items these are; finish it when its
+                // last item is reached, even while the sortie flies on.
+                let progress = {
+                    let mut fleet = self.fleet.lock().expect("fleet");
+                    fleet
+                        .get_mut(drone)
+                        .and_then(|l| l.flight.as_mut())
+                        .and_then(|flight| {
+                            flight.last_reached = Some(seq);
+                            let index = flight
+                                .tasks
+                                .iter()
+                                .position(|t| t.items.is_some_and(|(a, b)| a <= seq && seq <= b))
+                                // Take-off and return belong to no task;
+                                // only a flight picked up after a restart,
+                                // whose items are unknown, credits its
+                                // first unfinished task.
+                                .or_else(|| {
+                                    flight
+                                        .tasks
+                                        .iter()
+                                        .position(|t| t.items.is_none() && !t.finished)
+                                })?;
+                            let task = &mut flight.tasks[index];
+                            Some(match task.items {
+                                Some((first, last)) => {
+                                    task.finished |= seq == last;
+                                    let (reached, of) =
+                                        (seq.saturating_sub(first) + 1, last - first + 1);
+                                    (task.id.clone(), reached, of, seq == last)
+                                }
+                                None => (task.id.clone(), seq + 1, total, false),
+                            })
+                        })
+                };
+                if let Some((task, reached, of, finished)) = progress {
                     self.store
-                        .set_task_progress(task, i64::from(seq) + 1, i64::from(total), now)
+                        .set_task_progress(&task, i64::from(reached), i64::from(of), now)
                         .await?;
+                    if finished {
+                        self.store
+                            .set_task_state(&task, TaskState::Completed.as_str(), None, None, now)
+                            .await?;
+                        tracing::info!(drone, task, "task completed");
+                    }
                 }
             }
             EventBody::MissionCompleted { .. } => {
@@ -401,6 +515,14 @@ impl Dispatcher {
                 }
             }
             EventBody::ImageCaptured(image) => {
+                let task_id = self
+                    .fleet
+                    .lock()
+                    .expect("fleet")
+                    .get(drone)
+                    .and_then(|l| l.flight.as_ref())
+                    .and_then(|f| f.task_at(f.last_reached))
+                    .map(|t| t.id.clone());
                 let Some(task_id) = task_id else {
                     tracing::warn!(
                         drone,
@@ -432,29 +554,16 @@ impl Dispatcher {
                     .await?;
             }
             EventBody::Landed { .. } => {
-                let (task, completed) = {
+                let (flight, completed) = {
                     let mut fleet = self.fleet.lock().expect("fleet");
                     let live = fleet.entry(drone.to_owned()).or_default();
-                    let done = (live.task_id.take(), live.mission_completed);
+                    let done = (live.flight.take(), live.mission_completed);
                     live.mission_completed = false;
                     done
                 };
-                if let Some(task) = task {
-                    // After a dispatcher restart the in-memory flag is gone;
-                    // the stored progress says whether every item was reached.
-                    let completed = completed
-                        || self.store.task(&task).await?.is_some_and(|t| {
-                            t.progress_total.is_some() && t.progress_seq >= t.progress_total
-                        });
-                    if completed {
-                        self.store
-                            .set_task_state(&task, TaskState::Completed.as_str(), None, None, now)
-                            .await?;
-                        tracing::info!(drone, task, "task completed");
-                    } else {
-                        self.fail_task(&task, "the drone landed before finishing its mission")
-                            .await?;
-                    }
+                for task in flight.map(|f| f.tasks).unwrap_or_default() {
+                    self.settle_after_landing(drone, &task.id, completed)
+                        .await?;
                 }
                 self.wake.notify_one();
             }
@@ -476,6 +585,57 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// A task whose drone landed: done if the mission was completed or the
+    /// task's own items were all reached; otherwise back to the queue to be
+    /// planned again (up to [`MAX_ATTEMPTS`] times), never lost and never
+    /// flown twice once done.
+    async fn settle_after_landing(
+        &self,
+        drone: &str,
+        task_id: &str,
+        mission_completed: bool,
+    ) -> Result<(), StoreError> {
+        let Some(task) = self.store.task(task_id).await? else {
+            return Ok(());
+        };
+        if task.state == TaskState::Completed.as_str() || task.state == TaskState::Failed.as_str() {
+            return Ok(());
+        }
+        let now = now_ms();
+        let reached_all = task.progress_total.is_some() && task.progress_seq >= task.progress_total;
+        if mission_completed || reached_all {
+            self.store
+                .set_task_state(task_id, TaskState::Completed.as_str(), None, None, now)
+                .await?;
+            tracing::info!(drone, task = task_id, "task completed");
+            return Ok(());
+        }
+        let attempts = {
+            let mut attempts = self.attempts.lock().expect("attempts");
+            let n = attempts.entry(task_id.to_owned()).or_insert(0);
+            *n += 1;
+            *n
+        };
+        if attempts >= MAX_ATTEMPTS {
+            let reason = format!(
+                "drone {drone} landed before reaching it, for the {attempts}th time; giving up"
+            );
+            return self.fail_task(task_id, &reason).await;
+        }
+        let reason =
+            format!("drone {drone} landed before reaching it; re-queued to be planned again");
+        tracing::warn!(drone, task = task_id, attempts, "task re-queued");
+        self.store
+            .set_task_state(
+                task_id,
+                TaskState::Queued.as_str(),
+                Some(&reason),
+                None,
+                now,
+            )
+            .await
+    }
+
     async fn on_reply(&self, reply: CommandReply) -> Result<(), StoreError> {
         if !reply.state.is_terminal() {
             return Ok(());
@@ -493,25 +653,21 @@ impl Dispatcher {
             (CommandState::Succeeded, Purpose::Upload) => {
                 self.send(
                     &pending.drone_id,
-                    &pending.task_id,
+                    pending.task_ids.clone(),
                     CommandBody::StartMission,
                     Purpose::Start,
                 )
                 .await;
             }
             (CommandState::Succeeded, Purpose::Start) => {
-                self.store
-                    .set_task_state(
-                        &pending.task_id,
-                        TaskState::InFlight.as_str(),
-                        None,
-                        None,
-                        now,
-                    )
-                    .await?;
+                for task in &pending.task_ids {
+                    self.store
+                        .set_task_state(task, TaskState::InFlight.as_str(), None, None, now)
+                        .await?;
+                }
                 tracing::info!(
                     drone = pending.drone_id,
-                    task = pending.task_id,
+                    tasks = ?pending.task_ids,
                     "flight started"
                 );
             }
@@ -531,9 +687,11 @@ impl Dispatcher {
                     }
                 );
                 if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&pending.drone_id) {
-                    live.task_id = None;
+                    live.flight = None;
                 }
-                self.fail_task(&pending.task_id, &reason).await?;
+                for task in &pending.task_ids {
+                    self.fail_task(task, &reason).await?;
+                }
             }
         }
         Ok(())
@@ -574,32 +732,34 @@ impl Dispatcher {
                 self.config.command_reply_limit.as_secs()
             );
             if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&p.drone_id) {
-                live.task_id = None;
+                live.flight = None;
             }
-            if let Err(error) = self.fail_task(&p.task_id, &reason).await {
-                tracing::error!(%error, "could not record a command timeout");
+            for task in &p.task_ids {
+                if let Err(error) = self.fail_task(task, &reason).await {
+                    tracing::error!(%error, "could not record a command timeout");
+                }
             }
         }
     }
 
-    async fn send(&self, drone: &str, task_id: &str, body: CommandBody, purpose: Purpose) {
+    async fn send(&self, drone: &str, task_ids: Vec<String>, body: CommandBody, purpose: Purpose) {
         let command = Command {
             v: wire::VERSION,
             id: uuid::Uuid::new_v4().to_string(),
             ts_ms: now_ms(),
             body,
         };
+        tracing::info!(drone, tasks = ?task_ids, command = command.body.name(), id = %command.id, "sending command");
         self.pending.lock().expect("pending").insert(
             command.id.clone(),
             Pending {
-                task_id: task_id.to_owned(),
+                task_ids,
                 drone_id: drone.to_owned(),
                 purpose,
                 sent_at: Instant::now(),
             },
         );
         let topic = Topic::new(drone, Channel::Commands).name();
-        tracing::info!(drone, task = task_id, command = command.body.name(), id = %command.id, "sending command");
         if let Err(error) = self
             .mqtt
             .publish(topic, QoS::AtLeastOnce, false, wire::encode(&command))
@@ -626,7 +786,7 @@ impl Dispatcher {
                     battery_pct: t.battery_pct.unwrap_or(0.0),
                     ready: live.online
                         && fresh
-                        && live.task_id.is_none()
+                        && live.flight.is_none()
                         && !t.armed
                         && t.landed == LandedState::OnGround,
                     sensors: d.sensors.clone(),
@@ -635,98 +795,199 @@ impl Dispatcher {
             .collect()
     }
 
-    /// One scheduling round: every queued task, oldest first, gets the best
-    /// ready drone or an explanation of what holds it.
+    /// One scheduling round: the whole queue is planned over the ready
+    /// drones; sorties due now take off, and every other task's reason says
+    /// when it should fly or what holds it.
     async fn schedule(&self) {
-        let queued = match self.store.tasks_in_state(TaskState::Queued.as_str()).await {
-            Ok(q) => q,
-            Err(error) => {
-                tracing::error!(%error, "cannot read the queue");
-                return;
-            }
-        };
-        for task in queued {
-            if let Err(error) = self.schedule_one(&task).await {
-                tracing::error!(task = task.id, %error, "scheduling failed");
-            }
+        if let Err(error) = self.schedule_round().await {
+            tracing::error!(%error, "scheduling round failed");
         }
     }
 
-    async fn schedule_one(&self, task: &TaskRow) -> Result<(), StoreError> {
+    async fn schedule_round(&self) -> Result<(), StoreError> {
+        let queued = self
+            .store
+            .tasks_in_state(TaskState::Queued.as_str())
+            .await?;
+        if queued.is_empty() {
+            return Ok(());
+        }
         let now = now_ms();
-        let request: TaskRequest = match serde_json::from_value(task.request.clone()) {
-            Ok(r) => r,
-            Err(e) => {
-                let reason = format!("stored request is unreadable: {e}");
-                return self.fail_task(&task.id, &reason).await;
-            }
-        };
-        let inspection = request.inspection();
-        let airframe = self.config.airframe;
-        let plan_from = |c: &Candidate| -> FlightPlan {
-            let origin = Dock {
-                id: c.drone_id.clone(),
-                name: c.drone_id.clone(),
-                position: c.position,
-                alt_msl_m: 0.0,
-            };
-            planning::plan_point_inspection(&origin, &inspection, &airframe)
-        };
-        let candidates = self.candidates();
-        let choice = dispatch::choose_drone(&candidates, inspection.target, &request.sensor, |c| {
-            plan_from(c).battery_needed_pct(&airframe)
-        });
-        let drone = match choice {
-            Choice::Drone(d) => d,
-            Choice::Wait(why) => {
-                if task.reason.as_deref() != Some(why.as_str()) {
-                    self.store
-                        .set_task_state(&task.id, TaskState::Queued.as_str(), Some(&why), None, now)
-                        .await?;
+        let mut waiting = Vec::with_capacity(queued.len());
+        for task in &queued {
+            match serde_json::from_value::<TaskRequest>(task.request.clone()) {
+                Ok(request) => waiting.push(Waiting {
+                    id: task.id.clone(),
+                    department: task.department_id.clone(),
+                    inspection: request.inspection(),
+                    sensor: request.sensor.clone(),
+                    priority: request.priority,
+                    waited_s: (now - task.created_at_ms).max(0) as f64 / 1000.0,
+                }),
+                Err(e) => {
+                    let reason = format!("stored request is unreadable: {e}");
+                    self.fail_task(&task.id, &reason).await?;
                 }
+            }
+        }
+        let candidates = self.candidates();
+        let ready: Vec<Ready> = candidates
+            .iter()
+            .filter(|c| c.ready)
+            .map(|c| Ready {
+                id: c.drone_id.clone(),
+                // Plan from where the drone actually stands.
+                dock: c.position,
+                sensors: c.sensors.clone(),
+                battery_pct: c.battery_pct,
+            })
+            .collect();
+        let airframe = self.config.airframe;
+        let planned = {
+            let (waiting, ready) = (waiting.clone(), ready.clone());
+            tokio::task::spawn_blocking(move || {
+                scheduling::plan_round(
+                    &waiting,
+                    &ready,
+                    &HashMap::new(),
+                    &airframe,
+                    PLANNING_BUDGET,
+                )
+            })
+            .await
+        };
+        let round = match planned {
+            Ok(round) => round,
+            Err(error) => {
+                // A planner bug must not take the dispatcher down with it:
+                // flights in the air still need following.
+                tracing::error!(%error, "the planner failed; nothing launched this round");
                 return Ok(());
             }
         };
-        let candidate = candidates
-            .iter()
-            .find(|c| c.drone_id == drone)
-            .expect("chosen from candidates");
-        let plan = plan_from(candidate);
-        let duration = chrono::Duration::seconds(plan.duration_s.ceil() as i64);
-        if let Err(refusal) = airspace::check_route(
-            &self.config.region,
-            &plan.route,
-            request.alt_m,
-            Utc::now(),
-            duration,
-        ) {
-            let reason = format!("no safe route from drone {drone}: {refusal}");
-            return self.fail_task(&task.id, &reason).await;
+        for launch in &round.launches {
+            self.launch(launch, &waiting, &candidates).await?;
         }
-        if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&drone) {
-            live.task_id = Some(task.id.clone());
+        for task in &queued {
+            let Some(forecast) = round.forecasts.get(&task.id) else {
+                continue;
+            };
+            let why = match forecast {
+                Forecast::Later {
+                    drone,
+                    take_off_in_s,
+                } => format!(
+                    "planned on drone {drone}, taking off in about {} min",
+                    (take_off_in_s + 59) / 60
+                ),
+                Forecast::Held(why) => why.clone(),
+            };
+            if task.reason.as_deref() != Some(why.as_str()) {
+                self.store
+                    .set_task_state(&task.id, TaskState::Queued.as_str(), Some(&why), None, now)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Plan the sortie's mission, check it against the airspace, and send
+    /// it. A sortie of several tasks whose route is refused falls back to
+    /// its first task alone; a single task refused fails with the reason.
+    async fn launch(
+        &self,
+        launch: &Launch,
+        waiting: &[Waiting],
+        candidates: &[Candidate],
+    ) -> Result<(), StoreError> {
+        let Some(candidate) = candidates.iter().find(|c| c.drone_id == launch.drone) else {
+            return Ok(());
+        };
+        let origin = Dock {
+            id: candidate.drone_id.clone(),
+            name: candidate.drone_id.clone(),
+            position: candidate.position,
+            alt_msl_m: 0.0,
+        };
+        let tasks: Vec<&Waiting> = launch
+            .tasks
+            .iter()
+            .filter_map(|id| waiting.iter().find(|w| &w.id == id))
+            .collect();
+        let mut chosen = tasks.clone();
+        let sortie = loop {
+            let inspections: Vec<_> = chosen.iter().map(|w| w.inspection).collect();
+            let sortie = planning::plan_sortie(&origin, &inspections, &self.config.airframe);
+            let highest = inspections.iter().map(|i| i.alt_agl_m).fold(0.0, f64::max);
+            let duration = chrono::Duration::seconds(sortie.flight.duration_s.ceil() as i64);
+            match airspace::check_route(
+                &self.config.region,
+                &sortie.flight.route,
+                highest,
+                Utc::now(),
+                duration,
+            ) {
+                Ok(()) => break sortie,
+                Err(refusal) if chosen.len() == 1 => {
+                    let reason = format!("no safe route from drone {}: {refusal}", launch.drone);
+                    return self.fail_task(&chosen[0].id, &reason).await;
+                }
+                Err(refusal) => {
+                    tracing::info!(drone = launch.drone, %refusal, "sortie refused; flying its first task alone");
+                    chosen.truncate(1);
+                }
+            }
+        };
+        let needed = sortie.flight.battery_needed_pct(&self.config.airframe);
+        if needed > candidate.battery_pct {
+            tracing::warn!(
+                drone = launch.drone,
+                needed,
+                have = candidate.battery_pct,
+                "planner's sortie needs more battery than the drone has; not launched"
+            );
+            return Ok(());
+        }
+        let flight = Flight {
+            tasks: chosen
+                .iter()
+                .zip(&sortie.items_of)
+                .map(|(w, items)| FlightTask {
+                    id: w.id.clone(),
+                    items: Some(*items),
+                    finished: false,
+                })
+                .collect(),
+            last_reached: None,
+        };
+        let task_ids = flight.task_ids();
+        if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&launch.drone) {
+            live.flight = Some(flight);
             live.mission_completed = false;
         }
-        self.store
-            .set_task_state(
-                &task.id,
-                TaskState::Assigned.as_str(),
-                None,
-                Some(&drone),
-                now,
-            )
-            .await?;
+        let now = now_ms();
+        for id in &task_ids {
+            self.store
+                .set_task_state(
+                    id,
+                    TaskState::Assigned.as_str(),
+                    None,
+                    Some(&launch.drone),
+                    now,
+                )
+                .await?;
+        }
         tracing::info!(
-            task = task.id,
-            drone,
-            distance_m = plan.distance_m,
-            energy_pct = plan.energy_pct,
-            "task assigned"
+            drone = launch.drone,
+            tasks = ?task_ids,
+            distance_m = sortie.flight.distance_m,
+            energy_pct = sortie.flight.energy_pct,
+            "sortie assigned"
         );
         self.send(
-            &drone,
-            &task.id,
-            CommandBody::UploadMission(plan.mission),
+            &launch.drone,
+            task_ids,
+            CommandBody::UploadMission(sortie.flight.mission),
             Purpose::Upload,
         )
         .await;

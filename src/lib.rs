@@ -1,6 +1,7 @@
 //! skyshare: shared-drone dispatch for a city district.
 //!
-//! Core without IO: [`airspace`], [`planning`], [`dispatch`]. Edges:
+//! Core without IO: [`airspace`], [`planning`], [`coverage`], [`routing`],
+//! [`scheduling`]. Edges:
 //! [`store`] (SQL), [`dispatcher`] (MQTT and the flight lifecycle), [`api`]
 //! (HTTP). [`demo`] composes everything, with the simulator and the bridges,
 //! in one process. See ARCHITECTURE.md.
@@ -10,7 +11,6 @@ pub mod api;
 pub mod bench_airspace;
 pub mod coverage;
 pub mod demo;
-pub mod dispatch;
 pub mod dispatcher;
 pub mod planning;
 pub mod region;

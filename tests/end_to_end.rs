@@ -2,90 +2,14 @@
 //! broker -> firmware-bridge -> MAVLink over UDP -> simulated drone, and back.
 //! Everything runs in this process on ports the OS picks.
 
+mod common;
+
 use std::time::Duration;
 
+use common::{config, point_task, wait_for_state, Api};
 use geo::{Destination, Distance, Haversine, Point};
-use serde_json::{json, Value};
-use skyshare::demo::{self, DemoConfig, RunningDemo};
+use skyshare::demo::{self, RunningDemo};
 use skyshare::region::Region;
-
-struct Api {
-    base: String,
-    http: reqwest::Client,
-}
-
-impl Api {
-    fn new(demo: &RunningDemo) -> Api {
-        Api {
-            base: format!("http://{}", demo.http_addr),
-            http: reqwest::Client::new(),
-        }
-    }
-    async fn post(&self, token: &str, path: &str, body: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-    async fn get(&self, token: &str, path: &str) -> (u16, Value) {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap();
-        let status = r.status().as_u16();
-        (status, r.json().await.unwrap_or(Value::Null))
-    }
-}
-
-fn config(
-    dir: &std::path::Path,
-    mqtt_url: Option<String>,
-    database_url: Option<String>,
-) -> DemoConfig {
-    DemoConfig {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        drones: 2,
-        speedup: 40.0,
-        data_dir: dir.to_path_buf(),
-        mqtt_url,
-        database_url,
-        region: Region::demo(),
-        submit_sample_tasks: false,
-    }
-}
-
-fn point_task(lon: f64, lat: f64, sensor: &str) -> String {
-    json!({"kind": "point_inspection", "geometry": {"type": "Point", "coordinates": [lon, lat]},
-           "alt_m": 40, "sensor": sensor, "radius_m": 20, "photos": 3})
-    .to_string()
-}
-
-async fn wait_for_state(api: &Api, token: &str, id: &str, want: &str, limit: Duration) -> Value {
-    let deadline = tokio::time::Instant::now() + limit;
-    loop {
-        let (status, task) = api.get(token, &format!("/api/v1/tasks/{id}")).await;
-        assert_eq!(status, 200, "{task}");
-        if task["state"] == want {
-            return task;
-        }
-        assert_ne!(task["state"], "failed", "task failed: {task}");
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "task never reached {want}: {task}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// Two departments each submit a point inspection near a different dock;
 /// both fly, both complete, the drones are back on their docks and each
@@ -196,7 +120,9 @@ async fn two_tasks_fly_and_complete(demo: RunningDemo) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_tasks_complete_with_embedded_broker_and_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = demo::start(config(dir.path(), None, None)).await.unwrap();
+    let demo = demo::start(config(dir.path(), 2, None, None))
+        .await
+        .unwrap();
     two_tasks_fly_and_complete(demo).await;
 }
 
@@ -223,6 +149,7 @@ async fn two_tasks_complete_with_mosquitto_and_postgresql() {
     let dir = tempfile::tempdir().unwrap();
     let demo = demo::start(config(
         dir.path(),
+        2,
         Some("mqtt://127.0.0.1:1883".into()),
         Some(url),
     ))
@@ -240,7 +167,9 @@ async fn two_tasks_complete_with_mosquitto_and_postgresql() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bad_requests_are_refused_with_where_and_nothing_stored() {
     let dir = tempfile::tempdir().unwrap();
-    let demo = demo::start(config(dir.path(), None, None)).await.unwrap();
+    let demo = demo::start(config(dir.path(), 2, None, None))
+        .await
+        .unwrap();
     let api = Api::new(&demo);
     let token = demo.token("urban-management").to_owned();
     let cases: Vec<(String, String, u16, &str)> = vec![
