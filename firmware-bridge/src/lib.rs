@@ -62,7 +62,9 @@ const COMMAND_QUEUE: usize = 64;
 pub struct BridgeConfig {
     /// Drone id: the topic level `skyshare/v1/drones/{drone_id}/…`.
     pub drone_id: String,
-    /// `udpout:127.0.0.1:14540`, `udpin:0.0.0.0:14550` or `tcpout:host:port`.
+    /// `udpout:127.0.0.1:14540`, `udpin:0.0.0.0:14550`, `tcpout:host:port`,
+    /// `tcpin:0.0.0.0:5760` or (with the `serial` feature)
+    /// `serial:/dev/ttyAMA0:921600`.
     pub mavlink: String,
     /// `mqtt://host:port`.
     pub mqtt_url: String,
@@ -78,6 +80,8 @@ pub struct BridgeConfig {
     /// Carry raw MAVLink both ways over `…/mavlink/up|down` for a remote
     /// ground station.
     pub gcs_tunnel: bool,
+    /// MAVLink 2 signing on the autopilot link.
+    pub mavlink_signing: Option<link::LinkSigning>,
 }
 
 impl BridgeConfig {
@@ -95,6 +99,7 @@ impl BridgeConfig {
             spool_dir: None,
             mqtt_security: mqtt_session::MqttSecurity::default(),
             gcs_tunnel: false,
+            mavlink_signing: None,
         }
     }
 
@@ -118,12 +123,12 @@ impl BridgeConfig {
                 self.mqtt_keep_alive
             )));
         }
-        let scheme = self.mavlink.split_once(':').map(|(scheme, _)| scheme);
-        if !matches!(scheme, Some("udpout" | "udpin" | "tcpout")) {
-            return Err(BridgeError::InvalidConfig(format!(
-                "MAVLink address `{}` must start with udpout:, udpin: or tcpout:",
-                self.mavlink
-            )));
+        link::validate_address(&self.mavlink)?;
+        if self.mavlink_signing.is_some() && !cfg!(feature = "signing") {
+            return Err(BridgeError::InvalidConfig(
+                "this bridge was built without the `signing` feature; MAVLink signing is unavailable"
+                    .into(),
+            ));
         }
         let (_, _, tls_url) = mqtt_session::parse_mqtt_url(&self.mqtt_url)?;
         self.mqtt_security.validate(tls_url)?;
@@ -155,7 +160,7 @@ pub fn wall_clock_ms() -> i64 {
 pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<(), BridgeError> {
     config.validate()?;
     let drone = config.drone_id.clone();
-    let link = MavlinkLink::open(&config.mavlink).await?;
+    let link = MavlinkLink::open(&config.mavlink, config.mavlink_signing.clone()).await?;
     tracing::info!(drone = %drone, mavlink = %config.mavlink, mqtt = %config.mqtt_url, "bridge starting");
 
     // Stops our own tasks once the MQTT session has said goodbye; not a
@@ -372,7 +377,9 @@ mod tests {
             .to_string()
             .contains("drone id"));
         let bad_link = BridgeConfig::new("d1", "serial:/dev/ttyS0:57600", "mqtt://127.0.0.1:1883");
-        assert!(bad_link
+        assert!(bad_link.validate().is_err() != cfg!(feature = "serial"));
+        let unknown = BridgeConfig::new("d1", "carrier-pigeon:1", "mqtt://127.0.0.1:1883");
+        assert!(unknown
             .validate()
             .unwrap_err()
             .to_string()
