@@ -1,12 +1,19 @@
 //! firmware-bridge: runs beside one autopilot (on its companion computer)
 //! and connects it to skyshare over MQTT.
 //!
-//! MAVLink in: [`link`] receives frames, [`vehicle_state`] folds them into
-//! the latest state, [`events`] turns changes into contract events and
-//! [`telemetry`] samples the state at a fixed rate. MQTT in: [`mqtt_session`]
-//! admits commands (de-duplicated by [`command_ledger`]) and [`commands`]
-//! carries them out one at a time, using [`mission_upload`] for missions.
-//! Everything bound for the broker waits in the [`outbox`] until acknowledged.
+//! MAVLink in: [`link`] receives frames (UDP, TCP or serial, optionally
+//! signed), [`vehicle_state`] folds them into the latest state, [`events`]
+//! turns changes into contract events and [`telemetry`] samples the state at
+//! a rate a pilot can raise for a while. [`mavlink_input`] strings the input
+//! path together as one pure function for fuzzing.
+//!
+//! MQTT in: [`mqtt_session`] reads commands through [`command_intake`],
+//! de-duplicates them with [`command_ledger`], and [`commands`] carries them
+//! out one at a time: flight commands as per-autopilot [`recipes`] (PX4,
+//! ArduCopter), plans through [`mission_upload`] (mission, fence, rally).
+//! Everything bound for the broker waits in the [`outbox`], whose events and
+//! replies are also kept on disk by the [`spool`] until acknowledged.
+//! [`tunnel`] carries raw MAVLink for a remote ground station.
 //!
 //! The MAVLink side never depends on the broker: with MQTT down the bridge
 //! keeps hearing the autopilot, keeps its own HEARTBEAT going and buffers
