@@ -172,7 +172,7 @@ impl EventDetector {
             }
             MavMessage::STATUSTEXT(status) => {
                 // Chunked texts (id != 0) arrive as one event per chunk;
-                // reassembly comes with the ArduPilot profile.
+                // reassembling them is not done yet (docs/mqtt.md says so).
                 let text = nul_terminated(&status.text[..]);
                 if text.is_empty() {
                     return;

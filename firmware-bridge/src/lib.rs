@@ -1,12 +1,19 @@
 //! firmware-bridge: runs beside one autopilot (on its companion computer)
 //! and connects it to skyshare over MQTT.
 //!
-//! MAVLink in: [`link`] receives frames, [`vehicle_state`] folds them into
-//! the latest state, [`events`] turns changes into contract events and
-//! [`telemetry`] samples the state at a fixed rate. MQTT in: [`mqtt_session`]
-//! admits commands (de-duplicated by [`command_ledger`]) and [`commands`]
-//! carries them out one at a time, using [`mission_upload`] for missions.
-//! Everything bound for the broker waits in the [`outbox`] until acknowledged.
+//! MAVLink in: [`link`] receives frames (UDP, TCP or serial, optionally
+//! signed), [`vehicle_state`] folds them into the latest state, [`events`]
+//! turns changes into contract events and [`telemetry`] samples the state at
+//! a rate a pilot can raise for a while. [`mavlink_input`] strings the input
+//! path together as one pure function for fuzzing.
+//!
+//! MQTT in: [`mqtt_session`] reads commands through [`command_intake`],
+//! de-duplicates them with [`command_ledger`], and [`commands`] carries them
+//! out one at a time: flight commands as per-autopilot [`recipes`] (PX4,
+//! ArduCopter), plans through [`mission_upload`] (mission, fence, rally).
+//! Everything bound for the broker waits in the [`outbox`], whose events and
+//! replies are also kept on disk by the [`spool`] until acknowledged.
+//! [`tunnel`] carries raw MAVLink for a remote ground station.
 //!
 //! The MAVLink side never depends on the broker: with MQTT down the bridge
 //! keeps hearing the autopilot, keeps its own HEARTBEAT going and buffers
@@ -62,7 +69,9 @@ const COMMAND_QUEUE: usize = 64;
 pub struct BridgeConfig {
     /// Drone id: the topic level `skyshare/v1/drones/{drone_id}/…`.
     pub drone_id: String,
-    /// `udpout:127.0.0.1:14540`, `udpin:0.0.0.0:14550` or `tcpout:host:port`.
+    /// `udpout:127.0.0.1:14540`, `udpin:0.0.0.0:14550`, `tcpout:host:port`,
+    /// `tcpin:0.0.0.0:5760` or (with the `serial` feature)
+    /// `serial:/dev/ttyAMA0:921600`.
     pub mavlink: String,
     /// `mqtt://host:port`.
     pub mqtt_url: String,
@@ -78,6 +87,8 @@ pub struct BridgeConfig {
     /// Carry raw MAVLink both ways over `…/mavlink/up|down` for a remote
     /// ground station.
     pub gcs_tunnel: bool,
+    /// MAVLink 2 signing on the autopilot link.
+    pub mavlink_signing: Option<link::LinkSigning>,
 }
 
 impl BridgeConfig {
@@ -95,6 +106,7 @@ impl BridgeConfig {
             spool_dir: None,
             mqtt_security: mqtt_session::MqttSecurity::default(),
             gcs_tunnel: false,
+            mavlink_signing: None,
         }
     }
 
@@ -118,12 +130,12 @@ impl BridgeConfig {
                 self.mqtt_keep_alive
             )));
         }
-        let scheme = self.mavlink.split_once(':').map(|(scheme, _)| scheme);
-        if !matches!(scheme, Some("udpout" | "udpin" | "tcpout")) {
-            return Err(BridgeError::InvalidConfig(format!(
-                "MAVLink address `{}` must start with udpout:, udpin: or tcpout:",
-                self.mavlink
-            )));
+        link::validate_address(&self.mavlink)?;
+        if self.mavlink_signing.is_some() && !cfg!(feature = "signing") {
+            return Err(BridgeError::InvalidConfig(
+                "this bridge was built without the `signing` feature; MAVLink signing is unavailable"
+                    .into(),
+            ));
         }
         let (_, _, tls_url) = mqtt_session::parse_mqtt_url(&self.mqtt_url)?;
         self.mqtt_security.validate(tls_url)?;
@@ -155,7 +167,7 @@ pub fn wall_clock_ms() -> i64 {
 pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<(), BridgeError> {
     config.validate()?;
     let drone = config.drone_id.clone();
-    let link = MavlinkLink::open(&config.mavlink).await?;
+    let link = MavlinkLink::open(&config.mavlink, config.mavlink_signing.clone()).await?;
     tracing::info!(drone = %drone, mavlink = %config.mavlink, mqtt = %config.mqtt_url, "bridge starting");
 
     // Stops our own tasks once the MQTT session has said goodbye; not a
@@ -372,7 +384,9 @@ mod tests {
             .to_string()
             .contains("drone id"));
         let bad_link = BridgeConfig::new("d1", "serial:/dev/ttyS0:57600", "mqtt://127.0.0.1:1883");
-        assert!(bad_link
+        assert!(bad_link.validate().is_err() != cfg!(feature = "serial"));
+        let unknown = BridgeConfig::new("d1", "carrier-pigeon:1", "mqtt://127.0.0.1:1883");
+        assert!(unknown
             .validate()
             .unwrap_err()
             .to_string()

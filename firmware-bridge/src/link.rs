@@ -41,10 +41,54 @@ pub enum LinkError {
     },
 }
 
+/// MAVLink 2 message signing on the autopilot link. The key is the one the
+/// autopilot was given over a trusted link (USB, by the operator); the
+/// bridge never sends SETUP_SIGNING itself.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LinkSigning {
+    pub secret_key: [u8; 32],
+    /// Also accept unsigned frames (e.g. while rolling keys out); off means
+    /// unsigned and wrongly signed frames are dropped.
+    pub accept_unsigned: bool,
+}
+
+impl std::fmt::Debug for LinkSigning {
+    // Never print the key.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkSigning")
+            .field("accept_unsigned", &self.accept_unsigned)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LinkSigning {
+    /// Reads a key written as 64 hex digits (whitespace around is ignored).
+    pub fn key_from_hex(text: &str) -> Result<[u8; 32], String> {
+        let text = text.trim();
+        if text.len() != 64 {
+            return Err(format!(
+                "a MAVLink signing key is 64 hex digits, got {} characters",
+                text.len()
+            ));
+        }
+        let mut key = [0u8; 32];
+        for (index, byte) in key.iter_mut().enumerate() {
+            *byte = u8::from_str_radix(&text[index * 2..index * 2 + 2], 16).map_err(|_| {
+                format!(
+                    "signing key: not a hex digit pair at position {}",
+                    index * 2
+                )
+            })?;
+        }
+        Ok(key)
+    }
+}
+
 /// One MAVLink link, shared by the receiver, the heartbeat and the command
 /// and mission protocols.
 pub struct MavlinkLink {
     address: String,
+    signing: Option<LinkSigning>,
     /// Swapped when a TCP link is re-established.
     connection: RwLock<Arc<Connection>>,
     unparsable_frames: AtomicU64,
@@ -53,10 +97,14 @@ pub struct MavlinkLink {
 impl MavlinkLink {
     /// Opens the link. `address` is `udpout:host:port`, `udpin:ip:port` or
     /// `tcpout:host:port`.
-    pub async fn open(address: &str) -> Result<Arc<MavlinkLink>, LinkError> {
-        let connection = connect(address).await?;
+    pub async fn open(
+        address: &str,
+        signing: Option<LinkSigning>,
+    ) -> Result<Arc<MavlinkLink>, LinkError> {
+        let connection = connect(address, signing.as_ref()).await?;
         Ok(Arc::new(MavlinkLink {
             address: address.to_owned(),
+            signing,
             connection: RwLock::new(Arc::new(connection)),
             unparsable_frames: AtomicU64::new(0),
         }))
@@ -141,8 +189,9 @@ impl MavlinkLink {
                         () = shutdown.cancelled() => return,
                         () = tokio::time::sleep(RECONNECT_BACKOFF) => {}
                     }
-                    // UDP sockets survive errors; a TCP stream does not.
-                    if self.address.starts_with("tcp") {
+                    // UDP sockets survive errors; a TCP stream or a serial
+                    // port (unplugged adapter) must be reopened.
+                    if self.address.starts_with("tcp") || self.address.starts_with("serial") {
                         self.reconnect(&shutdown).await;
                     }
                 }
@@ -152,7 +201,7 @@ impl MavlinkLink {
 
     async fn reconnect(&self, shutdown: &CancellationToken) {
         loop {
-            match connect(&self.address).await {
+            match connect(&self.address, self.signing.as_ref()).await {
                 Ok(connection) => {
                     *self
                         .connection
@@ -188,13 +237,62 @@ impl MavlinkLink {
     }
 }
 
-async fn connect(address: &str) -> Result<Connection, LinkError> {
-    mavlink::connect_async::<MavMessage>(address)
+/// Checks a link address before opening it: a known scheme, and serial
+/// only when built with the `serial` feature.
+pub fn validate_address(address: &str) -> Result<(), crate::BridgeError> {
+    let bad = |reason: String| Err(crate::BridgeError::InvalidConfig(reason));
+    let Some((scheme, rest)) = address.split_once(':') else {
+        return bad(format!(
+            "MAVLink address `{address}` must start with udpout:, udpin:, tcpout:, tcpin: or serial:"
+        ));
+    };
+    match scheme {
+        "udpout" | "udpin" | "tcpout" | "tcpin" if rest.rsplit_once(':').is_some() => Ok(()),
+        "serial" if !cfg!(feature = "serial") => bad(
+            "this bridge was built without the `serial` feature; serial links are unavailable"
+                .into(),
+        ),
+        "serial" => match rest.rsplit_once(':').map(|(_, baud)| baud.parse::<u32>()) {
+            Some(Ok(baud)) if baud > 0 => Ok(()),
+            _ => bad(format!(
+                "serial address `{address}` must be serial:PORT:BAUD, e.g. serial:/dev/ttyAMA0:921600"
+            )),
+        },
+        _ => bad(format!(
+            "MAVLink address `{address}` must start with udpout:, udpin:, tcpout:, tcpin: or serial: and end with :PORT"
+        )),
+    }
+}
+
+async fn connect(address: &str, signing: Option<&LinkSigning>) -> Result<Connection, LinkError> {
+    #[allow(unused_mut)] // mutated only with the `signing` feature
+    let mut connection = mavlink::connect_async::<MavMessage>(address)
         .await
         .map_err(|source| LinkError::Open {
             address: address.to_owned(),
             source,
-        })
+        })?;
+    if let Some(signing) = signing {
+        sign(&mut connection, signing);
+    }
+    Ok(connection)
+}
+
+#[cfg(feature = "signing")]
+fn sign(connection: &mut Connection, signing: &LinkSigning) {
+    use mavlink::AsyncMavConnection;
+    // Link id 0: the bridge has one link to its autopilot.
+    connection.setup_signing(Some(mavlink::SigningConfig::new(
+        signing.secret_key,
+        0,
+        true,
+        signing.accept_unsigned,
+    )));
+}
+
+#[cfg(not(feature = "signing"))]
+fn sign(_connection: &mut Connection, _signing: &LinkSigning) {
+    // BridgeConfig::validate refuses signing without the feature.
 }
 
 /// The bridge's HEARTBEAT: an onboard controller, not an autopilot, every

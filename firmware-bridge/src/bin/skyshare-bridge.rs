@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::Parser;
+use firmware_bridge::link::LinkSigning;
 use firmware_bridge::mqtt_session::MqttSecurity;
 use firmware_bridge::{BridgeConfig, DEFAULT_MQTT_KEEP_ALIVE, DEFAULT_TELEMETRY_HZ};
 use tokio_util::sync::CancellationToken;
@@ -15,7 +16,8 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Parser)]
 #[command(name = "skyshare-bridge", version)]
 struct Args {
-    /// MAVLink address: udpout:HOST:PORT, udpin:IP:PORT or tcpout:HOST:PORT.
+    /// MAVLink address: udpout:HOST:PORT, udpin:IP:PORT, tcpout:HOST:PORT,
+    /// tcpin:IP:PORT or (built with `--features serial`) serial:DEVICE:BAUD.
     #[arg(long)]
     mavlink: String,
     /// MQTT broker, mqtt://HOST:PORT or mqtts://HOST:PORT (TLS).
@@ -55,6 +57,14 @@ struct Args {
     /// remote ground station can reach the autopilot via `skyshare gcs-tunnel`.
     #[arg(long)]
     gcs_tunnel: bool,
+    /// File holding the MAVLink 2 signing key shared with the autopilot
+    /// (64 hex digits); frames to the autopilot are then signed, and
+    /// unsigned or wrongly signed frames from it dropped.
+    #[arg(long)]
+    mavlink_signing_key_file: Option<PathBuf>,
+    /// With signing on, still accept unsigned frames (while rolling out keys).
+    #[arg(long, requires = "mavlink_signing_key_file")]
+    mavlink_accept_unsigned: bool,
 }
 
 fn main() -> ExitCode {
@@ -83,6 +93,19 @@ fn run(args: Args) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    let mavlink_signing = match &args.mavlink_signing_key_file {
+        Some(file) => {
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read the signing key file {}", file.display()))?;
+            let secret_key = LinkSigning::key_from_hex(&text)
+                .map_err(|reason| anyhow::anyhow!("{}: {reason}", file.display()))?;
+            Some(LinkSigning {
+                secret_key,
+                accept_unsigned: args.mavlink_accept_unsigned,
+            })
+        }
+        None => None,
+    };
     let config = BridgeConfig {
         drone_id: args.drone,
         mavlink: args.mavlink,
@@ -96,6 +119,7 @@ fn run(args: Args) -> anyhow::Result<()> {
             client_cert: args.mqtt_client_cert.zip(args.mqtt_client_key),
         },
         gcs_tunnel: args.gcs_tunnel,
+        mavlink_signing,
     };
     config.validate()?;
     let runtime = tokio::runtime::Runtime::new().context("cannot start the async runtime")?;

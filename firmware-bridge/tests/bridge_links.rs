@@ -1,0 +1,253 @@
+//! MAVLink links other than the simulator's udpout: the bridge listening on
+//! UDP (`udpin:`), and connecting over TCP (`tcpout:`) to an autopilot that
+//! goes away and comes back, which the bridge must notice and reconnect to.
+//! The autopilot here is a stand-in that only sends PX4 HEARTBEATs.
+
+mod common;
+
+use common::*;
+
+use std::time::Duration;
+
+use firmware_bridge::BridgeConfig;
+use mavlink::dialects::ardupilotmega::*;
+use mavlink::MavHeader;
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+
+fn heartbeat_bytes() -> Vec<u8> {
+    let mut bytes = Vec::new();
+    let header = MavHeader {
+        system_id: 1,
+        component_id: 1,
+        sequence: 0,
+    };
+    let heartbeat = MavMessage::HEARTBEAT(HEARTBEAT_DATA {
+        custom_mode: 0x0304_0000,
+        mavtype: MavType::MAV_TYPE_QUADROTOR,
+        autopilot: MavAutopilot::MAV_AUTOPILOT_PX4,
+        base_mode: MavModeFlag::MAV_MODE_FLAG_CUSTOM_MODE_ENABLED,
+        system_status: MavState::MAV_STATE_STANDBY,
+        mavlink_version: 3,
+    });
+    mavlink::write_v2_msg(&mut bytes, header, &heartbeat).unwrap();
+    bytes
+}
+
+async fn link_reported(
+    heard: &mut tokio::sync::mpsc::UnboundedReceiver<Heard>,
+    up: bool,
+    what: &str,
+) {
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(Heard::Status(status)) = heard.recv().await {
+                if status.autopilot_link == up && status.autopilot.as_deref() == Some("px4") {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .unwrap_or_else(|_| panic!("timed out waiting for {what}"));
+}
+
+/// A TCP autopilot on `port` that sends a HEARTBEAT every 200 ms to each
+/// client until `stop`.
+fn serve_heartbeats(listener: tokio::net::TcpListener, stop: CancellationToken) {
+    tokio::spawn(async move {
+        loop {
+            let (mut stream, _) = tokio::select! {
+                () = stop.cancelled() => return,
+                accepted = listener.accept() => accepted.unwrap(),
+            };
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::select! {
+                        () = stop.cancelled() => return, // drops the stream: link cut
+                        () = tokio::time::sleep(Duration::from_millis(200)) => {}
+                    }
+                    if stream.write_all(&heartbeat_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tcp_autopilot_that_goes_away_and_returns_is_reconnected() {
+    let broker = broker::EmbeddedBroker::start(broker::BrokerConfig::loopback_any_port())
+        .expect("broker starts");
+    let (_client, mut heard) = test_client(&broker.url()).await;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let autopilot = CancellationToken::new();
+    serve_heartbeats(listener, autopilot.clone());
+
+    let shutdown = CancellationToken::new();
+    let config = BridgeConfig::new(DRONE, format!("tcpout:{address}"), broker.url());
+    let bridge = tokio::spawn(firmware_bridge::run(config, shutdown.clone()));
+    link_reported(&mut heard, true, "link up over TCP").await;
+
+    // The autopilot's end closes (it rebooted, the cable came out).
+    autopilot.cancel();
+    link_reported(&mut heard, false, "link lost").await;
+
+    // It comes back on the same port; the bridge keeps retrying and finds it.
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+    serve_heartbeats(listener, shutdown.clone());
+    link_reported(&mut heard, true, "link regained over TCP").await;
+
+    shutdown.cancel();
+    tokio::time::timeout(WAIT, bridge)
+        .await
+        .expect("bridge stops")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_listens_for_an_autopilot_on_udp() {
+    let broker = broker::EmbeddedBroker::start(broker::BrokerConfig::loopback_any_port())
+        .expect("broker starts");
+    let (_client, mut heard) = test_client(&broker.url()).await;
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let shutdown = CancellationToken::new();
+    let config = BridgeConfig::new(DRONE, format!("udpin:127.0.0.1:{port}"), broker.url());
+    let bridge = tokio::spawn(firmware_bridge::run(config, shutdown.clone()));
+
+    let autopilot = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let sender = shutdown.clone();
+    tokio::spawn(async move {
+        while !sender.is_cancelled() {
+            let _ = autopilot
+                .send_to(&heartbeat_bytes(), ("127.0.0.1", port))
+                .await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    link_reported(&mut heard, true, "link up over udpin").await;
+
+    shutdown.cancel();
+    tokio::time::timeout(WAIT, bridge)
+        .await
+        .expect("bridge stops")
+        .unwrap()
+        .unwrap();
+}
+
+fn signed_heartbeat(signing: &mavlink::SigningData) -> Vec<u8> {
+    let MavMessage::HEARTBEAT(data) = ({
+        let bytes = heartbeat_bytes();
+        let mut tally = firmware_bridge::mavlink_input::InputTally::default();
+        firmware_bridge::mavlink_input::read_frames(&bytes, &mut tally)
+            .remove(0)
+            .1
+    }) else {
+        unreachable!()
+    };
+    let mut bytes = Vec::new();
+    let header = MavHeader {
+        system_id: 1,
+        component_id: 1,
+        sequence: 0,
+    };
+    mavlink::write_v2_msg_signed(
+        &mut bytes,
+        header,
+        &MavMessage::HEARTBEAT(data),
+        Some(signing),
+    )
+    .unwrap();
+    bytes
+}
+
+/// Runs a bridge with `bridge_key` on udpin against an autopilot signing
+/// with `autopilot_key`; returns whether the link came up within `wait`,
+/// and the first datagram the bridge sent to the autopilot.
+async fn signed_link(
+    bridge_key: [u8; 32],
+    autopilot_key: [u8; 32],
+    wait: Duration,
+) -> (bool, Vec<u8>) {
+    let broker = broker::EmbeddedBroker::start(broker::BrokerConfig::loopback_any_port())
+        .expect("broker starts");
+    let (_client, mut heard) = test_client(&broker.url()).await;
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let shutdown = CancellationToken::new();
+    let config = BridgeConfig {
+        mavlink_signing: Some(firmware_bridge::link::LinkSigning {
+            secret_key: bridge_key,
+            accept_unsigned: false,
+        }),
+        ..BridgeConfig::new(DRONE, format!("udpin:127.0.0.1:{port}"), broker.url())
+    };
+    let bridge = tokio::spawn(firmware_bridge::run(config, shutdown.clone()));
+    let autopilot = std::sync::Arc::new(tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap());
+    let sender = autopilot.clone();
+    let stop = shutdown.clone();
+    tokio::spawn(async move {
+        let signing = mavlink::SigningData::from_config(mavlink::SigningConfig::new(
+            autopilot_key,
+            0,
+            true,
+            false,
+        ));
+        while !stop.is_cancelled() {
+            let _ = sender
+                .send_to(&signed_heartbeat(&signing), ("127.0.0.1", port))
+                .await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let link_up = tokio::time::timeout(wait, async {
+        loop {
+            if let Some(Heard::Status(status)) = heard.recv().await {
+                if status.autopilot_link {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .is_ok();
+    // The bridge heartbeats at 1 Hz to whoever it last heard from.
+    let mut datagram = vec![0u8; 512];
+    let len = tokio::time::timeout(WAIT, autopilot.recv(&mut datagram))
+        .await
+        .expect("the bridge's HEARTBEAT reaches the autopilot")
+        .unwrap();
+    datagram.truncate(len);
+    shutdown.cancel();
+    let _ = tokio::time::timeout(WAIT, bridge).await;
+    (link_up, datagram)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_link_accepts_only_frames_signed_with_the_shared_key() {
+    let key = [7u8; 32];
+    let (link_up, sent) = signed_link(key, key, WAIT).await;
+    assert!(link_up, "frames signed with the shared key are accepted");
+    assert_eq!(sent[0], 0xFD, "MAVLink 2");
+    assert_eq!(
+        sent[2] & 0x01,
+        0x01,
+        "the bridge signs what it sends: {sent:02x?}"
+    );
+
+    // An impostor signing with another key is never heard as the autopilot
+    // (five of its HEARTBEATs go by within the wait).
+    let (link_up, _) = signed_link(key, [9u8; 32], Duration::from_millis(1500)).await;
+    assert!(!link_up, "frames signed with another key must be dropped");
+}
