@@ -13,6 +13,7 @@
 //! a [`Region`].
 
 pub mod band;
+pub mod conformance;
 pub mod deconflict;
 pub mod detour;
 pub mod geom;
