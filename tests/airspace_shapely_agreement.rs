@@ -211,4 +211,10 @@ fn conflicting_pairs_match_shapely_exactly() {
         ours.extend(hits.iter().map(|&z| (i, z)));
     }
     assert_eq!(ours, pairs("point"), "point/zone pairs");
+    let bulk: Vec<Xy> = points.iter().map(|&(x, y)| Xy::new(x, y)).collect();
+    assert_eq!(
+        index.count_points_inside(&bulk),
+        ours.len(),
+        "bulk point count"
+    );
 }
