@@ -7,9 +7,10 @@ use anyhow::{bail, Context};
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 
+use crate::airspace::detour::DetourRequest;
 use crate::airspace::import::{self, geojson, validate};
 use crate::airspace::route_check::timed_route;
-use crate::airspace::{region_index, AirspaceFrame, CheckOptions, ZoneIndex};
+use crate::airspace::{region_index, AirspaceFrame, CheckOptions, ZoneIndex, ZoneKind};
 use crate::region::Region;
 
 #[derive(Debug, clap::Subcommand)]
@@ -110,6 +111,39 @@ pub fn run(command: ZonesCommand) -> anyhow::Result<()> {
             let blocking = conflicts.iter().filter(|c| c.is_blocking()).count();
             for c in &conflicts {
                 println!("{c}");
+            }
+            let mut offered = Vec::new();
+            for c in conflicts
+                .iter()
+                .filter(|c| c.is_blocking() && c.zone.kind != ZoneKind::OperatingArea)
+            {
+                if offered.contains(&c.leg) {
+                    continue;
+                }
+                offered.push(c.leg);
+                let (wa, wb) = (&waypoints[c.leg - 1], &waypoints[c.leg]);
+                let request = DetourRequest {
+                    from: (wa.lon, wa.lat),
+                    to: (wb.lon, wb.lat),
+                    alt_agl_m: wa.alt_agl_m.max(wb.alt_agl_m),
+                    start: wa.time,
+                    // A detour is longer than the leg: allow for it.
+                    end: wb.time + (wb.time - wa.time) * 2,
+                    buffer_m,
+                };
+                match index.detour(&request) {
+                    Ok(d) => println!(
+                        "  detour for leg {}: {} (+{:.0} m)",
+                        c.leg,
+                        d.waypoints
+                            .iter()
+                            .map(|(lon, lat)| format!("{lon:.6},{lat:.6}"))
+                            .collect::<Vec<_>>()
+                            .join(" -> "),
+                        d.length_m - d.direct_length_m
+                    ),
+                    Err(e) => println!("  no detour for leg {}: {e}", c.leg),
+                }
             }
             if blocking > 0 {
                 bail!("route refused: {blocking} blocking conflict(s)");

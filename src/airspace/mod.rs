@@ -13,6 +13,8 @@
 //! a [`Region`].
 
 pub mod band;
+pub mod conformance;
+pub mod deconflict;
 pub mod detour;
 pub mod geom;
 pub mod import;
@@ -181,11 +183,7 @@ pub fn check_route(
             }
         })
         .collect();
-    match index
-        .check_route(&waypoints, &CheckOptions::default())
-        .into_iter()
-        .find(LegConflict::is_blocking)
-    {
+    match index.first_blocking(&waypoints, &CheckOptions::default()) {
         Some(c) => Err(Refusal::Route(Box::new(c))),
         None => Ok(()),
     }

@@ -222,6 +222,29 @@ impl ZoneIndex {
     /// Every conflict of the route, ordered by leg then time. Blocking ones
     /// decide; notices are for the pilot.
     pub fn check_route(&self, route: &[Waypoint], options: &CheckOptions) -> Vec<LegConflict> {
+        self.check_legs(route, options, false)
+    }
+
+    /// The verdict alone: the first blocking conflict (earliest leg, then
+    /// earliest time), or None if the route may be flown. Stops at the
+    /// first leg that has one, so a refused route costs less than a full
+    /// listing.
+    pub fn first_blocking(
+        &self,
+        route: &[Waypoint],
+        options: &CheckOptions,
+    ) -> Option<LegConflict> {
+        self.check_legs(route, options, true)
+            .into_iter()
+            .find(LegConflict::is_blocking)
+    }
+
+    fn check_legs(
+        &self,
+        route: &[Waypoint],
+        options: &CheckOptions,
+        stop_at_first_blocking: bool,
+    ) -> Vec<LegConflict> {
         let frame = *self.frame();
         let pts: Vec<Xy> = route
             .iter()
@@ -305,6 +328,9 @@ impl ZoneIndex {
             }
             out[before..]
                 .sort_by(|x, y| x.from.cmp(&y.from).then_with(|| x.zone.id.cmp(&y.zone.id)));
+            if stop_at_first_blocking && out[before..].iter().any(LegConflict::is_blocking) {
+                break;
+            }
         }
         out
     }
