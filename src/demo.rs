@@ -236,15 +236,14 @@ async fn submit_samples(dispatcher: &Dispatcher, region: &Region) {
         let target = Haversine.destination(dock.position, bearing, distance);
         let request = crate::task::TaskRequest {
             kind: "point_inspection".into(),
-            geometry: crate::task::PointGeometry {
-                kind: "Point".into(),
-                coordinates: vec![target.x(), target.y()],
-            },
+            geometry: crate::task::Geometry::point(target),
             alt_m: 50.0,
             sensor: sensor.into(),
             priority: Default::default(),
             radius_m: 30.0,
             photos: 4,
+            width_m: None,
+            overlap: None,
         };
         match dispatcher.submit(department, request).await {
             Ok(task) => tracing::info!(task = task.id, department, "sample task submitted"),

@@ -23,11 +23,13 @@ use wire::{
 };
 
 use crate::airspace;
-use crate::planning::{self, Airframe};
+use crate::coverage::{CoverageError, Overlap};
+use crate::planning::{self, Airframe, SurveyPlan, Visit};
 use crate::region::{Dock, Region};
 use crate::scheduling::{self, Forecast, Launch, Ready, Waiting};
+
 use crate::store::{ImageRow, Store, StoreError, TaskRow};
-use crate::task::{TaskRequest, TaskState};
+use crate::task::{TaskRequest, TaskState, Work};
 
 /// A drone the dispatcher knows: its id and what it carries.
 #[derive(Debug, Clone)]
@@ -91,6 +93,8 @@ struct FlightTask {
     /// First and last mission item. Unknown for a flight picked up after a
     /// dispatcher restart.
     items: Option<(u16, u16)>,
+    /// For a survey: which leg this flight flies, and of how many.
+    leg: Option<(usize, usize)>,
     finished: bool,
 }
 
@@ -115,6 +119,12 @@ impl Flight {
         self.tasks.iter().find(|t| !t.finished)
     }
 }
+
+/// A survey leg: which one, of how many.
+type Leg = (usize, usize);
+/// What a queued task would fly if launched: its visit, and for a survey
+/// the leg.
+type Planned = (Visit, Option<Leg>);
 
 /// A drone as a scheduling round sees it.
 #[derive(Debug, Clone)]
@@ -166,6 +176,8 @@ pub struct Dispatcher {
     eventloop: Mutex<Option<rumqttc::EventLoop>>,
     /// How many times each task has been sent up and come back unflown.
     attempts: Mutex<HashMap<String, u32>>,
+    /// Survey plans by request.
+    surveys: Mutex<HashMap<String, Arc<SurveyPlan>>>,
 }
 
 fn now_ms() -> i64 {
@@ -203,6 +215,7 @@ impl Dispatcher {
             wake: Notify::new(),
             eventloop: Mutex::new(Some(eventloop)),
             attempts: Mutex::new(HashMap::new()),
+            surveys: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -232,44 +245,98 @@ impl Dispatcher {
                 message: format!("no drone in the fleet carries a {} sensor", request.sensor),
             });
         }
-        let target = request.target();
-        airspace::check_point(&self.config.region, target, request.alt_m, Utc::now()).map_err(
-            |r| SubmitError::Refused {
-                field: "geometry",
-                message: r.to_string(),
-            },
-        )?;
-        // Even a full battery from the nearest dock must be enough.
-        let nearest = self.nearest_dock(target);
-        let plan =
-            planning::plan_point_inspection(nearest, &request.inspection(), &self.config.airframe);
-        if plan.battery_needed_pct(&self.config.airframe) > 100.0 {
-            return Err(SubmitError::Refused {
-                field: "geometry",
-                message: format!(
-                    "the point is too far: from the nearest dock `{}` the flight needs {:.0}% of a battery plus the {:.0}% reserve",
-                    nearest.id, plan.energy_pct, self.config.airframe.reserve_pct
-                ),
-            });
+        // Every corner of an area, every point of a corridor, must be
+        // somewhere the fleet may fly now.
+        for (index, at) in request.positions().into_iter().enumerate() {
+            airspace::check_point(&self.config.region, at, request.alt_m, Utc::now()).map_err(
+                |r| SubmitError::Refused {
+                    field: "geometry",
+                    message: if index == 0 {
+                        r.to_string()
+                    } else {
+                        format!("position {index}: {r}")
+                    },
+                },
+            )?;
         }
+        // Even a full battery from the nearest dock must be enough.
+        let nearest = self.nearest_dock(request.anchor());
+        let legs = match request.work() {
+            Work::Point(inspection) => {
+                let plan =
+                    planning::plan_point_inspection(nearest, &inspection, &self.config.airframe);
+                if plan.battery_needed_pct(&self.config.airframe) > 100.0 {
+                    return Err(SubmitError::Refused {
+                        field: "geometry",
+                        message: format!(
+                            "the point is too far: from the nearest dock `{}` the flight needs {:.0}% of a battery plus the {:.0}% reserve",
+                            nearest.id, plan.energy_pct, self.config.airframe.reserve_pct
+                        ),
+                    });
+                }
+                None
+            }
+            _ => {
+                let survey = self
+                    .survey_plan(&request)
+                    .map_err(|e| SubmitError::Refused {
+                        field: "geometry",
+                        message: format!(
+                            "cannot be surveyed from the nearest dock `{}`: {e}",
+                            nearest.id
+                        ),
+                    })?;
+                Some(survey.legs.len() as i64)
+            }
+        };
         let now = now_ms();
         let task = TaskRow {
             id: uuid::Uuid::new_v4().to_string(),
             department_id: department_id.to_owned(),
-            kind: "point_inspection".into(),
+            kind: request.kind.clone(),
             request: serde_json::to_value(&request).expect("request serialises"),
             state: TaskState::Queued.as_str().into(),
             reason: Some("waiting for the scheduler".into()),
             drone_id: None,
             created_at_ms: now,
             updated_at_ms: now,
-            progress_seq: None,
-            progress_total: None,
+            // A survey's progress counts its legs; a point's, its items.
+            progress_seq: legs.map(|_| 0),
+            progress_total: legs,
         };
         self.store.insert_task(&task).await?;
         tracing::info!(task = %task.id, department = department_id, "task queued");
         self.wake.notify_one();
         Ok(task)
+    }
+
+    /// The survey of an area or corridor request, planned from the dock
+    /// nearest to it so that the same request always gives the same legs,
+    /// whichever drone flies each one. Cached: planning an area compares
+    /// many headings.
+    fn survey_plan(&self, request: &TaskRequest) -> Result<Arc<SurveyPlan>, CoverageError> {
+        let key = serde_json::to_string(request).expect("request serialises");
+        if let Some(plan) = self.surveys.lock().expect("surveys").get(&key) {
+            return Ok(Arc::clone(plan));
+        }
+        let dock = self.nearest_dock(request.anchor()).position;
+        let overlap = request.overlap.map_or_else(Overlap::default, |o| Overlap {
+            side: o.side,
+            front: o.front,
+        });
+        let plan = Arc::new(planning::plan_survey(
+            &request.work(),
+            request.alt_m,
+            &request.sensor,
+            overlap,
+            dock,
+            &self.config.airframe,
+        )?);
+        self.surveys
+            .lock()
+            .expect("surveys")
+            .insert(key, Arc::clone(&plan));
+        Ok(plan)
     }
 
     fn nearest_dock(&self, target: Point) -> &Dock {
@@ -376,6 +443,7 @@ impl Dispatcher {
                     .push(FlightTask {
                         id: task.id.clone(),
                         items: None,
+                        leg: None,
                         finished: false,
                     });
             }
@@ -491,21 +559,34 @@ impl Dispatcher {
                                     task.finished |= seq == last;
                                     let (reached, of) =
                                         (seq.saturating_sub(first) + 1, last - first + 1);
-                                    (task.id.clone(), reached, of, seq == last)
+                                    (task.id.clone(), task.leg, reached, of, seq == last)
                                 }
-                                None => (task.id.clone(), seq + 1, total, false),
+                                None => (task.id.clone(), None, seq + 1, total, false),
                             })
                         })
                 };
-                if let Some((task, reached, of, finished)) = progress {
-                    self.store
-                        .set_task_progress(&task, i64::from(reached), i64::from(of), now)
-                        .await?;
-                    if finished {
+                match progress {
+                    // A survey's progress counts legs, not items.
+                    Some((task, Some(leg), _, _, true)) => {
+                        self.finish_leg(drone, &task, leg).await?
+                    }
+                    Some((_, Some(_), _, _, false)) | None => {}
+                    Some((task, None, reached, of, finished)) => {
                         self.store
-                            .set_task_state(&task, TaskState::Completed.as_str(), None, None, now)
+                            .set_task_progress(&task, i64::from(reached), i64::from(of), now)
                             .await?;
-                        tracing::info!(drone, task, "task completed");
+                        if finished {
+                            self.store
+                                .set_task_state(
+                                    &task,
+                                    TaskState::Completed.as_str(),
+                                    None,
+                                    None,
+                                    now,
+                                )
+                                .await?;
+                            tracing::info!(drone, task, "task completed");
+                        }
                     }
                 }
             }
@@ -562,8 +643,16 @@ impl Dispatcher {
                     done
                 };
                 for task in flight.map(|f| f.tasks).unwrap_or_default() {
-                    self.settle_after_landing(drone, &task.id, completed)
-                        .await?;
+                    if task.finished {
+                        continue;
+                    }
+                    match task.leg {
+                        Some(leg) if completed => self.finish_leg(drone, &task.id, leg).await?,
+                        _ => {
+                            self.settle_after_landing(drone, &task.id, completed)
+                                .await?
+                        }
+                    }
                 }
                 self.wake.notify_one();
             }
@@ -581,6 +670,40 @@ impl Dispatcher {
             | EventBody::ArmedChanged { .. }
             | EventBody::AutopilotLinkRegained
             | EventBody::FenceCleared => {}
+        }
+        Ok(())
+    }
+
+    /// A survey leg flown to its end: the survey is done after its last leg;
+    /// otherwise it goes back to the queue for the next leg.
+    async fn finish_leg(
+        &self,
+        drone: &str,
+        task_id: &str,
+        (leg, legs): (usize, usize),
+    ) -> Result<(), StoreError> {
+        let now = now_ms();
+        let done = (leg + 1) as i64;
+        self.store
+            .set_task_progress(task_id, done, legs as i64, now)
+            .await?;
+        if leg + 1 >= legs {
+            self.store
+                .set_task_state(task_id, TaskState::Completed.as_str(), None, None, now)
+                .await?;
+            tracing::info!(drone, task = task_id, legs, "survey completed");
+        } else {
+            let reason = format!("leg {done} of {legs} flown; the next leg waits for a drone");
+            self.store
+                .set_task_state(
+                    task_id,
+                    TaskState::Queued.as_str(),
+                    Some(&reason),
+                    None,
+                    now,
+                )
+                .await?;
+            tracing::info!(drone, task = task_id, leg = done, legs, "survey leg flown");
         }
         Ok(())
     }
@@ -814,21 +937,64 @@ impl Dispatcher {
         }
         let now = now_ms();
         let mut waiting = Vec::with_capacity(queued.len());
+        let mut visits: HashMap<String, Planned> = HashMap::new();
         for task in &queued {
-            match serde_json::from_value::<TaskRequest>(task.request.clone()) {
-                Ok(request) => waiting.push(Waiting {
-                    id: task.id.clone(),
-                    department: task.department_id.clone(),
-                    inspection: request.inspection(),
-                    sensor: request.sensor.clone(),
-                    priority: request.priority,
-                    waited_s: (now - task.created_at_ms).max(0) as f64 / 1000.0,
-                }),
+            let request = match serde_json::from_value::<TaskRequest>(task.request.clone()) {
+                Ok(request) => request,
                 Err(e) => {
                     let reason = format!("stored request is unreadable: {e}");
                     self.fail_task(&task.id, &reason).await?;
+                    continue;
                 }
-            }
+            };
+            let (site, service_s, visit, leg) = match request.work() {
+                Work::Point(inspection) => (
+                    inspection.target,
+                    planning::inspection_time_s(&inspection, &self.config.airframe),
+                    Visit::Inspect(inspection),
+                    None,
+                ),
+                _ => {
+                    let survey = match self.survey_plan(&request) {
+                        Ok(survey) => survey,
+                        Err(e) => {
+                            let reason = format!("the survey cannot be planned: {e}");
+                            self.fail_task(&task.id, &reason).await?;
+                            continue;
+                        }
+                    };
+                    let next = task.progress_seq.unwrap_or(0).max(0) as usize;
+                    let Some(leg) = survey.legs.get(next) else {
+                        self.store
+                            .set_task_state(
+                                &task.id,
+                                TaskState::Completed.as_str(),
+                                None,
+                                None,
+                                now,
+                            )
+                            .await?;
+                        continue;
+                    };
+                    let Some(entry) = leg.entry() else { continue };
+                    (
+                        entry,
+                        leg.length_m() / self.config.airframe.cruise_speed_mps,
+                        Visit::Survey(leg.clone()),
+                        Some((next, survey.legs.len())),
+                    )
+                }
+            };
+            visits.insert(task.id.clone(), (visit, leg));
+            waiting.push(Waiting {
+                id: task.id.clone(),
+                department: task.department_id.clone(),
+                site,
+                service_s,
+                sensor: request.sensor.clone(),
+                priority: request.priority,
+                waited_s: (now - task.created_at_ms).max(0) as f64 / 1000.0,
+            });
         }
         let candidates = self.candidates();
         let ready: Vec<Ready> = candidates
@@ -866,7 +1032,7 @@ impl Dispatcher {
             }
         };
         for launch in &round.launches {
-            self.launch(launch, &waiting, &candidates).await?;
+            self.launch(launch, &visits, &candidates).await?;
         }
         for task in &queued {
             let Some(forecast) = round.forecasts.get(&task.id) else {
@@ -897,7 +1063,7 @@ impl Dispatcher {
     async fn launch(
         &self,
         launch: &Launch,
-        waiting: &[Waiting],
+        visits: &HashMap<String, Planned>,
         candidates: &[Candidate],
     ) -> Result<(), StoreError> {
         let Some(candidate) = candidates.iter().find(|c| c.drone_id == launch.drone) else {
@@ -909,16 +1075,18 @@ impl Dispatcher {
             position: candidate.position,
             alt_msl_m: 0.0,
         };
-        let tasks: Vec<&Waiting> = launch
+        let mut chosen: Vec<(&String, &Visit, Option<Leg>)> = launch
             .tasks
             .iter()
-            .filter_map(|id| waiting.iter().find(|w| &w.id == id))
+            .filter_map(|id| visits.get(id).map(|(visit, leg)| (id, visit, *leg)))
             .collect();
-        let mut chosen = tasks.clone();
         let sortie = loop {
-            let inspections: Vec<_> = chosen.iter().map(|w| w.inspection).collect();
-            let sortie = planning::plan_sortie(&origin, &inspections, &self.config.airframe);
-            let highest = inspections.iter().map(|i| i.alt_agl_m).fold(0.0, f64::max);
+            let plan: Vec<Visit> = chosen
+                .iter()
+                .map(|(_, visit, _)| (*visit).clone())
+                .collect();
+            let sortie = planning::plan_sortie(&origin, &plan, &self.config.airframe);
+            let highest = plan.iter().map(Visit::alt_agl_m).fold(0.0, f64::max);
             let duration = chrono::Duration::seconds(sortie.flight.duration_s.ceil() as i64);
             match airspace::check_route(
                 &self.config.region,
@@ -930,7 +1098,7 @@ impl Dispatcher {
                 Ok(()) => break sortie,
                 Err(refusal) if chosen.len() == 1 => {
                     let reason = format!("no safe route from drone {}: {refusal}", launch.drone);
-                    return self.fail_task(&chosen[0].id, &reason).await;
+                    return self.fail_task(chosen[0].0, &reason).await;
                 }
                 Err(refusal) => {
                     tracing::info!(drone = launch.drone, %refusal, "sortie refused; flying its first task alone");
@@ -952,9 +1120,10 @@ impl Dispatcher {
             tasks: chosen
                 .iter()
                 .zip(&sortie.items_of)
-                .map(|(w, items)| FlightTask {
-                    id: w.id.clone(),
+                .map(|((id, _, leg), items)| FlightTask {
+                    id: (*id).clone(),
                     items: Some(*items),
+                    leg: *leg,
                     finished: false,
                 })
                 .collect(),

@@ -4,7 +4,13 @@
 use geo::{Destination, Distance, Haversine, Point};
 use wire::{Mission, MissionItem};
 
+use crate::coverage::area::{photos_along, AreaSpec};
+use crate::coverage::corridor::CorridorSpec;
+use crate::coverage::{
+    plan_area, plan_corridor, split_into_sorties, Camera, CoverageError, Overlap, Xy,
+};
 use crate::region::Dock;
+use crate::task::Work;
 
 /// Airframe figures the plan is built on. They match the simulator's default
 /// multirotor; real airframes will come from the fleet registry.
@@ -33,7 +39,7 @@ impl Default for Airframe {
 }
 
 /// What a department asked to have photographed.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq)]
 pub struct PointInspection {
     pub target: Point,
     pub alt_agl_m: f64,
@@ -70,7 +76,23 @@ pub fn plan_point_inspection(
     task: &PointInspection,
     airframe: &Airframe,
 ) -> FlightPlan {
-    plan_sortie(dock, std::slice::from_ref(task), airframe).flight
+    plan_sortie(dock, &[Visit::Inspect(*task)], airframe).flight
+}
+
+/// One piece of work in a sortie.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Visit {
+    Inspect(PointInspection),
+    Survey(SurveyLeg),
+}
+
+impl Visit {
+    pub fn alt_agl_m(&self) -> f64 {
+        match self {
+            Visit::Inspect(p) => p.alt_agl_m,
+            Visit::Survey(leg) => leg.alt_agl_m,
+        }
+    }
 }
 
 /// One sortie that inspects several points in order: its flight plan, and
@@ -87,8 +109,10 @@ pub struct SortiePlan {
 /// Take off, inspect each point in turn, return to the dock and land. The
 /// camera is pointed at each target before its photos, so an orbit looks in
 /// and a hover looks straight down at it.
-pub fn plan_sortie(dock: &Dock, tasks: &[PointInspection], airframe: &Airframe) -> SortiePlan {
-    let first_alt = tasks.first().map_or(DEFAULT_TRANSIT_ALT_M, |t| t.alt_agl_m);
+pub fn plan_sortie(dock: &Dock, tasks: &[Visit], airframe: &Airframe) -> SortiePlan {
+    let first_alt = tasks
+        .first()
+        .map_or(DEFAULT_TRANSIT_ALT_M, Visit::alt_agl_m);
     let mut items = vec![MissionItem::Takeoff {
         alt_rel_m: first_alt as f32,
     }];
@@ -97,10 +121,18 @@ pub fn plan_sortie(dock: &Dock, tasks: &[PointInspection], airframe: &Airframe) 
     let mut hold_s = 0.0;
     for task in tasks {
         let first = items.len() as u16;
-        let shots = inspection_items(task, &mut items);
+        match task {
+            Visit::Inspect(inspection) => {
+                let shots = inspection_items(inspection, &mut items);
+                hold_s += HOLD_PER_PHOTO_S * shots.len() as f64;
+                route.extend(shots);
+            }
+            Visit::Survey(leg) => {
+                survey_items(leg, &mut items);
+                route.extend(leg.stops.iter().map(|(p, _)| *p));
+            }
+        }
         items_of.push((first, items.len() as u16 - 1));
-        hold_s += HOLD_PER_PHOTO_S * shots.len() as f64;
-        route.extend(shots);
     }
     items.push(MissionItem::ReturnToLaunch);
     route.push(dock.position);
@@ -109,7 +141,7 @@ pub fn plan_sortie(dock: &Dock, tasks: &[PointInspection], airframe: &Airframe) 
         .windows(2)
         .map(|w| Haversine.distance(w[0], w[1]))
         .sum();
-    let highest = tasks.iter().map(|t| t.alt_agl_m).fold(first_alt, f64::max);
+    let highest = tasks.iter().map(Visit::alt_agl_m).fold(first_alt, f64::max);
     let duration_s = distance_m / airframe.cruise_speed_mps
         + highest / airframe.climb_speed_mps
         + highest / airframe.descent_speed_mps
@@ -162,6 +194,197 @@ fn inspection_items(task: &PointInspection, items: &mut Vec<MissionItem>) -> Vec
         }
     }
     shots
+}
+
+/// Appends a survey leg's items: through each turn and photo point at the
+/// survey height, a photo at each photo point.
+fn survey_items(leg: &SurveyLeg, items: &mut Vec<MissionItem>) {
+    let alt = leg.alt_agl_m as f32;
+    for (at, photo) in &leg.stops {
+        items.push(MissionItem::Waypoint {
+            lat_deg: at.y(),
+            lon_deg: at.x(),
+            alt_rel_m: alt,
+            hold_s: 0.0,
+        });
+        if *photo {
+            items.push(MissionItem::CaptureImage);
+        }
+    }
+}
+
+/// One sortie's share of an area or corridor survey.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurveyLeg {
+    pub alt_agl_m: f64,
+    /// Turns and photo points in flying order; `true` where a photo is
+    /// taken.
+    pub stops: Vec<(Point, bool)>,
+}
+
+impl SurveyLeg {
+    pub fn photos(&self) -> usize {
+        self.stops.iter().filter(|(_, photo)| *photo).count()
+    }
+    pub fn length_m(&self) -> f64 {
+        self.stops
+            .windows(2)
+            .map(|w| Haversine.distance(w[0].0, w[1].0))
+            .sum()
+    }
+    pub fn entry(&self) -> Option<Point> {
+        self.stops.first().map(|(p, _)| *p)
+    }
+}
+
+/// A whole survey, cut into legs that each fit one full battery from the
+/// dock it was planned from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SurveyPlan {
+    pub legs: Vec<SurveyLeg>,
+    pub trigger_distance_m: f64,
+    pub gsd_m: f64,
+}
+
+/// The camera a sensor stands for.
+pub fn camera_for(sensor: &str) -> Camera {
+    match sensor {
+        "thermal" => Camera::thermal(),
+        _ => Camera::visible(),
+    }
+}
+
+/// Plan an area or corridor survey from `dock`: the path, photo points at
+/// the trigger distance on its photographed stretches, and legs that one
+/// full battery can fly from that dock.
+pub fn plan_survey(
+    work: &Work,
+    alt_agl_m: f64,
+    sensor: &str,
+    overlap: Overlap,
+    dock: Point,
+    airframe: &Airframe,
+) -> Result<SurveyPlan, CoverageError> {
+    let camera = camera_for(sensor);
+    // Run out far enough to level off after a turn at cruise speed.
+    let turnaround_m = 2.0 * airframe.cruise_speed_mps;
+    let (frame, path, photographed, trigger_distance_m, gsd_m) = match work {
+        Work::Area(polygon) => {
+            let survey = plan_area(
+                polygon,
+                &AreaSpec {
+                    camera,
+                    height_m: alt_agl_m,
+                    overlap,
+                    turnaround_m,
+                    heading_deg: None,
+                },
+            )?;
+            (
+                survey.frame,
+                survey.path,
+                survey.passes,
+                survey.trigger_distance_m,
+                survey.gsd_m,
+            )
+        }
+        Work::Corridor { centre, width_m } => {
+            let survey = plan_corridor(
+                centre,
+                *width_m,
+                &CorridorSpec {
+                    camera,
+                    height_m: alt_agl_m,
+                    overlap,
+                    turnaround_m,
+                },
+            )?;
+            // Every stretch of the path is photographed, run-outs and the
+            // short hops between passes too: a few photos more than needed.
+            let stretches = survey.path.windows(2).map(|w| (w[0], w[1])).collect();
+            (
+                survey.frame,
+                survey.path,
+                stretches,
+                survey.trigger_distance_m,
+                survey.gsd_m,
+            )
+        }
+        Work::Point(_) => {
+            return Err(CoverageError::OutOfRange {
+                what: "survey work",
+                expected: "an area or a corridor",
+                got: 0.0,
+            })
+        }
+    };
+    let climb_and_descent_m = (alt_agl_m / airframe.climb_speed_mps
+        + alt_agl_m / airframe.descent_speed_mps)
+        * airframe.cruise_speed_mps;
+    let budget_m = endurance_s(100.0, airframe) * airframe.cruise_speed_mps - climb_and_descent_m;
+    let legs = split_into_sorties(&path, frame.to_local(dock), budget_m)?;
+
+    // Photo points, with their distance along the path.
+    let mut at = 0.0;
+    let mut photos: Vec<(f64, Xy)> = Vec::new();
+    for pair in path.windows(2) {
+        let length = pair[0].distance(pair[1]);
+        if let Some(&(a, b)) = photographed
+            .iter()
+            .find(|(a, b)| on_segment(*a, pair) && on_segment(*b, pair))
+        {
+            let (from, to) = (pair[0].distance(a), pair[0].distance(b));
+            let (from, to) = (from.min(to), from.max(to));
+            for k in 0..photos_along(to - from, trigger_distance_m) {
+                let d = (from + k as f64 * trigger_distance_m).min(to);
+                let t = if length > 0.0 { d / length } else { 0.0 };
+                photos.push((at + d, pair[0].lerp(pair[1], t)));
+            }
+        }
+        at += length;
+    }
+    let legs = legs
+        .into_iter()
+        .map(|leg| {
+            let mut stops: Vec<(f64, Xy, bool)> = Vec::new();
+            let mut along = leg.from_m;
+            for (i, p) in leg.points.iter().enumerate() {
+                if i > 0 {
+                    along += leg.points[i - 1].distance(*p);
+                }
+                stops.push((along, *p, false));
+            }
+            let last_leg_end = (leg.to_m - at).abs() < 1e-6;
+            stops.extend(
+                photos
+                    .iter()
+                    .filter(|(d, _)| {
+                        *d >= leg.from_m
+                            && (*d < leg.to_m || (last_leg_end && *d <= leg.to_m + 1e-6))
+                    })
+                    .map(|(d, p)| (*d, *p, true)),
+            );
+            // By distance along the path; a photo point on a turn after it.
+            stops.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.2.cmp(&b.2)));
+            SurveyLeg {
+                alt_agl_m,
+                stops: stops
+                    .into_iter()
+                    .map(|(_, p, photo)| (frame.to_geo(p), photo))
+                    .collect(),
+            }
+        })
+        .collect();
+    Ok(SurveyPlan {
+        legs,
+        trigger_distance_m,
+        gsd_m,
+    })
+}
+
+fn on_segment(p: Xy, segment: &[Xy]) -> bool {
+    let (a, b) = (segment[0], segment[1]);
+    (a.distance(p) + p.distance(b) - a.distance(b)).abs() < 1e-6
 }
 
 /// Time spent at one inspection once there, seconds: the orbit flown and
@@ -240,7 +463,7 @@ mod tests {
             photos: 2,
         };
         let a = Airframe::default();
-        let sortie = plan_sortie(&dock(), &[orbit, hover], &a);
+        let sortie = plan_sortie(&dock(), &[Visit::Inspect(orbit), Visit::Inspect(hover)], &a);
         let items = &sortie.flight.mission.items;
         assert_eq!(sortie.items_of.len(), 2);
         let (o_first, o_last) = sortie.items_of[0];
@@ -264,6 +487,82 @@ mod tests {
         let apart = plan_point_inspection(&dock(), &orbit, &a).distance_m
             + plan_point_inspection(&dock(), &hover, &a).distance_m;
         assert!(sortie.flight.distance_m < apart);
+    }
+
+    #[test]
+    fn a_survey_too_big_for_one_battery_is_cut_into_legs_that_share_out_every_photo() {
+        use geo::{LineString, Polygon};
+        let a = Airframe::default();
+        // About 1.4 km x 1.1 km, 1 km from the dock: several batteries at 40 m.
+        let area = Polygon::new(
+            LineString::from(vec![
+                (114.41, 30.51),
+                (114.425, 30.51),
+                (114.425, 30.52),
+                (114.41, 30.52),
+                (114.41, 30.51),
+            ]),
+            vec![],
+        );
+        let dock = Point::new(114.40, 30.505);
+        let survey = plan_survey(
+            &Work::Area(area.clone()),
+            40.0,
+            "visible",
+            Overlap::default(),
+            dock,
+            &a,
+        )
+        .unwrap();
+        assert!(survey.legs.len() > 1, "{} legs", survey.legs.len());
+        // The same request gives the same legs.
+        let again = plan_survey(
+            &Work::Area(area),
+            40.0,
+            "visible",
+            Overlap::default(),
+            dock,
+            &a,
+        )
+        .unwrap();
+        assert_eq!(survey, again);
+        let budget_m = endurance_s(100.0, &a) * a.cruise_speed_mps;
+        for (k, leg) in survey.legs.iter().enumerate() {
+            let (entry, exit) = (leg.stops[0].0, leg.stops[leg.stops.len() - 1].0);
+            let flight =
+                Haversine.distance(dock, entry) + leg.length_m() + Haversine.distance(exit, dock);
+            assert!(
+                flight <= budget_m * 1.01,
+                "leg {k}: {flight:.0} m of {budget_m:.0}"
+            );
+            assert!(leg.photos() > 0, "leg {k} takes no photos");
+            if k > 0 {
+                let previous = survey.legs[k - 1].stops.last().unwrap().0;
+                assert!(
+                    Haversine.distance(previous, entry) < 0.5,
+                    "leg {k} resumes where {} stopped",
+                    k - 1
+                );
+            }
+        }
+        // Photos 8 m apart along lines 18 m apart over about 1.55 km²:
+        // roughly one photo per 144 m².
+        let photos: usize = survey.legs.iter().map(SurveyLeg::photos).sum();
+        // No photo point is taken twice where one leg hands over to the next.
+        let points: Vec<Point> = survey
+            .legs
+            .iter()
+            .flat_map(|leg| {
+                leg.stops
+                    .iter()
+                    .filter(|(_, photo)| *photo)
+                    .map(|(p, _)| *p)
+            })
+            .collect();
+        assert!(points
+            .windows(2)
+            .all(|w| Haversine.distance(w[0], w[1]) > 0.01));
+        assert!((9_000..13_000).contains(&photos), "{photos} photos");
     }
 
     #[test]

@@ -18,7 +18,7 @@ use std::time::Duration;
 use geo::Point;
 
 use crate::coverage::LocalFrame;
-use crate::planning::{self, Airframe, PointInspection};
+use crate::planning::{self, Airframe};
 use crate::routing::fair_share::{self, Demand, Share};
 use crate::routing::outlook::{self, Hold, Outlook};
 use crate::routing::{self, Drone, Problem, SearchLimits, Site, Task};
@@ -29,7 +29,10 @@ use crate::task::Priority;
 pub struct Waiting {
     pub id: String,
     pub department: String,
-    pub inspection: PointInspection,
+    /// Where the work starts (a target, or a survey leg's first point).
+    pub site: Point,
+    /// Time spent on the work once there, seconds.
+    pub service_s: f64,
     pub sensor: String,
     pub priority: Priority,
     /// How long it has waited, seconds.
@@ -111,9 +114,7 @@ pub fn plan_round(
         let next = 1u32 << sensor_bits.len().min(31);
         sensor_bits.entry(name).or_insert(next);
     }
-    let origin = ready
-        .first()
-        .map_or(waiting[0].inspection.target, |r| r.dock);
+    let origin = ready.first().map_or(waiting[0].site, |r| r.dock);
     let frame = LocalFrame::new(origin);
     let site = |p: Point| {
         let xy = frame.to_local(p);
@@ -164,21 +165,14 @@ pub fn plan_round(
             department_shares[i] = share.clone();
         }
     }
-    let service_s: Vec<f64> = waiting
-        .iter()
-        .map(|w| planning::inspection_time_s(&w.inspection, airframe))
-        .collect();
+    let service_s: Vec<f64> = waiting.iter().map(|w| w.service_s).collect();
     let demands: Vec<Demand> = waiting
         .iter()
         .zip(&service_s)
         .map(|(w, service)| {
             let nearest_dock_s = docks
                 .iter()
-                .map(|d| {
-                    frame
-                        .to_local(*d)
-                        .distance(frame.to_local(w.inspection.target))
-                })
+                .map(|d| frame.to_local(*d).distance(frame.to_local(w.site)))
                 .fold(f64::INFINITY, f64::min)
                 / airframe.cruise_speed_mps;
             Demand {
@@ -202,7 +196,7 @@ pub fn plan_round(
         .zip(&service_s)
         .zip(&weighings)
         .map(|((w, service), weighing)| Task {
-            site: site(w.inspection.target),
+            site: site(w.site),
             service_s: service.ceil() as u32,
             window_s: (0, HORIZON_S),
             drop_penalty: weighing.penalty,
@@ -310,15 +304,17 @@ mod tests {
         sensor: &str,
         priority: Priority,
     ) -> Waiting {
+        let inspection = crate::planning::PointInspection {
+            target,
+            alt_agl_m: 40.0,
+            radius_m: 20.0,
+            photos: 3,
+        };
         Waiting {
             id: id.into(),
             department: department.into(),
-            inspection: PointInspection {
-                target,
-                alt_agl_m: 40.0,
-                radius_m: 20.0,
-                photos: 3,
-            },
+            site: target,
+            service_s: planning::inspection_time_s(&inspection, &Airframe::default()),
             sensor: sensor.into(),
             priority,
             waited_s: 10.0,
@@ -463,10 +459,7 @@ mod tests {
         // Opposite sides of the dock, 770 m out each: on a battery at 50%
         // (285 s in the air) one sortie can fly either but not both.
         let routine = Waiting {
-            inspection: PointInspection {
-                target: Point::new(114.392, 30.500),
-                ..routine.inspection
-            },
+            site: Point::new(114.392, 30.500),
             ..routine
         };
         let emergency = waiting(

@@ -1,7 +1,7 @@
 //! A department's request, as the API accepts it, and the states a task
 //! goes through.
 
-use geo::Point;
+use geo::{GeodesicArea, LineString, Point, Polygon, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::planning::PointInspection;
@@ -38,21 +38,54 @@ pub enum Priority {
     Emergency,
 }
 
+/// A GeoJSON geometry as sent; its coordinates are read according to the
+/// task's kind by [`TaskRequest::validate`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct PointGeometry {
+pub struct Geometry {
     #[serde(rename = "type")]
     pub kind: String,
-    pub coordinates: Vec<f64>,
+    pub coordinates: serde_json::Value,
 }
+
+impl Geometry {
+    pub fn point(at: Point) -> Geometry {
+        Geometry {
+            kind: "Point".into(),
+            coordinates: serde_json::json!([at.x(), at.y()]),
+        }
+    }
+}
+
+/// Fractions of each photo shared with the next line and the next photo.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OverlapRequest {
+    pub side: f64,
+    pub front: f64,
+}
+
+/// What a task asks to be flown, once its request has been validated.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Work {
+    Point(PointInspection),
+    Area(Polygon),
+    Corridor { centre: LineString, width_m: f64 },
+}
+
+/// The largest area one request may survey, square metres: a district
+/// block, not the district.
+pub const MAX_AREA_M2: f64 = 4_000_000.0;
 
 /// POST /api/v1/tasks body. Unknown fields are refused so a typo
 /// ("altitude" for "alt_m") is not silently replaced by a default.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TaskRequest {
+    /// `point_inspection` (Point), `area_survey` (Polygon) or
+    /// `corridor_survey` (LineString with `width_m`).
     pub kind: String,
-    pub geometry: PointGeometry,
+    pub geometry: Geometry,
     /// Above the take-off dock, metres.
     pub alt_m: f64,
     pub sensor: String,
@@ -63,6 +96,12 @@ pub struct TaskRequest {
     pub radius_m: f64,
     #[serde(default = "default_photos")]
     pub photos: u32,
+    /// Corridor surveys: the width to cover, metres.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width_m: Option<f64>,
+    /// Area and corridor surveys; default 70% side, 80% front.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overlap: Option<OverlapRequest>,
 }
 
 fn default_radius_m() -> f64 {
@@ -80,43 +119,34 @@ pub struct FieldError {
 }
 
 impl TaskRequest {
-    /// Checks what the types alone cannot. Call before `target()`.
+    /// Checks what the types alone cannot. Call before [`TaskRequest::work`].
     pub fn validate(&self) -> Result<(), FieldError> {
         let bad = |field, message: String| Err(FieldError { field, message });
-        if self.kind != "point_inspection" {
-            return bad(
-                "kind",
-                format!(
-                    "unsupported task kind `{}`; this version takes `point_inspection`",
-                    self.kind
-                ),
-            );
-        }
-        if self.geometry.kind != "Point" {
+        let expected = match self.kind.as_str() {
+            "point_inspection" => "Point",
+            "area_survey" => "Polygon",
+            "corridor_survey" => "LineString",
+            other => {
+                return bad(
+                    "kind",
+                    format!(
+                        "unsupported task kind `{other}`; one of point_inspection, area_survey, corridor_survey"
+                    ),
+                )
+            }
+        };
+        if self.geometry.kind != expected {
             return bad(
                 "geometry.type",
                 format!(
-                    "a point inspection needs a GeoJSON Point, got `{}`",
+                    "a {} needs a GeoJSON {expected}, got `{}`",
+                    self.kind.replace('_', " "),
                     self.geometry.kind
                 ),
             );
         }
-        let c = &self.geometry.coordinates;
-        if c.len() < 2 || c.len() > 3 {
-            return bad(
-                "geometry.coordinates",
-                format!("a position has 2 or 3 numbers, got {}", c.len()),
-            );
-        }
-        if !c.iter().all(|v| v.is_finite())
-            || !(-180.0..=180.0).contains(&c[0])
-            || !(-90.0..=90.0).contains(&c[1])
-        {
-            return bad(
-                "geometry.coordinates",
-                format!("[{}, {}] is not a valid [longitude, latitude]", c[0], c[1]),
-            );
-        }
+        self.parse_work()
+            .map_err(|(field, message)| FieldError { field, message })?;
         if !(10.0..=120.0).contains(&self.alt_m) {
             return bad(
                 "alt_m",
@@ -142,21 +172,148 @@ impl TaskRequest {
         if !(1..=36).contains(&self.photos) {
             return bad("photos", format!("{} is outside 1..36", self.photos));
         }
+        if let Some(o) = self.overlap {
+            for (field, value) in [("overlap.side", o.side), ("overlap.front", o.front)] {
+                if !(0.0..=0.9).contains(&value) {
+                    return bad(field, format!("{value} is outside 0..0.9"));
+                }
+            }
+        }
         Ok(())
     }
 
-    pub fn target(&self) -> Point {
-        Point::new(self.geometry.coordinates[0], self.geometry.coordinates[1])
+    /// The work asked for. Panics on a request that did not validate.
+    pub fn work(&self) -> Work {
+        self.parse_work().expect("validated request")
     }
 
-    pub fn inspection(&self) -> PointInspection {
-        PointInspection {
-            target: self.target(),
-            alt_agl_m: self.alt_m,
-            radius_m: self.radius_m,
-            photos: self.photos,
+    fn parse_work(&self) -> Result<Work, (&'static str, String)> {
+        let coordinates = &self.geometry.coordinates;
+        match self.kind.as_str() {
+            "point_inspection" => {
+                let at = position(coordinates).map_err(|m| ("geometry.coordinates", m))?;
+                Ok(Work::Point(PointInspection {
+                    target: at,
+                    alt_agl_m: self.alt_m,
+                    radius_m: self.radius_m,
+                    photos: self.photos,
+                }))
+            }
+            "area_survey" => {
+                let rings = coordinates.as_array().filter(|r| !r.is_empty()).ok_or((
+                    "geometry.coordinates",
+                    "a Polygon is an array of rings".to_string(),
+                ))?;
+                let mut parsed = Vec::with_capacity(rings.len());
+                for (r, ring) in rings.iter().enumerate() {
+                    let points = positions(ring)
+                        .map_err(|m| ("geometry.coordinates", format!("ring {r}: {m}")))?;
+                    if points.len() < 4 || points.first() != points.last() {
+                        return Err((
+                            "geometry.coordinates",
+                            format!("ring {r} must be closed (first position repeated last) with at least 4 positions"),
+                        ));
+                    }
+                    parsed.push(LineString::from(points));
+                }
+                let exterior = parsed.remove(0);
+                let polygon = Polygon::new(exterior, parsed);
+                if let Err(problem) = polygon.check_validation() {
+                    return Err((
+                        "geometry.coordinates",
+                        format!("the polygon is not valid: {problem}"),
+                    ));
+                }
+                let area = polygon.geodesic_area_unsigned();
+                if area > MAX_AREA_M2 {
+                    return Err((
+                        "geometry",
+                        format!(
+                            "{:.2} km² is more than one request may survey ({:.0} km²); split it",
+                            area / 1e6,
+                            MAX_AREA_M2 / 1e6
+                        ),
+                    ));
+                }
+                Ok(Work::Area(polygon))
+            }
+            _ => {
+                let points = positions(coordinates).map_err(|m| ("geometry.coordinates", m))?;
+                if points.len() < 2 {
+                    return Err((
+                        "geometry.coordinates",
+                        "a LineString needs at least 2 positions".into(),
+                    ));
+                }
+                let width_m = self.width_m.ok_or((
+                    "width_m",
+                    "a corridor survey needs its width in metres".to_string(),
+                ))?;
+                if !(1.0..=500.0).contains(&width_m) {
+                    return Err(("width_m", format!("{width_m} m is outside 1..500 m")));
+                }
+                Ok(Work::Corridor {
+                    centre: LineString::from(points),
+                    width_m,
+                })
+            }
         }
     }
+
+    /// A point that stands for the work: the target, or the first corner or
+    /// end of an area or corridor.
+    pub fn anchor(&self) -> Point {
+        match self.work() {
+            Work::Point(p) => p.target,
+            Work::Area(polygon) => polygon.exterior().0[0].into(),
+            Work::Corridor { centre, .. } => centre.0[0].into(),
+        }
+    }
+
+    /// Every position given, for checking each against the region.
+    pub fn positions(&self) -> Vec<Point> {
+        match self.work() {
+            Work::Point(p) => vec![p.target],
+            Work::Area(polygon) => std::iter::once(polygon.exterior())
+                .chain(polygon.interiors())
+                .flat_map(|ring| ring.points())
+                .collect(),
+            Work::Corridor { centre, .. } => centre.points().collect(),
+        }
+    }
+}
+
+/// `[lon, lat]` or `[lon, lat, alt]`, in range.
+fn position(value: &serde_json::Value) -> Result<Point, String> {
+    let c: Vec<f64> = value
+        .as_array()
+        .ok_or("a position is an array of numbers")?
+        .iter()
+        .map(|v| v.as_f64().ok_or("a position is an array of numbers"))
+        .collect::<Result<_, _>>()?;
+    if c.len() < 2 || c.len() > 3 {
+        return Err(format!("a position has 2 or 3 numbers, got {}", c.len()));
+    }
+    if !c.iter().all(|v| v.is_finite())
+        || !(-180.0..=180.0).contains(&c[0])
+        || !(-90.0..=90.0).contains(&c[1])
+    {
+        return Err(format!(
+            "[{}, {}] is not a valid [longitude, latitude]",
+            c[0], c[1]
+        ));
+    }
+    Ok(Point::new(c[0], c[1]))
+}
+
+fn positions(value: &serde_json::Value) -> Result<Vec<Point>, String> {
+    value
+        .as_array()
+        .ok_or_else(|| "expected an array of positions".to_string())?
+        .iter()
+        .enumerate()
+        .map(|(i, p)| position(p).map_err(|m| format!("position {i}: {m}")))
+        .collect()
 }
 
 #[cfg(test)]
@@ -179,6 +336,38 @@ mod tests {
     fn unknown_fields_are_refused() {
         let err = serde_json::from_str::<TaskRequest>(r#"{"kind":"point_inspection","geometry":{"type":"Point","coordinates":[114.4,30.5]},"alt_m":50,"sensor":"visible","altitude":3}"#).unwrap_err();
         assert!(err.to_string().contains("altitude"), "{err}");
+    }
+
+    #[test]
+    fn an_area_survey_takes_a_closed_valid_polygon() {
+        let ok = request(
+            r#"{"kind":"area_survey","geometry":{"type":"Polygon","coordinates":[[[114.40,30.50],[114.403,30.50],[114.403,30.502],[114.40,30.502],[114.40,30.50]]]},"alt_m":80,"sensor":"visible"}"#,
+        );
+        assert!(ok.validate().is_ok());
+        assert!(matches!(ok.work(), Work::Area(_)));
+        let open = request(
+            r#"{"kind":"area_survey","geometry":{"type":"Polygon","coordinates":[[[114.40,30.50],[114.403,30.50],[114.403,30.502],[114.40,30.502]]]},"alt_m":80,"sensor":"visible"}"#,
+        );
+        let error = open.validate().unwrap_err();
+        assert!(error.message.contains("closed"), "{}", error.message);
+        let bowtie = request(
+            r#"{"kind":"area_survey","geometry":{"type":"Polygon","coordinates":[[[114.40,30.50],[114.403,30.502],[114.403,30.50],[114.40,30.502],[114.40,30.50]]]},"alt_m":80,"sensor":"visible"}"#,
+        );
+        let error = bowtie.validate().unwrap_err();
+        assert!(error.message.contains("not valid"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_corridor_needs_its_width_and_a_whole_district_is_too_big_for_one_request() {
+        let no_width = request(
+            r#"{"kind":"corridor_survey","geometry":{"type":"LineString","coordinates":[[114.40,30.50],[114.41,30.50]]},"alt_m":60,"sensor":"visible"}"#,
+        );
+        assert_eq!(no_width.validate().unwrap_err().field, "width_m");
+        let huge = request(
+            r#"{"kind":"area_survey","geometry":{"type":"Polygon","coordinates":[[[114.30,30.40],[114.50,30.40],[114.50,30.60],[114.30,30.60],[114.30,30.40]]]},"alt_m":80,"sensor":"visible"}"#,
+        );
+        let error = huge.validate().unwrap_err();
+        assert!(error.message.contains("split it"), "{}", error.message);
     }
 
     #[test]

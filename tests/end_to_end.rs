@@ -177,7 +177,11 @@ async fn bad_requests_are_refused_with_where_and_nothing_stored() {
         (token.clone(), point_task(114.408, 30.5015, "visible"), 422, "geometry"),
         (token.clone(), point_task(30.50, 114.40, "visible"), 422, "geometry.coordinates"),
         (token.clone(), point_task(114.40, 30.50, "multispectral"), 422, "sensor"),
-        (token.clone(), r#"{"kind":"point_inspection","geometry":{"type":"Point","coordinates":"x"},"alt_m":40,"sensor":"visible"}"#.into(), 400, "geometry.coordinates"),
+        // GeoJSON coordinates are read by geometry type, so a wrong shape
+        // there is an invalid task rather than an unreadable body.
+        (token.clone(), r#"{"kind":"point_inspection","geometry":{"type":"Point","coordinates":"x"},"alt_m":40,"sensor":"visible"}"#.into(), 422, "geometry.coordinates"),
+        (token.clone(), r#"{"kind":"point_inspection","geometry":{"type":"Point","coordinates":[114.4,30.5]},"alt_m":"high","sensor":"visible"}"#.into(), 400, "alt_m"),
+        (token.clone(), r#"{"kind":"area_survey","geometry":{"type":"Polygon","coordinates":[[[114.40,30.50],[114.401,30.50],[114.401,30.501]]]},"alt_m":40,"sensor":"visible"}"#.into(), 422, "geometry.coordinates"),
         (token.clone(), r#"{"kind":"point_inspection","geometry":{"type":"Point","coordinates":[114.4,30.5]},"alt_m":40,"sensor":"visible","colour":"red"}"#.into(), 400, "colour"),
         (token.clone(), "{not json".into(), 400, "body"),
         ("wrong-token".into(), point_task(114.40, 30.50, "visible"), 401, "header Authorization"),

@@ -10,7 +10,7 @@ use skyshare::dispatcher::{Dispatcher, DispatcherConfig, DroneRecord};
 use skyshare::planning::Airframe;
 use skyshare::region::Region;
 use skyshare::store::Store;
-use skyshare::task::{PointGeometry, TaskRequest};
+use skyshare::task::{Geometry, TaskRequest};
 use tokio_util::sync::CancellationToken;
 use wire::{Availability, Channel, FlightMode, LandedState, Status, Telemetry, Topic};
 
@@ -126,15 +126,14 @@ async fn a_command_without_reply_fails_the_task_with_a_reason() {
             "water",
             TaskRequest {
                 kind: "point_inspection".into(),
-                geometry: PointGeometry {
-                    kind: "Point".into(),
-                    coordinates: vec![target.x(), target.y()],
-                },
+                geometry: Geometry::point(target),
                 alt_m: 40.0,
                 sensor: "visible".into(),
                 priority: Default::default(),
                 radius_m: 0.0,
                 photos: 1,
+                width_m: None,
+                overlap: None,
             },
         )
         .await

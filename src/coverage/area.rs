@@ -289,7 +289,7 @@ fn merge(mut stretches: Vec<(f64, f64)>) -> Vec<(f64, f64)> {
 
 /// Photos at the start of a stretch and every trigger distance on, the
 /// last at or past its end.
-pub(crate) fn photos_along(length_m: f64, trigger_m: f64) -> usize {
+pub fn photos_along(length_m: f64, trigger_m: f64) -> usize {
     (length_m / trigger_m - 1e-6).ceil().max(0.0) as usize + 1
 }
 
