@@ -143,6 +143,7 @@ async fn the_bridge_listens_for_an_autopilot_on_udp() {
         .unwrap();
 }
 
+#[cfg(feature = "signing")]
 fn signed_heartbeat(signing: &mavlink::SigningData) -> Vec<u8> {
     let MavMessage::HEARTBEAT(data) = ({
         let bytes = heartbeat_bytes();
@@ -169,6 +170,7 @@ fn signed_heartbeat(signing: &mavlink::SigningData) -> Vec<u8> {
     bytes
 }
 
+#[cfg(feature = "signing")]
 /// Runs a bridge with `bridge_key` on udpin against an autopilot signing
 /// with `autopilot_key`; returns whether the link came up within `wait`,
 /// and the first datagram the bridge sent to the autopilot.
@@ -234,6 +236,7 @@ async fn signed_link(
     (link_up, datagram)
 }
 
+#[cfg(feature = "signing")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_link_accepts_only_frames_signed_with_the_shared_key() {
     let key = [7u8; 32];
