@@ -303,3 +303,69 @@ async fn an_arducopter_is_driven_by_mode_number_and_gets_home_at_item_0() {
     assert_eq!(state.lock().unwrap().custom_mode, 17, "paused in BRAKE");
     rig.shutdown.cancel();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn in_progress_and_timed_out_follow_the_command_protocol() {
+    let state = Arc::new(Mutex::new(Scripted {
+        autopilot: MavAutopilot::MAV_AUTOPILOT_PX4,
+        custom_mode: 0x0304_0000,
+        received: Vec::new(),
+    }));
+    // Arming reports progress before it is done; speed changes go unanswered.
+    let script: Script = Box::new(|message, _| match message {
+        MavMessage::COMMAND_LONG(command)
+            if command.command == MavCmd::MAV_CMD_COMPONENT_ARM_DISARM =>
+        {
+            vec![
+                MavMessage::COMMAND_ACK(COMMAND_ACK_DATA {
+                    command: command.command,
+                    result: MavResult::MAV_RESULT_IN_PROGRESS,
+                    progress: 40,
+                    ..Default::default()
+                }),
+                ack(command.command),
+            ]
+        }
+        _ => vec![],
+    });
+    let mut rig = Rig::start(state.clone(), script).await;
+    let arm = rig.run("arm", CommandBody::Arm).await;
+    let states: Vec<CommandState> = arm.iter().map(|r| r.state).collect();
+    assert_eq!(
+        states,
+        [
+            CommandState::Accepted,
+            CommandState::InProgress,
+            CommandState::Succeeded
+        ]
+    );
+    assert!(
+        arm[1].message.as_deref().unwrap().contains("40%"),
+        "{arm:?}"
+    );
+
+    let speed = rig
+        .run("speed", CommandBody::ChangeSpeed { speed_mps: 5.0 })
+        .await;
+    let last = speed.last().unwrap();
+    assert_eq!(last.state, CommandState::TimedOut, "{speed:?}");
+    assert!(
+        last.message.as_deref().unwrap().contains("4 attempts"),
+        "{last:?}"
+    );
+    // Sent four times, `confirmation` counting up.
+    let confirmations: Vec<u8> = state
+        .lock()
+        .unwrap()
+        .received
+        .iter()
+        .filter_map(|m| match m {
+            MavMessage::COMMAND_LONG(c) if c.command == MavCmd::MAV_CMD_DO_CHANGE_SPEED => {
+                Some(c.confirmation)
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(confirmations, [0, 1, 2, 3]);
+    rig.shutdown.cancel();
+}
