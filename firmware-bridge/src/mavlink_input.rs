@@ -4,11 +4,12 @@
 //! not part of a valid frame, and frames that do not parse, are counted.
 //!
 //! Framing uses the `mavlink` crate's frame layout and CRC check, and
-//! parsing its dialect; the live link receives through the crate's
-//! connection and then runs the same [`VehicleState::apply`] and
-//! [`EventDetector::observe`]. This function strings them together so the
-//! fuzz target (fuzz/fuzz_targets/mavlink_input.rs) and the corpus test can
-//! throw arbitrary bytes at that code. Nothing here can send: the
+//! parsing its dialect. UDP links receive through [`read_frames_accepted`]
+//! itself; TCP and serial links through the crate's connection. Either way
+//! frames then go through the same [`VehicleState::apply`] and
+//! [`EventDetector::observe`]. [`ingest`] strings these together so the fuzz
+//! target (fuzz/fuzz_targets/mavlink_input.rs) and the corpus test can throw
+//! arbitrary bytes at that code. Nothing here can send: the
 //! input side of the bridge has no handle on the link's sending half.
 
 use std::time::Instant;
