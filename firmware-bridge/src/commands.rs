@@ -280,15 +280,19 @@ impl CommandRunner {
         steps: &[Step],
     ) -> Outcome {
         let mut heartbeats_before = self.autopilot.state().heartbeats_seen;
-        let mut skip_next = false;
         for step in steps {
-            if std::mem::take(&mut skip_next) {
-                continue;
-            }
             let sent = match step {
-                Step::ArmUnlessArmed => {
-                    skip_next = self.autopilot.state().armed;
-                    continue;
+                Step::EnsureArmed => {
+                    if self.autopilot.state().armed {
+                        continue;
+                    }
+                    heartbeats_before = self.autopilot.state().heartbeats_seen;
+                    let command = MavCmd::MAV_CMD_COMPONENT_ARM_DISARM;
+                    let arm = [1.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0];
+                    self.send_command(request_id, target, command, move |confirmation| {
+                        command_long_message(target, command, arm, confirmation)
+                    })
+                    .await
                 }
                 Step::ConfirmMode(mode) => {
                     if let Err(outcome) = self.confirm_mode(*mode, heartbeats_before).await {

@@ -264,7 +264,12 @@ pub async fn run(config: BridgeConfig, shutdown: CancellationToken) -> Result<()
     };
     stop.cancel();
     while tasks.join_next().await.is_some() {}
-    tracing::info!(drone = %drone, unparsable_mavlink_frames = link.unparsable_frames(), "bridge stopped");
+    tracing::info!(
+        drone = %drone,
+        unparsable_mavlink_frames = link.unparsable_frames(),
+        mavlink_input = ?link.input_tally(),
+        "bridge stopped"
+    );
     session_outcome
 }
 

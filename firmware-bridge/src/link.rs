@@ -1,9 +1,11 @@
 //! The MAVLink connection to the autopilot: connecting (and reconnecting a
-//! TCP link), sending with the bridge's own identity, receiving with bad
-//! frames skipped and counted, and the bridge's 1 Hz HEARTBEAT.
+//! TCP or serial link), sending with the bridge's own identity, receiving
+//! with bad bytes and frames skipped and counted, and the bridge's 1 Hz
+//! HEARTBEAT.
 
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, RwLock};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use mavlink::dialects::ardupilotmega::{
@@ -13,6 +15,8 @@ use mavlink::error::MessageReadError;
 use mavlink::{AsyncConnection, AsyncMavConnection, MavHeader};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
+
+use crate::mavlink_input::{read_frames_accepted, InputTally};
 
 /// Our MAVLink system id: the 245-254 band is where fleet bridges live, away
 /// from autopilots (1..) and ground stations (255).
@@ -89,23 +93,151 @@ impl LinkSigning {
 pub struct MavlinkLink {
     address: String,
     signing: Option<LinkSigning>,
-    /// Swapped when a TCP link is re-established.
-    connection: RwLock<Arc<Connection>>,
+    transport: Transport,
     unparsable_frames: AtomicU64,
 }
 
+enum Transport {
+    /// UDP (`udpin:`/`udpout:`): the bridge's own socket, read through the
+    /// fuzzed frame scanner so every byte is either in a frame or counted.
+    Udp(Box<UdpLink>),
+    /// TCP and serial: the `mavlink` crate's connection, swapped when the
+    /// link is re-established. Bytes failing the CRC are dropped inside it
+    /// uncounted; frames that do not parse are counted.
+    Connection(RwLock<Arc<Connection>>),
+}
+
+struct UdpLink {
+    socket: tokio::net::UdpSocket,
+    /// udpout: the autopilot's address; udpin: whoever last sent a frame
+    /// that passed the checks (like the crate's udpin).
+    peer: Mutex<Option<SocketAddr>>,
+    learns_peer: bool,
+    sequence: AtomicU8,
+    #[cfg(feature = "signing")]
+    signing: Option<mavlink::SigningData>,
+    tally: Mutex<InputTally>,
+}
+
+/// A warning about refused bytes at most this often; every refusal is
+/// counted and logged at debug level.
+const REFUSAL_WARNING_PERIOD: Duration = Duration::from_secs(10);
+
+impl UdpLink {
+    async fn open(address: &str, signing: Option<&LinkSigning>) -> Result<UdpLink, LinkError> {
+        let open_error = |source: std::io::Error| LinkError::Open {
+            address: address.to_owned(),
+            source,
+        };
+        let (scheme, target) = address.split_once(':').unwrap_or(("", address));
+        let resolved = tokio::net::lookup_host(target)
+            .await
+            .map_err(open_error)?
+            .next()
+            .ok_or_else(|| open_error(std::io::Error::other("address resolves to nothing")))?;
+        let (socket, peer, learns_peer) = if scheme == "udpin" {
+            let socket = tokio::net::UdpSocket::bind(resolved)
+                .await
+                .map_err(open_error)?;
+            (socket, None, true)
+        } else {
+            let local: SocketAddr = if resolved.is_ipv6() {
+                (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+            } else {
+                (std::net::Ipv4Addr::UNSPECIFIED, 0).into()
+            };
+            let socket = tokio::net::UdpSocket::bind(local)
+                .await
+                .map_err(open_error)?;
+            (socket, Some(resolved), false)
+        };
+        #[cfg(not(feature = "signing"))]
+        let _ = signing;
+        Ok(UdpLink {
+            socket,
+            peer: Mutex::new(peer),
+            learns_peer,
+            sequence: AtomicU8::new(0),
+            #[cfg(feature = "signing")]
+            signing: signing.map(|signing| {
+                mavlink::SigningData::from_config(mavlink::SigningConfig::new(
+                    signing.secret_key,
+                    0,
+                    true,
+                    signing.accept_unsigned,
+                ))
+            }),
+            tally: Mutex::new(InputTally::default()),
+        })
+    }
+
+    fn encode(&self, mut header: MavHeader, message: &MavMessage) -> Result<Vec<u8>, String> {
+        header.sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let mut bytes = Vec::with_capacity(64);
+        #[cfg(feature = "signing")]
+        if let Some(signing) = &self.signing {
+            mavlink::write_v2_msg_signed(&mut bytes, header, message, Some(signing))
+                .map_err(|error| error.to_string())?;
+            return Ok(bytes);
+        }
+        mavlink::write_v2_msg(&mut bytes, header, message).map_err(|error| error.to_string())?;
+        Ok(bytes)
+    }
+
+    async fn send(&self, header: MavHeader, message: &MavMessage) -> Result<(), String> {
+        let peer = *self.peer.lock().unwrap_or_else(|p| p.into_inner());
+        // udpin before the autopilot has spoken: nobody to send to yet.
+        let Some(peer) = peer else { return Ok(()) };
+        let bytes = self.encode(header, message)?;
+        self.socket
+            .send_to(&bytes, peer)
+            .await
+            .map(|_| ())
+            .map_err(|error| error.to_string())
+    }
+
+    /// The frames of one datagram that pass framing, CRC, parsing and (with
+    /// signing) the signature check; everything else is counted.
+    fn accept(
+        &self,
+        datagram: &[u8],
+        from: SocketAddr,
+    ) -> (Vec<(MavHeader, MavMessage)>, InputTally) {
+        let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+        #[cfg(feature = "signing")]
+        let frames = read_frames_accepted(datagram, &mut tally, |raw| match (&self.signing, raw) {
+            (None, _) => true,
+            (Some(signing), mavlink::MAVLinkMessageRaw::V2(frame)) => {
+                signing.verify_signature(frame)
+            }
+            // MAVLink 1 cannot be signed.
+            (Some(_), mavlink::MAVLinkMessageRaw::V1(_)) => false,
+        });
+        #[cfg(not(feature = "signing"))]
+        let frames = read_frames_accepted(datagram, &mut tally, |_| true);
+        if self.learns_peer && !frames.is_empty() {
+            *self.peer.lock().unwrap_or_else(|p| p.into_inner()) = Some(from);
+        }
+        (frames, *tally)
+    }
+}
+
 impl MavlinkLink {
-    /// Opens the link. `address` is `udpout:host:port`, `udpin:ip:port` or
-    /// `tcpout:host:port`.
+    /// Opens the link; see [`validate_address`] for the address forms.
     pub async fn open(
         address: &str,
         signing: Option<LinkSigning>,
     ) -> Result<Arc<MavlinkLink>, LinkError> {
-        let connection = connect(address, signing.as_ref()).await?;
+        let transport = if address.starts_with("udp") {
+            Transport::Udp(Box::new(UdpLink::open(address, signing.as_ref()).await?))
+        } else {
+            let connection = connect(address, signing.as_ref()).await?;
+            Transport::Connection(RwLock::new(Arc::new(connection)))
+        };
         Ok(Arc::new(MavlinkLink {
             address: address.to_owned(),
             signing,
-            connection: RwLock::new(Arc::new(connection)),
+            transport,
             unparsable_frames: AtomicU64::new(0),
         }))
     }
@@ -117,58 +249,82 @@ impl MavlinkLink {
     /// Frames that arrived intact but did not parse (unknown message or enum
     /// value for this dialect, bad length).
     pub fn unparsable_frames(&self) -> u64 {
-        self.unparsable_frames.load(Ordering::Relaxed)
+        match &self.transport {
+            Transport::Udp(udp) => {
+                udp.tally
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .unparsable_frames
+            }
+            Transport::Connection(_) => self.unparsable_frames.load(Ordering::Relaxed),
+        }
     }
 
-    fn current(&self) -> Arc<Connection> {
-        // A poisoned lock only means a panic elsewhere mid-swap; the Arc
-        // inside is still whole.
-        self.connection
-            .read()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .clone()
+    /// What the link has refused so far (on UDP: every byte accounted for).
+    pub fn input_tally(&self) -> Option<InputTally> {
+        match &self.transport {
+            Transport::Udp(udp) => Some(*udp.tally.lock().unwrap_or_else(|p| p.into_inner())),
+            Transport::Connection(_) => None,
+        }
+    }
+
+    fn current(&self) -> Option<Arc<Connection>> {
+        match &self.transport {
+            // A poisoned lock only means a panic elsewhere mid-swap; the Arc
+            // inside is still whole.
+            Transport::Connection(connection) => Some(
+                connection
+                    .read()
+                    .unwrap_or_else(|poisoned| poisoned.into_inner())
+                    .clone(),
+            ),
+            Transport::Udp(_) => None,
+        }
     }
 
     pub async fn send(&self, message: &MavMessage) -> Result<(), LinkError> {
         let header = MavHeader {
             system_id: u32::from(BRIDGE_SYSTEM_ID),
             component_id: BRIDGE_COMPONENT_ID,
-            sequence: 0, // the connection numbers frames itself
+            sequence: 0, // the transport numbers frames itself
         };
-        self.current()
-            .send(&header, message)
-            .await
-            .map(|_| ())
-            .map_err(|error| LinkError::Send {
-                address: self.address.clone(),
-                message: mavlink::Message::message_name(message),
-                reason: error.to_string(),
-            })
+        self.send_as(header, message).await
     }
 
     /// Sends a frame under another sender's header: the ground-station
     /// tunnel passes frames on as their ground station wrote them.
     pub async fn send_as(&self, header: MavHeader, message: &MavMessage) -> Result<(), LinkError> {
-        self.current()
-            .send(&header, message)
-            .await
-            .map(|_| ())
-            .map_err(|error| LinkError::Send {
-                address: self.address.clone(),
-                message: mavlink::Message::message_name(message),
-                reason: error.to_string(),
-            })
+        let sent = match (&self.transport, self.current()) {
+            (Transport::Udp(udp), _) => udp.send(header, message).await,
+            (_, Some(connection)) => connection
+                .send(&header, message)
+                .await
+                .map(|_| ())
+                .map_err(|error| error.to_string()),
+            (Transport::Connection(_), None) => Ok(()),
+        };
+        sent.map_err(|reason| LinkError::Send {
+            address: self.address.clone(),
+            message: mavlink::Message::message_name(message),
+            reason,
+        })
     }
 
-    /// Receives until `shutdown`, forwarding each parsed frame. Frames that
-    /// fail to parse are skipped and counted; a broken TCP link is reopened.
+    /// Receives until `shutdown`, forwarding each parsed frame. What is
+    /// refused is counted and logged; a broken TCP or serial link is
+    /// reopened.
     pub async fn receive(
         self: Arc<Self>,
         frames: mpsc::Sender<(MavHeader, MavMessage)>,
         shutdown: CancellationToken,
     ) {
+        if let Transport::Udp(udp) = &self.transport {
+            return self.receive_udp(udp, frames, shutdown).await;
+        }
         loop {
-            let connection = self.current();
+            let Some(connection) = self.current() else {
+                return;
+            };
             let received = tokio::select! {
                 () = shutdown.cancelled() => return,
                 received = connection.try_recv() => received,
@@ -189,11 +345,59 @@ impl MavlinkLink {
                         () = shutdown.cancelled() => return,
                         () = tokio::time::sleep(RECONNECT_BACKOFF) => {}
                     }
-                    // UDP sockets survive errors; a TCP stream or a serial
-                    // port (unplugged adapter) must be reopened.
-                    if self.address.starts_with("tcp") || self.address.starts_with("serial") {
-                        self.reconnect(&shutdown).await;
+                    // A TCP stream or a serial port (unplugged adapter)
+                    // must be reopened.
+                    self.reconnect(&shutdown).await;
+                }
+            }
+        }
+    }
+
+    async fn receive_udp(
+        &self,
+        udp: &UdpLink,
+        frames: mpsc::Sender<(MavHeader, MavMessage)>,
+        shutdown: CancellationToken,
+    ) {
+        let mut datagram = vec![0u8; 65_536];
+        let mut refusals_seen = 0;
+        let mut last_warning: Option<std::time::Instant> = None;
+        loop {
+            let received = tokio::select! {
+                () = shutdown.cancelled() => return,
+                received = udp.socket.recv_from(&mut datagram) => received,
+            };
+            let (len, from) = match received {
+                Ok(received) => received,
+                Err(error) => {
+                    // e.g. ICMP port unreachable while the autopilot boots.
+                    tracing::debug!(link = %self.address, %error, "MAVLink UDP receive failed");
+                    tokio::select! {
+                        () = shutdown.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_millis(100)) => {}
                     }
+                    continue;
+                }
+            };
+            let (accepted, tally) = udp.accept(&datagram[..len], from);
+            if tally.refusals() > refusals_seen {
+                refusals_seen = tally.refusals();
+                tracing::debug!(link = %self.address, %from, ?tally, "refused bytes or frames on the MAVLink link");
+                if last_warning.is_none_or(|at| at.elapsed() >= REFUSAL_WARNING_PERIOD) {
+                    last_warning = Some(std::time::Instant::now());
+                    tracing::warn!(
+                        link = %self.address,
+                        %from,
+                        skipped_bytes_total = tally.skipped_bytes,
+                        unparsable_frames_total = tally.unparsable_frames,
+                        rejected_frames_total = tally.rejected_frames,
+                        "MAVLink link carries bytes that are not valid frames for this bridge; dropped and counted"
+                    );
+                }
+            }
+            for frame in accepted {
+                if frames.send(frame).await.is_err() {
+                    return; // the state task has stopped: we are shutting down
                 }
             }
         }
@@ -203,8 +407,10 @@ impl MavlinkLink {
         loop {
             match connect(&self.address, self.signing.as_ref()).await {
                 Ok(connection) => {
-                    *self
-                        .connection
+                    let Transport::Connection(current) = &self.transport else {
+                        return; // UDP sockets need no reopening
+                    };
+                    *current
                         .write()
                         .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(connection);
                     tracing::info!(link = %self.address, "MAVLink link reopened");

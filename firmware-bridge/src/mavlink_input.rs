@@ -4,11 +4,12 @@
 //! not part of a valid frame, and frames that do not parse, are counted.
 //!
 //! Framing uses the `mavlink` crate's frame layout and CRC check, and
-//! parsing its dialect; the live link receives through the crate's
-//! connection and then runs the same [`VehicleState::apply`] and
-//! [`EventDetector::observe`]. This function strings them together so the
-//! fuzz target (fuzz/fuzz_targets/mavlink_input.rs) and the corpus test can
-//! throw arbitrary bytes at that code. Nothing here can send: the
+//! parsing its dialect. UDP links receive through [`read_frames_accepted`]
+//! itself; TCP and serial links through the crate's connection. Either way
+//! frames then go through the same [`VehicleState::apply`] and
+//! [`EventDetector::observe`]. [`ingest`] strings these together so the fuzz
+//! target (fuzz/fuzz_targets/mavlink_input.rs) and the corpus test can throw
+//! arbitrary bytes at that code. Nothing here can send: the
 //! input side of the bridge has no handle on the link's sending half.
 
 use std::time::Instant;
@@ -31,6 +32,15 @@ pub struct InputTally {
     pub ignored_frames: u64,
     /// Bytes outside any CRC-valid frame: noise, torn or corrupt frames.
     pub skipped_bytes: u64,
+    /// CRC-valid frames refused by the link's signature check.
+    pub rejected_frames: u64,
+}
+
+impl InputTally {
+    /// Everything refused so far, for "did this input add a refusal?".
+    pub fn refusals(&self) -> u64 {
+        self.unparsable_frames + self.skipped_bytes + self.rejected_frames
+    }
 }
 
 /// MAVLink 2 and MAVLink 1 start-of-frame markers.
@@ -69,6 +79,16 @@ fn frame_at(bytes: &[u8], at: usize) -> Option<(MAVLinkMessageRaw, usize)> {
 /// CRC-valid frame is skipped (and counted), and the search resumes at the
 /// next byte, so noise never hides the frames behind it.
 pub fn read_frames(bytes: &[u8], tally: &mut InputTally) -> Vec<(MavHeader, MavMessage)> {
+    read_frames_accepted(bytes, tally, |_| true)
+}
+
+/// Like [`read_frames`], keeping only the frames `accept` approves (the
+/// link's signature check); the others are counted in `rejected_frames`.
+pub fn read_frames_accepted(
+    bytes: &[u8],
+    tally: &mut InputTally,
+    mut accept: impl FnMut(&MAVLinkMessageRaw) -> bool,
+) -> Vec<(MavHeader, MavMessage)> {
     let mut frames = Vec::new();
     let mut at = 0;
     while at < bytes.len() {
@@ -78,6 +98,10 @@ pub fn read_frames(bytes: &[u8], tally: &mut InputTally) -> Vec<(MavHeader, MavM
             continue;
         };
         at += len;
+        if !accept(&raw) {
+            tally.rejected_frames += 1;
+            continue;
+        }
         let header = MavHeader {
             system_id: raw.system_id(),
             component_id: raw.component_id(),

@@ -92,8 +92,8 @@ pub enum Step {
         lon_e7: i32,
         alt_m: f32,
     },
-    /// Skip the rest of the arming step when already armed.
-    ArmUnlessArmed,
+    /// COMPONENT_ARM_DISARM p1=1, unless HEARTBEAT already shows armed.
+    EnsureArmed,
     /// Wait for a HEARTBEAT, newer than the recipe's start, in this mode.
     ConfirmMode(ExpectedMode),
 }
@@ -186,10 +186,7 @@ fn px4_mode(mode: Px4Mode) -> Vec<Step> {
 fn px4(action: &Action) -> Vec<Step> {
     match action {
         Action::StartMission => {
-            let mut steps = vec![
-                Step::ArmUnlessArmed,
-                long(MavCmd::MAV_CMD_COMPONENT_ARM_DISARM, ARM),
-            ];
+            let mut steps = vec![Step::EnsureArmed];
             steps.extend(px4_mode(Px4Mode::MISSION));
             steps
         }
@@ -228,9 +225,8 @@ fn arducopter_mode(mode: u32) -> Vec<Step> {
 fn arducopter(action: &Action) -> Vec<Step> {
     match action {
         Action::StartMission => {
-            let mut steps = vec![Step::ArmUnlessArmed];
-            steps.extend(arducopter_mode(arducopter::GUIDED));
-            steps.push(long(MavCmd::MAV_CMD_COMPONENT_ARM_DISARM, ARM));
+            let mut steps = arducopter_mode(arducopter::GUIDED);
+            steps.push(Step::EnsureArmed);
             // Switches an armed copter to AUTO and starts from item 1.
             steps.push(long(MavCmd::MAV_CMD_MISSION_START, [0.0; 7]));
             steps.push(Step::ConfirmMode(ExpectedMode::ArduPilot(arducopter::AUTO)));
@@ -328,6 +324,13 @@ mod tests {
     }
 
     #[test]
+    fn px4_arms_before_switching_to_mission() {
+        let steps = recipe(AutopilotKind::Px4, &Action::StartMission).unwrap();
+        assert_eq!(steps[0], Step::EnsureArmed);
+        assert_eq!(set_modes(&steps), [(4.0, 4.0)]);
+    }
+
+    #[test]
     fn px4_pauses_with_reposition_holding_here() {
         let steps = recipe(AutopilotKind::Px4, &Action::Pause).unwrap();
         let Step::Long { command, params } = &steps[0] else {
@@ -375,12 +378,10 @@ mod tests {
             .collect();
         assert_eq!(
             commands,
-            [
-                MavCmd::MAV_CMD_DO_SET_MODE,
-                MavCmd::MAV_CMD_COMPONENT_ARM_DISARM,
-                MavCmd::MAV_CMD_MISSION_START
-            ]
+            [MavCmd::MAV_CMD_DO_SET_MODE, MavCmd::MAV_CMD_MISSION_START]
         );
+        // GUIDED first, then arm (unless armed), then start.
+        assert_eq!(steps[2], Step::EnsureArmed, "{steps:?}");
         assert_eq!(set_modes(&steps), [(arducopter::GUIDED as f32, 0.0)]);
         assert_eq!(
             confirms(&steps),

@@ -143,6 +143,7 @@ async fn the_bridge_listens_for_an_autopilot_on_udp() {
         .unwrap();
 }
 
+#[cfg(feature = "signing")]
 fn signed_heartbeat(signing: &mavlink::SigningData) -> Vec<u8> {
     let MavMessage::HEARTBEAT(data) = ({
         let bytes = heartbeat_bytes();
@@ -169,14 +170,15 @@ fn signed_heartbeat(signing: &mavlink::SigningData) -> Vec<u8> {
     bytes
 }
 
+#[cfg(feature = "signing")]
 /// Runs a bridge with `bridge_key` on udpin against an autopilot signing
 /// with `autopilot_key`; returns whether the link came up within `wait`,
-/// and the first datagram the bridge sent to the autopilot.
+/// and the first datagram the bridge sent to the autopilot, if any.
 async fn signed_link(
     bridge_key: [u8; 32],
     autopilot_key: [u8; 32],
     wait: Duration,
-) -> (bool, Vec<u8>) {
+) -> (bool, Option<Vec<u8>>) {
     let broker = broker::EmbeddedBroker::start(broker::BrokerConfig::loopback_any_port())
         .expect("broker starts");
     let (_client, mut heard) = test_client(&broker.url()).await;
@@ -222,23 +224,26 @@ async fn signed_link(
     })
     .await
     .is_ok();
-    // The bridge heartbeats at 1 Hz to whoever it last heard from.
-    let mut datagram = vec![0u8; 512];
-    let len = tokio::time::timeout(WAIT, autopilot.recv(&mut datagram))
-        .await
-        .expect("the bridge's HEARTBEAT reaches the autopilot")
-        .unwrap();
-    datagram.truncate(len);
+    // The bridge heartbeats at 1 Hz to whoever last sent it an accepted frame.
+    let mut buffer = vec![0u8; 512];
+    let received =
+        tokio::time::timeout(Duration::from_millis(2500), autopilot.recv(&mut buffer)).await;
+    let datagram = match received {
+        Ok(Ok(len)) => Some(buffer[..len].to_vec()),
+        _ => None,
+    };
     shutdown.cancel();
     let _ = tokio::time::timeout(WAIT, bridge).await;
     (link_up, datagram)
 }
 
+#[cfg(feature = "signing")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_signed_link_accepts_only_frames_signed_with_the_shared_key() {
     let key = [7u8; 32];
     let (link_up, sent) = signed_link(key, key, WAIT).await;
     assert!(link_up, "frames signed with the shared key are accepted");
+    let sent = sent.expect("the bridge's HEARTBEAT reaches the autopilot");
     assert_eq!(sent[0], 0xFD, "MAVLink 2");
     assert_eq!(
         sent[2] & 0x01,
@@ -248,6 +253,57 @@ async fn a_signed_link_accepts_only_frames_signed_with_the_shared_key() {
 
     // An impostor signing with another key is never heard as the autopilot
     // (five of its HEARTBEATs go by within the wait).
-    let (link_up, _) = signed_link(key, [9u8; 32], Duration::from_millis(1500)).await;
+    let (link_up, sent) = signed_link(key, [9u8; 32], Duration::from_millis(1500)).await;
     assert!(!link_up, "frames signed with another key must be dropped");
+    assert_eq!(
+        sent, None,
+        "nor does the bridge start talking to the impostor"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn noise_on_a_udp_link_is_counted_and_the_frames_around_it_still_arrive() {
+    let port = std::net::UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let link = firmware_bridge::link::MavlinkLink::open(&format!("udpin:127.0.0.1:{port}"), None)
+        .await
+        .unwrap();
+    let stop = CancellationToken::new();
+    let (frames_tx, mut frames_rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(link.clone().receive(frames_tx, stop.clone()));
+
+    let mut datagram = b"\xfd\x09noise".to_vec(); // 7 bytes, a false start
+    datagram.extend_from_slice(&heartbeat_bytes());
+    datagram.extend_from_slice(&[0xfe, 0x00, 0x01]); // 3 bytes, a torn MAVLink 1 frame
+    let sender = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    sender
+        .send_to(&datagram, ("127.0.0.1", port))
+        .await
+        .unwrap();
+    sender
+        .send_to(b"only noise", ("127.0.0.1", port))
+        .await
+        .unwrap();
+    sender
+        .send_to(&heartbeat_bytes(), ("127.0.0.1", port))
+        .await
+        .unwrap();
+
+    for _ in 0..2 {
+        let (header, message) = tokio::time::timeout(WAIT, frames_rx.recv())
+            .await
+            .expect("frame arrives")
+            .unwrap();
+        assert_eq!(header.system_id, 1);
+        assert!(matches!(message, MavMessage::HEARTBEAT(_)));
+    }
+    let tally = link
+        .input_tally()
+        .expect("UDP links account for every byte");
+    assert_eq!(tally.frames, 2);
+    assert_eq!(tally.skipped_bytes, 7 + 3 + 10, "{tally:?}");
+    stop.cancel();
 }

@@ -200,6 +200,7 @@ async fn the_example_acl_lets_a_bridge_publish_only_under_its_own_drone_id() {
 }
 
 /// A CA and a broker certificate for 127.0.0.1, made with the openssl CLI.
+#[cfg(feature = "tls")]
 fn make_certificates(dir: &Path) -> Option<()> {
     let run = |args: &[&str]| {
         std::process::Command::new("openssl")
@@ -265,6 +266,7 @@ fn make_certificates(dir: &Path) -> Option<()> {
     Some(())
 }
 
+#[cfg(feature = "tls")]
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bridge_talks_mqtt_over_tls_and_refuses_an_unknown_broker() {
     let dir = temp_dir("tls");
