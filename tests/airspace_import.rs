@@ -209,3 +209,18 @@ fn not_json_is_a_file_level_problem() {
     assert_eq!(err.problems[0].feature, "file");
     assert!(err.problems[0].reason.starts_with("not JSON"), "{err}");
 }
+
+#[test]
+fn the_demo_region_file_imports_as_zones_with_its_boundary_as_operating_area() {
+    let (format, zones) = import::import(skyshare::region::DEMO_REGION_GEOJSON).unwrap();
+    assert_eq!(format, Format::GeoJson);
+    assert_eq!(
+        zones
+            .iter()
+            .filter(|z| z.kind == ZoneKind::OperatingArea)
+            .count(),
+        1
+    );
+    assert!(zones.iter().any(|z| z.id == "Z-HOSP"));
+    assert!(!zones.iter().any(|z| z.id.starts_with("dock-")));
+}

@@ -76,7 +76,7 @@ pub fn assess(
     near.sort_unstable();
     let mut in_area = false;
     let mut has_area = false;
-    for z in index.of_kind(ZoneKind::OperatingArea) {
+    for &z in index.operating_areas() {
         has_area = true;
         if index.shape(z).contains(p) {
             in_area = true;

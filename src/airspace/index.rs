@@ -128,11 +128,12 @@ impl Grid {
 
     #[inline]
     fn cell_of(&self, x: f64, y: f64) -> (usize, usize) {
-        let cx = ((x - self.extent.min_x) / self.cell_m).floor();
-        let cy = ((y - self.extent.min_y) / self.cell_m).floor();
+        // Truncation of a non-negative number is its floor (and cheaper).
+        let cx = ((x - self.extent.min_x) / self.cell_m).max(0.0);
+        let cy = ((y - self.extent.min_y) / self.cell_m).max(0.0);
         (
-            (cx.max(0.0) as usize).min(self.nx - 1),
-            (cy.max(0.0) as usize).min(self.ny - 1),
+            (cx as usize).min(self.nx - 1),
+            (cy as usize).min(self.ny - 1),
         )
     }
 
@@ -153,6 +154,7 @@ pub struct ZoneIndex {
     bboxes: Vec<Bbox>,
     /// (floor, ceiling) above ground.
     bands_agl: Vec<(f64, f64)>,
+    operating_areas: Vec<usize>,
     grid: Grid,
 }
 
@@ -165,6 +167,12 @@ impl ZoneIndex {
         let bboxes: Vec<Bbox> = shapes.iter().map(|s| s.bbox()).collect();
         let bands_agl = zones.iter().map(|z| z.band.agl(&frame.vertical)).collect();
         let grid = Grid::build(&bboxes);
+        let operating_areas = zones
+            .iter()
+            .enumerate()
+            .filter(|(_, z)| z.kind == ZoneKind::OperatingArea)
+            .map(|(i, _)| i)
+            .collect();
         let zones = zones.into_iter().map(Arc::new).collect();
         ZoneIndex {
             frame,
@@ -172,6 +180,7 @@ impl ZoneIndex {
             shapes,
             bboxes,
             bands_agl,
+            operating_areas,
             grid,
         }
     }
@@ -316,6 +325,11 @@ impl ZoneIndex {
                 out.push(z);
             }
         });
+    }
+
+    /// Indexes of the operating areas (kept apart: every route check needs them).
+    pub fn operating_areas(&self) -> &[usize] {
+        &self.operating_areas
     }
 
     /// Indexes of the zones of one kind.

@@ -251,7 +251,7 @@ impl ZoneIndex {
             .map(|w| frame.local.to_local(w.lon, w.lat))
             .collect();
         let mut out = Vec::new();
-        let operating: Vec<usize> = self.of_kind(ZoneKind::OperatingArea).collect();
+        let operating = self.operating_areas();
         for leg in 1..route.len() {
             let (wa, wb) = (&route[leg - 1], &route[leg]);
             let (a, b) = (pts[leg - 1], pts[leg]);
@@ -324,7 +324,7 @@ impl ZoneIndex {
                 }
             });
             if !operating.is_empty() {
-                self.check_operating_area(&operating, leg, (wa, wb), (a, b), options, &mut out);
+                self.check_operating_area(operating, leg, (wa, wb), (a, b), options, &mut out);
             }
             out[before..]
                 .sort_by(|x, y| x.from.cmp(&y.from).then_with(|| x.zone.id.cmp(&y.zone.id)));

@@ -21,10 +21,22 @@ pub fn import(root: &Value) -> Result<Vec<Zone>, ImportError> {
     let features = root["features"]
         .as_array()
         .ok_or_else(|| ImportError::file("no `features` array"))?;
+    // A skyshare region file is read as zones too: its docks are not zones,
+    // and its boundary is the operating area.
     let results = features
         .iter()
         .enumerate()
+        .filter(|(_, f)| f["properties"]["role"] != "dock")
         .map(|(i, f)| {
+            if f["properties"]["role"] == "boundary" {
+                let mut props = f["properties"].clone();
+                props["kind"] = Value::from("operating_area");
+                let id = props["id"].as_str().unwrap_or("");
+                return (
+                    format!("features[{i}] `{id}`"),
+                    zone_from_feature(&props, &f["geometry"]),
+                );
+            }
             let id = f["properties"]["id"].as_str().unwrap_or("");
             (
                 format!("features[{i}] `{id}`"),
