@@ -62,6 +62,26 @@ enum Cmd {
         #[arg(long = "drone", required = true)]
         drones: Vec<String>,
     },
+    /// Expose a remote drone to a local ground station (QGroundControl,
+    /// MAVProxy) through the MQTT tunnel its bridge opens with --gcs-tunnel.
+    GcsTunnel {
+        #[arg(long)]
+        drone: String,
+        /// The ground station's MAVLink UDP address.
+        #[arg(long, default_value = "127.0.0.1:14550")]
+        udp: SocketAddr,
+        #[arg(long, default_value = "mqtt://127.0.0.1:1883")]
+        mqtt: String,
+        #[arg(long)]
+        mqtt_username: Option<String>,
+        /// File holding the MQTT password (not on the command line, where
+        /// other users could read it).
+        #[arg(long)]
+        mqtt_password_file: Option<PathBuf>,
+        /// CA certificate (PEM) for mqtts:// brokers.
+        #[arg(long)]
+        mqtt_ca: Option<PathBuf>,
+    },
     /// Zone files: import (validate), check a route against zones.
     Zones {
         #[command(subcommand)]
@@ -231,6 +251,42 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Cmd::Zones { command } => skyshare::zones_cli::run(command),
+        Cmd::GcsTunnel {
+            drone,
+            udp,
+            mqtt,
+            mqtt_username,
+            mqtt_password_file,
+            mqtt_ca,
+        } => {
+            let credentials = match (mqtt_username, mqtt_password_file) {
+                (Some(user), Some(file)) => {
+                    let password = std::fs::read_to_string(&file)
+                        .with_context(|| format!("reading {}", file.display()))?;
+                    Some((user, password.trim_end().to_owned()))
+                }
+                (None, None) => None,
+                _ => anyhow::bail!("--mqtt-username and --mqtt-password-file go together"),
+            };
+            let shutdown = CancellationToken::new();
+            tokio::spawn(ctrl_c(shutdown.clone()));
+            println!("skyshare gcs-tunnel: drone {drone} <-> udp {udp} via {mqtt}");
+            firmware_bridge::tunnel::run_ground_side(
+                firmware_bridge::tunnel::GroundSideConfig {
+                    mqtt_url: mqtt,
+                    drone,
+                    ground_station: udp,
+                    security: firmware_bridge::mqtt_session::MqttSecurity {
+                        credentials,
+                        ca_file: mqtt_ca,
+                        client_cert: None,
+                    },
+                },
+                shutdown,
+            )
+            .await?;
+            Ok(())
+        }
         Cmd::Bench { command } => run_bench(command),
     }
 }
