@@ -244,6 +244,7 @@ async fn submit_samples(dispatcher: &Dispatcher, region: &Region) {
             photos: 4,
             width_m: None,
             overlap: None,
+            window: None,
         };
         match dispatcher.submit(department, request).await {
             Ok(task) => tracing::info!(task = task.id, department, "sample task submitted"),

@@ -120,6 +120,36 @@ impl Flight {
     }
 }
 
+/// Time a drone spends on its dock between two flights, seconds: a full
+/// recharge, which is what a survey's back-to-back legs need.
+const RECHARGE_S: f64 = 45.0 * 60.0;
+
+/// A request's window in seconds from `now`: opened (0 or more) and
+/// closing (infinity when open-ended); `Err` with the closing time if it has
+/// closed.
+fn window_from_now(
+    request: &TaskRequest,
+    now: chrono::DateTime<Utc>,
+) -> Result<(f64, f64), chrono::DateTime<Utc>> {
+    let Some(window) = request.window else {
+        return Ok((0.0, f64::INFINITY));
+    };
+    let seconds = |t: chrono::DateTime<Utc>| (t - now).num_milliseconds() as f64 / 1000.0;
+    let start = window.start.map_or(0.0, |s| seconds(s).max(0.0));
+    match window.end {
+        Some(end) if end <= now => Err(end),
+        Some(end) => Ok((start, seconds(end))),
+        None => Ok((start, f64::INFINITY)),
+    }
+}
+
+/// `HH:MM` in the region's local time.
+fn local_time(t: chrono::DateTime<Utc>, utc_offset_hours: i32) -> String {
+    let offset = chrono::FixedOffset::east_opt(utc_offset_hours * 3600)
+        .unwrap_or_else(|| chrono::FixedOffset::east_opt(0).expect("zero offset"));
+    t.with_timezone(&offset).format("%H:%M").to_string()
+}
+
 /// A survey leg: which one, of how many.
 type Leg = (usize, usize);
 /// What a queued task would fly if launched: its visit, and for a survey
@@ -245,6 +275,12 @@ impl Dispatcher {
                 message: format!("no drone in the fleet carries a {} sensor", request.sensor),
             });
         }
+        request
+            .check_window(Utc::now())
+            .map_err(|e| SubmitError::Refused {
+                field: e.field,
+                message: e.message,
+            })?;
         // Every corner of an area, every point of a corridor, must be
         // somewhere the fleet may fly now.
         for (index, at) in request.positions().into_iter().enumerate() {
@@ -265,6 +301,7 @@ impl Dispatcher {
             Work::Point(inspection) => {
                 let plan =
                     planning::plan_point_inspection(nearest, &inspection, &self.config.airframe);
+                self.check_deadline(&request, plan.duration_s, 1)?;
                 if plan.battery_needed_pct(&self.config.airframe) > 100.0 {
                     return Err(SubmitError::Refused {
                         field: "geometry",
@@ -286,6 +323,17 @@ impl Dispatcher {
                             nearest.id
                         ),
                     })?;
+                let longest_s = survey
+                    .legs
+                    .iter()
+                    .map(|leg| {
+                        let visit = Visit::Survey(leg.clone());
+                        planning::plan_sortie(nearest, &[visit], &self.config.airframe)
+                            .flight
+                            .duration_s
+                    })
+                    .fold(0.0, f64::max);
+                self.check_deadline(&request, longest_s, survey.legs.len())?;
                 Some(survey.legs.len() as i64)
             }
         };
@@ -308,6 +356,48 @@ impl Dispatcher {
         tracing::info!(task = %task.id, department = department_id, "task queued");
         self.wake.notify_one();
         Ok(task)
+    }
+
+    /// Refuses work that cannot be done before its window closes even if
+    /// every drone carrying its sensor starts on it now: `sorties` flights
+    /// of at most `flight_s` each, flown in parallel, with a recharge between
+    /// a drone's flights.
+    fn check_deadline(
+        &self,
+        request: &TaskRequest,
+        flight_s: f64,
+        sorties: usize,
+    ) -> Result<(), SubmitError> {
+        let Some(end) = request.window.and_then(|w| w.end) else {
+            return Ok(());
+        };
+        let start = request
+            .window
+            .and_then(|w| w.start)
+            .map_or(Utc::now(), |s| s.max(Utc::now()));
+        let available_s = (end - start).num_seconds() as f64;
+        let capable = self
+            .config
+            .drones
+            .iter()
+            .filter(|d| d.sensors.contains(&request.sensor))
+            .count()
+            .max(1);
+        let rounds = sorties.div_ceil(capable) as f64;
+        let needed_s = rounds * flight_s + (rounds - 1.0) * RECHARGE_S;
+        if needed_s > available_s {
+            return Err(SubmitError::Refused {
+                field: "window.end",
+                message: format!(
+                    "cannot be done in time: {sorties} flight(s) of up to {} min on {capable} drone(s) with a {} sensor need about {} min, and the window leaves {} min",
+                    (flight_s / 60.0).ceil(),
+                    request.sensor,
+                    (needed_s / 60.0).ceil(),
+                    (available_s / 60.0).floor()
+                ),
+            });
+        }
+        Ok(())
     }
 
     /// The survey of an area or corridor request, planned from the dock
@@ -936,6 +1026,7 @@ impl Dispatcher {
             return Ok(());
         }
         let now = now_ms();
+        let now_utc = Utc::now();
         let mut waiting = Vec::with_capacity(queued.len());
         let mut visits: HashMap<String, Planned> = HashMap::new();
         for task in &queued {
@@ -985,8 +1076,20 @@ impl Dispatcher {
                     )
                 }
             };
+            let window_s = match window_from_now(&request, now_utc) {
+                Ok(window) => window,
+                Err(closed_at) => {
+                    let reason = format!(
+                        "its window closed at {} before a drone could fly it",
+                        local_time(closed_at, self.config.region.utc_offset_hours)
+                    );
+                    self.fail_task(&task.id, &reason).await?;
+                    continue;
+                }
+            };
             visits.insert(task.id.clone(), (visit, leg));
             waiting.push(Waiting {
+                window_s,
                 id: task.id.clone(),
                 department: task.department_id.clone(),
                 site,

@@ -37,6 +37,9 @@ pub struct Waiting {
     pub priority: Priority,
     /// How long it has waited, seconds.
     pub waited_s: f64,
+    /// When the work may start and by when it must be done, seconds from
+    /// now (`0` and infinity for a task with no window).
+    pub window_s: (f64, f64),
 }
 
 /// A drone on its dock, charged enough to be worth planning for.
@@ -101,6 +104,22 @@ pub fn plan_round(
     budget: Duration,
 ) -> Round {
     let mut round = Round::default();
+    // Work whose window opens beyond this round's horizon, or is too short
+    // for the work, waits outside the plan.
+    let (waiting, later): (Vec<&Waiting>, Vec<&Waiting>) = waiting.iter().partition(|w| {
+        w.window_s.0 <= f64::from(HORIZON_S) && w.window_s.1 - w.window_s.0.max(0.0) >= w.service_s
+    });
+    for w in later {
+        let why = if w.window_s.0 > f64::from(HORIZON_S) {
+            format!(
+                "its window opens in about {} min",
+                (w.window_s.0 / 60.0).ceil()
+            )
+        } else {
+            "what is left of its window is shorter than the work takes".to_string()
+        };
+        round.forecasts.insert(w.id.clone(), Forecast::Held(why));
+    }
     if waiting.is_empty() {
         return round;
     }
@@ -198,7 +217,12 @@ pub fn plan_round(
         .map(|((w, service), weighing)| Task {
             site: site(w.site),
             service_s: service.ceil() as u32,
-            window_s: (0, HORIZON_S),
+            // Arrive once the window has opened and early enough to finish
+            // the work before it closes.
+            window_s: (
+                w.window_s.0.clamp(0.0, f64::from(HORIZON_S)) as u32,
+                (w.window_s.1 - service).clamp(w.window_s.0.max(0.0), f64::from(HORIZON_S)) as u32,
+            ),
             drop_penalty: weighing.penalty,
             requires: sensor_bits[w.sensor.as_str()],
         })
@@ -318,6 +342,7 @@ mod tests {
             sensor: sensor.into(),
             priority,
             waited_s: 10.0,
+            window_s: (0.0, f64::INFINITY),
         }
     }
 
@@ -374,6 +399,49 @@ mod tests {
             ]
         );
         assert!(round.forecasts.is_empty());
+    }
+
+    #[test]
+    fn a_task_whose_window_opens_later_is_planned_for_then_and_one_beyond_the_horizon_waits() {
+        let mut soon = waiting(
+            "soon",
+            "urban",
+            Point::new(114.401, 30.501),
+            "visible",
+            Priority::Routine,
+        );
+        soon.window_s = (1200.0, 3000.0);
+        let mut tomorrow = waiting(
+            "tomorrow",
+            "urban",
+            Point::new(114.402, 30.501),
+            "visible",
+            Priority::Routine,
+        );
+        tomorrow.window_s = (86_400.0, 90_000.0);
+        let round = plan_round(
+            &[soon, tomorrow],
+            &[ready("a", p(DOCK_A), &["visible"], 100.0)],
+            &HashMap::new(),
+            &Airframe::default(),
+            budget(),
+        );
+        assert!(round.launches.is_empty());
+        match &round.forecasts["soon"] {
+            // Take off just in time to arrive as the window opens.
+            Forecast::Later {
+                drone,
+                take_off_in_s,
+            } => {
+                assert_eq!(drone, "a");
+                assert!((1100..=1200).contains(take_off_in_s), "{take_off_in_s}");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            round.forecasts["tomorrow"],
+            Forecast::Held("its window opens in about 1440 min".into())
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! A department's request, as the API accepts it, and the states a task
 //! goes through.
 
+use chrono::{DateTime, Utc};
 use geo::{GeodesicArea, LineString, Point, Polygon, Validation};
 use serde::{Deserialize, Serialize};
 
@@ -102,7 +103,23 @@ pub struct TaskRequest {
     /// Area and corridor surveys; default 70% side, 80% front.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overlap: Option<OverlapRequest>,
+    /// When the work may be flown: not before `start`, done by `end`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub window: Option<TimeWindow>,
 }
+
+/// RFC 3339 instants; either end may be left open.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimeWindow {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<DateTime<Utc>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<DateTime<Utc>>,
+}
+
+/// How far ahead a request may be placed.
+pub const MAX_LEAD_DAYS: i64 = 31;
 
 fn default_radius_m() -> f64 {
     30.0
@@ -177,6 +194,40 @@ impl TaskRequest {
                 if !(0.0..=0.9).contains(&value) {
                     return bad(field, format!("{value} is outside 0..0.9"));
                 }
+            }
+        }
+        Ok(())
+    }
+
+    /// Checks the window against the clock: it must not have closed, must
+    /// close after it opens, and must open within [`MAX_LEAD_DAYS`].
+    pub fn check_window(&self, now: DateTime<Utc>) -> Result<(), FieldError> {
+        let Some(window) = self.window else {
+            return Ok(());
+        };
+        let bad = |field, message: String| Err(FieldError { field, message });
+        if let (Some(start), Some(end)) = (window.start, window.end) {
+            if end <= start {
+                return bad(
+                    "window.end",
+                    format!("{end} is not after the start {start}"),
+                );
+            }
+        }
+        if let Some(end) = window.end {
+            if end <= now {
+                return bad(
+                    "window.end",
+                    format!("{end} has already passed (now {now})"),
+                );
+            }
+        }
+        if let Some(start) = window.start {
+            if start > now + chrono::Duration::days(MAX_LEAD_DAYS) {
+                return bad(
+                    "window.start",
+                    format!("{start} is more than {MAX_LEAD_DAYS} days ahead"),
+                );
             }
         }
         Ok(())
@@ -368,6 +419,39 @@ mod tests {
         );
         let error = huge.validate().unwrap_err();
         assert!(error.message.contains("split it"), "{}", error.message);
+    }
+
+    #[test]
+    fn a_window_that_has_closed_or_ends_before_it_starts_is_refused() {
+        let now: DateTime<Utc> = "2026-11-24T08:00:00Z".parse().unwrap();
+        let with = |window: &str| {
+            request(&format!(
+                r#"{{"kind":"point_inspection","geometry":{{"type":"Point","coordinates":[114.4,30.5]}},"alt_m":50,"sensor":"visible","window":{window}}}"#
+            ))
+        };
+        assert!(with(r#"{"end":"2026-11-24T10:00:00Z"}"#)
+            .check_window(now)
+            .is_ok());
+        assert_eq!(
+            with(r#"{"end":"2026-11-24T07:00:00Z"}"#)
+                .check_window(now)
+                .unwrap_err()
+                .field,
+            "window.end"
+        );
+        let inverted = with(r#"{"start":"2026-11-24T12:00:00Z","end":"2026-11-24T11:00:00Z"}"#);
+        assert!(inverted
+            .check_window(now)
+            .unwrap_err()
+            .message
+            .contains("not after"));
+        assert_eq!(
+            with(r#"{"start":"2027-03-01T00:00:00Z"}"#)
+                .check_window(now)
+                .unwrap_err()
+                .field,
+            "window.start"
+        );
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::{config, point_task, wait_for_state, Api};
 use geo::{Destination, Distance, Haversine, Point};
+use serde_json::json;
 use skyshare::demo::{self, RunningDemo};
 use skyshare::region::Region;
 
@@ -184,6 +185,11 @@ async fn bad_requests_are_refused_with_where_and_nothing_stored() {
         (token.clone(), r#"{"kind":"area_survey","geometry":{"type":"Polygon","coordinates":[[[114.40,30.50],[114.401,30.50],[114.401,30.501]]]},"alt_m":40,"sensor":"visible"}"#.into(), 422, "geometry.coordinates"),
         (token.clone(), r#"{"kind":"point_inspection","geometry":{"type":"Point","coordinates":[114.4,30.5]},"alt_m":40,"sensor":"visible","colour":"red"}"#.into(), 400, "colour"),
         (token.clone(), "{not json".into(), 400, "body"),
+        (token.clone(), r#"{"kind":"point_inspection","geometry":{"type":"Point","coordinates":[114.4,30.5]},"alt_m":40,"sensor":"visible","window":{"end":"2020-01-01T00:00:00Z"}}"#.into(), 422, "window.end"),
+        // A 1.5 km² block at 40 m needs many battery loads; a 10-minute
+        // window cannot hold them.
+        (token.clone(), json!({"kind":"area_survey","geometry":{"type":"Polygon","coordinates":[[[114.40,30.50],[114.413,30.50],[114.413,30.511],[114.40,30.511],[114.40,30.50]]]},"alt_m":40,"sensor":"visible",
+                               "window":{"end": (chrono::Utc::now() + chrono::Duration::minutes(10)).to_rfc3339()}}).to_string(), 422, "window.end"),
         ("wrong-token".into(), point_task(114.40, 30.50, "visible"), 401, "header Authorization"),
     ];
     for (tok, body, want, at) in cases {

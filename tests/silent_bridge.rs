@@ -134,6 +134,7 @@ async fn a_command_without_reply_fails_the_task_with_a_reason() {
                 photos: 1,
                 width_m: None,
                 overlap: None,
+                window: None,
             },
         )
         .await
