@@ -277,7 +277,7 @@ pub fn plan_round(
                 take_off_in_s: take_off_s,
             },
             Outlook::Planned { .. } => continue,
-            Outlook::Held(hold) => Forecast::Held(explain(&hold, &waiting[t], ready)),
+            Outlook::Held(hold) => Forecast::Held(explain(&hold, waiting[t], ready)),
         };
         round.forecasts.insert(waiting[t].id.clone(), forecast);
     }
