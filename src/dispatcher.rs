@@ -29,7 +29,7 @@ use crate::region::{Dock, Region};
 use crate::scheduling::{self, Forecast, Launch, Ready, Waiting};
 
 use crate::store::{ImageRow, Store, StoreError, TaskRow};
-use crate::task::{TaskRequest, TaskState, Work};
+use crate::task::{Priority, TaskRequest, TaskState, Work};
 
 /// A drone the dispatcher knows: its id and what it carries.
 #[derive(Debug, Clone)]
@@ -76,6 +76,8 @@ struct DroneLive {
     telemetry_at: Option<Instant>,
     flight: Option<Flight>,
     mission_completed: bool,
+    /// Sent home to free it for this emergency task.
+    recalled_for: Option<String>,
 }
 
 /// One sortie: its tasks in the order flown, and which mission items are
@@ -178,6 +180,8 @@ const PLANNING_BUDGET: Duration = Duration::from_millis(40);
 enum Purpose {
     Upload,
     Start,
+    /// Return to the dock to be free for an emergency.
+    Recall,
 }
 
 #[derive(Debug, Clone)]
@@ -725,10 +729,14 @@ impl Dispatcher {
                     .await?;
             }
             EventBody::Landed { .. } => {
-                let (flight, completed) = {
+                let (flight, completed, recalled_for) = {
                     let mut fleet = self.fleet.lock().expect("fleet");
                     let live = fleet.entry(drone.to_owned()).or_default();
-                    let done = (live.flight.take(), live.mission_completed);
+                    let done = (
+                        live.flight.take(),
+                        live.mission_completed,
+                        live.recalled_for.take(),
+                    );
                     live.mission_completed = false;
                     done
                 };
@@ -736,8 +744,24 @@ impl Dispatcher {
                     if task.finished {
                         continue;
                     }
-                    match task.leg {
-                        Some(leg) if completed => self.finish_leg(drone, &task.id, leg).await?,
+                    match (task.leg, &recalled_for) {
+                        (Some(leg), None) if completed => {
+                            self.finish_leg(drone, &task.id, leg).await?
+                        }
+                        (_, Some(emergency)) if !completed => {
+                            let reason = format!(
+                                "drone {drone} was recalled for emergency task {emergency}; re-queued"
+                            );
+                            self.store
+                                .set_task_state(
+                                    &task.id,
+                                    TaskState::Queued.as_str(),
+                                    Some(&reason),
+                                    None,
+                                    now,
+                                )
+                                .await?;
+                        }
                         _ => {
                             self.settle_after_landing(drone, &task.id, completed)
                                 .await?
@@ -884,10 +908,20 @@ impl Dispatcher {
                     "flight started"
                 );
             }
+            (CommandState::Succeeded, Purpose::Recall) => {
+                tracing::info!(drone = pending.drone_id, "recalled drone is returning");
+            }
+            (state, Purpose::Recall) => {
+                // Let a later round try again, with this drone or another.
+                tracing::warn!(drone = pending.drone_id, ?state, message = ?reply.message, "recall refused");
+                if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&pending.drone_id) {
+                    live.recalled_for = None;
+                }
+            }
             (state, purpose) => {
                 let step = match purpose {
                     Purpose::Upload => "take the mission",
-                    Purpose::Start => "start the mission",
+                    Purpose::Start | Purpose::Recall => "start the mission",
                 };
                 let reason = format!(
                     "drone {} could not {step}: {} ({})",
@@ -1137,11 +1171,23 @@ impl Dispatcher {
         for launch in &round.launches {
             self.launch(launch, &visits, &candidates).await?;
         }
+        let mut recalls: HashMap<String, String> = HashMap::new();
+        for w in waiting.iter().filter(|w| w.priority == Priority::Emergency) {
+            if matches!(round.forecasts.get(&w.id), Some(Forecast::Held(_))) {
+                if let Some(drone) = self.recall_for(w).await? {
+                    recalls.insert(w.id.clone(), drone);
+                }
+            }
+        }
         for task in &queued {
             let Some(forecast) = round.forecasts.get(&task.id) else {
                 continue;
             };
             let why = match forecast {
+                _ if recalls.contains_key(&task.id) => format!(
+                    "drone {} is being recalled from routine work to fly it",
+                    recalls[&task.id]
+                ),
                 Forecast::Later {
                     drone,
                     take_off_in_s,
@@ -1158,6 +1204,76 @@ impl Dispatcher {
             }
         }
         Ok(())
+    }
+
+    /// Emergency work nothing ready can fly: send home the nearest drone
+    /// carrying its sensor whose sortie holds no emergency, so the next
+    /// rounds can give it the emergency once it has landed. Its unfinished
+    /// tasks go back to the queue. Returns the drone recalled for `task`,
+    /// now or in an earlier round.
+    async fn recall_for(&self, task: &Waiting) -> Result<Option<String>, StoreError> {
+        let flying: Vec<(String, Point, Vec<String>)> = {
+            let fleet = self.fleet.lock().expect("fleet");
+            if let Some((id, _)) = fleet
+                .iter()
+                .find(|(_, l)| l.recalled_for.as_deref() == Some(task.id.as_str()))
+            {
+                return Ok(Some(id.clone()));
+            }
+            self.config
+                .drones
+                .iter()
+                .filter(|d| d.sensors.contains(&task.sensor))
+                .filter_map(|d| {
+                    let live = fleet.get(&d.id)?;
+                    let flight = live.flight.as_ref()?;
+                    let t = live.telemetry.as_ref()?;
+                    (live.online && live.recalled_for.is_none()).then(|| {
+                        (
+                            d.id.clone(),
+                            Point::new(t.lon_deg, t.lat_deg),
+                            flight.task_ids(),
+                        )
+                    })
+                })
+                .collect()
+        };
+        let mut best: Option<(f64, String)> = None;
+        'drones: for (drone, at, tasks) in flying {
+            for id in &tasks {
+                let emergency = self.store.task(id).await?.is_some_and(|row| {
+                    serde_json::from_value::<TaskRequest>(row.request)
+                        .is_ok_and(|r| r.priority == Priority::Emergency)
+                });
+                if emergency {
+                    continue 'drones;
+                }
+            }
+            use geo::{Distance, Haversine};
+            let distance = Haversine.distance(at, task.site);
+            if best.as_ref().is_none_or(|(d, _)| distance < *d) {
+                best = Some((distance, drone));
+            }
+        }
+        let Some((_, drone)) = best else {
+            return Ok(None);
+        };
+        if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&drone) {
+            live.recalled_for = Some(task.id.clone());
+        }
+        tracing::warn!(
+            drone,
+            emergency = task.id,
+            "recalling a drone for emergency work"
+        );
+        self.send(
+            &drone,
+            Vec::new(),
+            CommandBody::ReturnToLaunch,
+            Purpose::Recall,
+        )
+        .await;
+        Ok(Some(drone))
     }
 
     /// Plan the sortie's mission, check it against the airspace, and send
