@@ -52,6 +52,38 @@ const DEFAULT_STREAMS: [(u32, Duration); 11] = [
     (FENCE_STATUS_ID, Duration::from_secs(1)),
 ];
 
+/// A fleet dispatcher's minimum: position at 4 Hz, status at 1 Hz.
+const FLEET_STREAMS: [(u32, Duration); 3] = [
+    (HEARTBEAT_ID, Duration::from_secs(1)),
+    (GLOBAL_POSITION_INT_ID, Duration::from_millis(250)),
+    (SYS_STATUS_ID, Duration::from_secs(1)),
+];
+
+/// Which messages are streamed without being asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StreamSet {
+    /// What a PX4 sends a ground station on a normal link (the default).
+    #[default]
+    Full,
+    /// HEARTBEAT and SYS_STATUS at 1 Hz, GLOBAL_POSITION_INT at 4 Hz; more on
+    /// request (SET_MESSAGE_INTERVAL, REQUEST_MESSAGE). For large fleets.
+    Fleet,
+}
+
+impl std::str::FromStr for StreamSet {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "full" => Ok(StreamSet::Full),
+            "fleet" => Ok(StreamSet::Fleet),
+            other => Err(format!(
+                "unknown stream set `{other}`; expected `full` or `fleet`"
+            )),
+        }
+    }
+}
+
 /// PX4 v1.15.0 release, encoded as PX4 does (major, minor, patch, type 255 = release).
 const FLIGHT_SW_VERSION: u32 = 0x010F_00FF;
 
@@ -91,8 +123,16 @@ pub struct StreamSchedule {
 
 impl StreamSchedule {
     pub fn new(now: Instant) -> Self {
+        StreamSchedule::with_set(now, StreamSet::Full)
+    }
+
+    pub fn with_set(now: Instant, set: StreamSet) -> Self {
+        let streams: &[(u32, Duration)] = match set {
+            StreamSet::Full => &DEFAULT_STREAMS,
+            StreamSet::Fleet => &FLEET_STREAMS,
+        };
         StreamSchedule {
-            streams: DEFAULT_STREAMS
+            streams: streams
                 .iter()
                 .map(|(message_id, interval)| Stream {
                     message_id: *message_id,
@@ -117,6 +157,18 @@ impl StreamSchedule {
             }
         }
         due
+    }
+
+    /// Shift every stream's first slot by `phase` (0..1) of its interval, so a
+    /// fleet started at one instant does not send in synchronised bursts
+    /// (real drones boot at different times).
+    pub fn stagger(&mut self, phase: f64, now: Instant) {
+        let phase = phase.clamp(0.0, 1.0);
+        for stream in &mut self.streams {
+            if let Some(interval) = stream.interval {
+                stream.next_due = now + interval.mul_f64(phase);
+            }
+        }
     }
 
     /// When the next stream is due, if any is enabled.
