@@ -246,7 +246,15 @@ fn run(args: Args) -> anyhow::Result<()> {
     );
     let mut largest_held = None;
     for drones in sizes {
-        let outcome = measure(&args, drones)?;
+        let outcome = match measure(&args, drones) {
+            Ok(outcome) => outcome,
+            Err(error) => {
+                // Usually the open-file limit (one socket per drone): say so
+                // and keep the sizes measured so far.
+                println!("{drones:>7} cannot run: {error:#} (raise `ulimit -n`?)");
+                break;
+            }
+        };
         let held = outcome.held(args.tolerance);
         println!(
             "{:>7} {:>9.1}% {:>9.1}% {:>9.1}% {:>13.0} {:>8.2} {:>8} {:>5}",
