@@ -86,6 +86,8 @@ impl std::str::FromStr for StreamSet {
 
 /// PX4 v1.15.0 release, encoded as PX4 does (major, minor, patch, type 255 = release).
 const FLIGHT_SW_VERSION: u32 = 0x010F_00FF;
+/// ArduCopter 4.5.7 release, in ArduPilot's packing (major, minor, patch, type 255 = official).
+const ARDUCOPTER_SW_VERSION: u32 = 0x0405_07FF;
 
 /// Sensors a healthy PX4 multirotor reports present, enabled and healthy.
 const SENSORS: u32 = 1 // 3D gyro
@@ -534,7 +536,10 @@ pub fn autopilot_version(vehicle: &Vehicle) -> MavMessage {
             | param_encoding(vehicle.profile()),
         // Stable per vehicle so ground stations can recognise it across restarts.
         uid: 0x5359_4D00_0000_0000 | u64::from(vehicle.system_id()),
-        flight_sw_version: FLIGHT_SW_VERSION,
+        flight_sw_version: match vehicle.profile() {
+            AutopilotProfile::Px4 => FLIGHT_SW_VERSION,
+            AutopilotProfile::ArduPilot => ARDUCOPTER_SW_VERSION,
+        },
         middleware_sw_version: 0,
         os_sw_version: 0,
         board_version: 0,

@@ -1155,7 +1155,13 @@ impl Vehicle {
         }
         self.battery_stage = reached;
         let action = settings.stages[reached - 1].1;
-        let (severity, what) = match reached {
+        // ArduPilot has two stages; its third repeats the second.
+        let stage_name = if reached == 3 && settings.stages[2] == settings.stages[1] {
+            2
+        } else {
+            reached
+        };
+        let (severity, what) = match stage_name {
             1 => (MavSeverity::MAV_SEVERITY_WARNING, "Low battery"),
             2 => (MavSeverity::MAV_SEVERITY_CRITICAL, "Critical battery"),
             _ => (MavSeverity::MAV_SEVERITY_EMERGENCY, "Emergency battery"),
@@ -1924,6 +1930,35 @@ mod tests {
             vehicle.take_events()
         };
         assert!(status_texts(&events).contains(&"Data link regained".to_string()));
+    }
+
+    #[test]
+    fn arducopter_low_then_critical_voltage_returns_then_lands_after_the_timer() {
+        let mut vehicle = Vehicle::new(VehicleConfig {
+            profile: AutopilotProfile::ArduPilot,
+            ..vehicle().config.clone()
+        });
+        vehicle.set_mode(FlightMode::Guided).unwrap();
+        vehicle.arm(false).unwrap();
+        vehicle.guided_takeoff(15.0).unwrap();
+        run_for(&mut vehicle, 12.0);
+        assert_eq!(vehicle.mode(), FlightMode::Guided);
+        assert_eq!(vehicle.landed_state(), LandedState::InAir);
+        // ~21.3 V under hover load: below BATT_LOW_VOLT (21.6 V), above BATT_CRT_VOLT (21.0 V).
+        vehicle.set_battery_fraction(0.2);
+        run_for(&mut vehicle, 5.0);
+        assert_eq!(
+            vehicle.mode(),
+            FlightMode::Guided,
+            "BATT_LOW_TIMER (10 s) not yet run out"
+        );
+        let events = run_for(&mut vehicle, 6.0);
+        assert_eq!(vehicle.mode(), FlightMode::ReturnToLaunch);
+        assert!(status_texts(&events).contains(&"Low battery, returning".to_string()));
+        vehicle.set_battery_fraction(0.01);
+        let events = run_for(&mut vehicle, 11.0);
+        assert_eq!(vehicle.mode(), FlightMode::Land);
+        assert!(status_texts(&events).contains(&"Critical battery, landing".to_string()));
     }
 
     #[test]
