@@ -1,5 +1,5 @@
-//! Software-in-the-loop fleet: N simulated PX4 multirotors, each speaking
-//! MAVLink 2 on its own UDP port.
+//! Software-in-the-loop fleet: N simulated multirotors (PX4 or ArduCopter on
+//! the wire), each speaking MAVLink 2 on its own UDP port.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), simulator::SimError> {
@@ -24,8 +24,12 @@
 //! landing), [`flight`] the kinematics, [`battery`] the energy model,
 //! [`camera`] image capture, [`mission`] the plan transfer protocol,
 //! [`commands`] the command protocol, [`telemetry`] the outgoing messages and
-//! their schedule, [`autopilot`] wires these into MAVLink-in/MAVLink-out, and
-//! [`link`] decodes datagrams. Only this file touches sockets and clocks.
+//! their schedule, [`params`] the parameter set that drives the failsafes,
+//! [`fence`] geofence and rally plans, [`faults`] scenarios and the link
+//! model, [`noise`] seeded randomness, [`profile`] PX4 vs ArduCopter,
+//! [`autopilot`] wires these into MAVLink-in/MAVLink-out, and [`link`]
+//! decodes datagrams. Only this file touches sockets and clocks (real time,
+//! speed-up, or lockstep).
 
 pub mod autopilot;
 pub mod battery;

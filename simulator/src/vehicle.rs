@@ -1407,6 +1407,12 @@ impl Vehicle {
         {
             self.current_seq = self.first_mission_seq();
         }
+        if matches!(
+            self.mission_state,
+            MissionState::NotStarted | MissionState::Complete
+        ) {
+            self.status(MavSeverity::MAV_SEVERITY_INFO, "Mission started");
+        }
         self.mission_state = MissionState::Active;
         self.item_phase = ItemPhase::Pending;
         self.events.push(VehicleEvent::MissionCurrentChanged);
@@ -1768,6 +1774,14 @@ mod tests {
             })
             .collect();
         assert_eq!(reached, vec![0, 1, 2, 3]);
+        let texts = status_texts(&events);
+        assert_eq!(
+            texts,
+            vec![
+                "Mission started".to_string(),
+                "Mission finished".to_string()
+            ]
+        );
         let capture = events
             .iter()
             .find_map(|event| match event {
