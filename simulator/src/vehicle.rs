@@ -26,8 +26,6 @@ pub const ALTITUDE_ACCEPTANCE_M: f64 = 0.8;
 pub const DEFAULT_TAKEOFF_ALT_M: f64 = 10.0;
 /// Closer than this to home, RTL descends where it is (PX4 RTL_MIN_DIST).
 pub const RTL_MIN_DISTANCE_M: f64 = 5.0;
-/// PX4 COM_DISARM_LAND: disarm this long after touchdown.
-pub const DISARM_AFTER_LANDING_S: f64 = 2.0;
 /// Parked closer than this to home, the vehicle sits on its dock and charges.
 pub const DOCK_RADIUS_M: f64 = 5.0;
 /// MAV_CMD_COMPONENT_ARM_DISARM param2 magic that skips checks.
@@ -1285,11 +1283,10 @@ impl Vehicle {
         if let Some(touchdown_at_s) = self.touchdown_at_s {
             if self.armed
                 && self.on_ground
-                && self.sim_time_s - touchdown_at_s
-                    >= self
-                        .settings
-                        .disarm_after_landing_s
-                        .unwrap_or(DISARM_AFTER_LANDING_S)
+                && self
+                    .settings
+                    .disarm_after_landing_s
+                    .is_some_and(|delay_s| self.sim_time_s - touchdown_at_s >= delay_s)
             {
                 self.set_armed(false);
                 self.touchdown_at_s = None;
