@@ -246,7 +246,7 @@ pub fn heartbeat(vehicle: &Vehicle) -> MavMessage {
     if vehicle.is_armed() {
         base_mode |= MavModeFlag::MAV_MODE_FLAG_SAFETY_ARMED;
     }
-    let system_status = if vehicle.battery().charge_state() == ChargeState::Emergency
+    let system_status = if vehicle.battery_charge_state() == ChargeState::Emergency
         && vehicle.landed_state() != LandedState::OnGround
     {
         MavState::MAV_STATE_CRITICAL
@@ -393,7 +393,7 @@ pub fn sys_status(vehicle: &Vehicle) -> MavMessage {
         health &= !SENSOR_MOTOR_OUTPUTS;
     }
     if matches!(
-        battery.charge_state(),
+        vehicle.battery_charge_state(),
         ChargeState::Critical | ChargeState::Emergency
     ) {
         health &= !SENSOR_BATTERY;
@@ -427,7 +427,7 @@ pub fn battery_status(vehicle: &Vehicle) -> MavMessage {
     for cell in voltages.iter_mut().take(CELL_COUNT) {
         *cell = cell_mv;
     }
-    let charge_state = match battery.charge_state() {
+    let charge_state = match vehicle.battery_charge_state() {
         ChargeState::Ok => MavBatteryChargeState::MAV_BATTERY_CHARGE_STATE_OK,
         ChargeState::Low => MavBatteryChargeState::MAV_BATTERY_CHARGE_STATE_LOW,
         ChargeState::Critical => MavBatteryChargeState::MAV_BATTERY_CHARGE_STATE_CRITICAL,

@@ -5,7 +5,7 @@
 
 use mavlink::dialects::ardupilotmega::{MavCmd, MavSeverity};
 
-use crate::battery::Battery;
+use crate::battery::{Battery, ChargeState};
 use crate::camera::{self, Camera, Capture};
 use crate::faults::Fault;
 use crate::fence::{Breach, Geofence};
@@ -381,6 +381,24 @@ impl Vehicle {
             here.north_m + north,
             here.up_m + up,
         ))
+    }
+
+    /// The battery's state as the failsafes judge it: by the configured
+    /// thresholds (fraction for PX4, voltage for ArduCopter).
+    pub fn battery_charge_state(&self) -> ChargeState {
+        if self.battery.charge_state() == ChargeState::Charging {
+            return ChargeState::Charging;
+        }
+        let [low, critical, emergency] = self.settings.battery.stages;
+        if emergency != critical && self.battery_below(emergency.0) {
+            ChargeState::Emergency
+        } else if self.battery_below(critical.0) {
+            ChargeState::Critical
+        } else if self.battery_below(low.0) {
+            ChargeState::Low
+        } else {
+            ChargeState::Ok
+        }
     }
 
     pub fn has_gps_fix(&self) -> bool {
@@ -1899,6 +1917,17 @@ mod tests {
         let events = run_for(&mut vehicle, 1.0);
         assert_eq!(vehicle.mode(), FlightMode::Land);
         assert!(status_texts(&events).contains(&"Emergency battery, landing".to_string()));
+    }
+
+    #[test]
+    fn reported_charge_state_follows_the_threshold_parameters() {
+        let mut vehicle = vehicle();
+        vehicle.set_battery_fraction(0.25);
+        assert_eq!(vehicle.battery_charge_state(), ChargeState::Ok);
+        vehicle.apply_settings(px4_settings(&[("BAT_LOW_THR", 0.3)]));
+        assert_eq!(vehicle.battery_charge_state(), ChargeState::Low);
+        vehicle.set_battery_fraction(0.04);
+        assert_eq!(vehicle.battery_charge_state(), ChargeState::Emergency);
     }
 
     #[test]
