@@ -116,6 +116,10 @@ pub struct Autopilot {
 
 impl Autopilot {
     pub fn new(vehicle: Vehicle, now: Instant) -> Self {
+        Autopilot::with_streams(vehicle, now, telemetry::StreamSet::Full)
+    }
+
+    pub fn with_streams(vehicle: Vehicle, now: Instant, streams: telemetry::StreamSet) -> Self {
         let vehicle_profile = vehicle.profile();
         let link_seed = vehicle.seed() ^ u64::from(vehicle.system_id());
         Autopilot {
@@ -123,7 +127,7 @@ impl Autopilot {
             transfer: MissionTransfer::default(),
             fence: Plan::default(),
             rally: Plan::default(),
-            streams: StreamSchedule::new(now),
+            streams: StreamSchedule::with_set(now, streams),
             ignored: IgnoredInput::default(),
             params: Params::new(vehicle_profile),
             faults: FaultSchedule::default(),
@@ -169,6 +173,11 @@ impl Autopilot {
     /// transfer is waiting for a retry), or may sleep until the next stream.
     pub fn is_active(&self) -> bool {
         !self.vehicle.is_idle() || self.transfer.is_uploading()
+    }
+
+    /// Spread this vehicle's streams over their intervals (see [`StreamSchedule::stagger`]).
+    pub fn stagger_streams(&mut self, phase: f64, now: Instant) {
+        self.streams.stagger(phase, now);
     }
 
     /// When the next telemetry stream is due.

@@ -151,6 +151,9 @@ impl From<Result<(), Refusal>> for CommandOutcome {
 }
 
 /// Carry out `request` on `vehicle`.
+// REQUEST_AUTOPILOT_CAPABILITIES and GET_HOME_POSITION are superseded by
+// REQUEST_MESSAGE but still sent by older ground stations.
+#[allow(deprecated)]
 pub fn execute(
     vehicle: &mut Vehicle,
     streams: &mut StreamSchedule,
@@ -269,6 +272,15 @@ pub fn execute(
             vehicle.set_trigger_distance(f64::from(request.param1), request.param3 >= 1.0);
             accepted
         }
+        // Older ground stations ask with these instead of REQUEST_MESSAGE.
+        MavCmd::MAV_CMD_REQUEST_AUTOPILOT_CAPABILITIES => CommandOutcome {
+            result: MAV_RESULT_ACCEPTED,
+            requested_message_id: Some(telemetry::AUTOPILOT_VERSION_ID),
+        },
+        MavCmd::MAV_CMD_GET_HOME_POSITION => CommandOutcome {
+            result: MAV_RESULT_ACCEPTED,
+            requested_message_id: Some(telemetry::HOME_POSITION_ID),
+        },
         MavCmd::MAV_CMD_REQUEST_MESSAGE => {
             let message_id = request.param1 as u32;
             if request.param1 >= 0.0 && telemetry::message_for(vehicle, message_id).is_some() {

@@ -1,5 +1,5 @@
-//! Software-in-the-loop fleet: N simulated PX4 multirotors, each speaking
-//! MAVLink 2 on its own UDP port.
+//! Software-in-the-loop fleet: N simulated multirotors (PX4 or ArduCopter on
+//! the wire), each speaking MAVLink 2 on its own UDP port.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), simulator::SimError> {
@@ -24,8 +24,12 @@
 //! landing), [`flight`] the kinematics, [`battery`] the energy model,
 //! [`camera`] image capture, [`mission`] the plan transfer protocol,
 //! [`commands`] the command protocol, [`telemetry`] the outgoing messages and
-//! their schedule, [`autopilot`] wires these into MAVLink-in/MAVLink-out, and
-//! [`link`] decodes datagrams. Only this file touches sockets and clocks.
+//! their schedule, [`params`] the parameter set that drives the failsafes,
+//! [`fence`] geofence and rally plans, [`faults`] scenarios and the link
+//! model, [`noise`] seeded randomness, [`profile`] PX4 vs ArduCopter,
+//! [`autopilot`] wires these into MAVLink-in/MAVLink-out, and [`link`]
+//! decodes datagrams. Only this file touches sockets and clocks (real time,
+//! speed-up, or lockstep).
 
 pub mod autopilot;
 pub mod battery;
@@ -64,6 +68,7 @@ use crate::vehicle::{Vehicle, VehicleConfig};
 pub use crate::faults::{Fault, Scenario};
 pub use crate::geo::GeoPoint;
 pub use crate::profile::AutopilotProfile;
+pub use crate::telemetry::StreamSet;
 
 /// How often a vehicle that is flying (or transferring a plan) wakes to step
 /// physics and send due streams (wall clock).
@@ -128,6 +133,12 @@ pub struct SimOptions {
     /// Allow vehicles on different ports to share a system id (a real fleet
     /// of separately linked drones often does; needed beyond 255 vehicles).
     pub shared_system_ids: bool,
+    /// Messages streamed unasked.
+    pub streams: StreamSet,
+    /// Pack the stream messages due at one instant into one datagram (MAVLink
+    /// over UDP allows several frames per datagram; pymavlink, QGroundControl
+    /// and MAVSDK read them). Fewer system calls for very large fleets.
+    pub batch_streams: bool,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -242,6 +253,8 @@ pub struct Simulator {
     scenario: Scenario,
     handle: SimHandle,
     lockstep: Option<Lockstep>,
+    streams: StreamSet,
+    batch_streams: bool,
 }
 
 struct BoundVehicle {
@@ -250,6 +263,8 @@ struct BoundVehicle {
     socket: UdpSocket,
     address: SocketAddr,
     control: mpsc::UnboundedReceiver<Control>,
+    /// Subscribed at bind time, so an advance made before `run` is not missed.
+    lockstep_target: Option<watch::Receiver<f64>>,
 }
 
 impl Simulator {
@@ -290,6 +305,7 @@ impl Simulator {
                 socket,
                 address,
                 control,
+                lockstep_target: None,
             });
         }
         let lockstep = (options.clock == ClockMode::Lockstep).then(|| Lockstep {
@@ -301,6 +317,11 @@ impl Simulator {
                 progress: Notify::new(),
             }),
         });
+        if let Some(lockstep) = &lockstep {
+            for vehicle in &mut vehicles {
+                vehicle.lockstep_target = Some(lockstep.shared.target_s.subscribe());
+            }
+        }
         Ok(Simulator {
             vehicles,
             speedup: config.speedup,
@@ -316,6 +337,8 @@ impl Simulator {
                 vehicles: Arc::new(controls),
             },
             lockstep,
+            streams: options.streams,
+            batch_streams: options.batch_streams,
         })
     }
 
@@ -368,21 +391,24 @@ impl Simulator {
                 address = %bound.address,
                 "vehicle ready"
             );
-            let mut autopilot = Autopilot::new(vehicle, start);
+            let mut autopilot = Autopilot::with_streams(vehicle, start, self.streams);
+            // Golden-ratio spacing spreads any number of vehicles evenly.
+            autopilot.stagger_streams((index as f64 * 0.618_033_988_75).fract(), start);
             autopilot.schedule_faults(self.scenario.for_vehicle(&bound.spec.name));
-            let clock = match &self.lockstep {
-                Some(lockstep) => Clock::Lockstep {
+            let clock = match (&self.lockstep, bound.lockstep_target) {
+                (Some(lockstep), Some(target_s)) => Clock::Lockstep {
                     start,
-                    target_s: lockstep.shared.target_s.subscribe(),
+                    target_s,
                     shared: lockstep.shared.clone(),
                     index,
                 },
-                None => Clock::RealTime {
+                _ => Clock::RealTime {
                     start,
                     speedup: self.speedup,
                 },
             };
             tasks.spawn(fly(
+                self.batch_streams,
                 autopilot,
                 bound.socket,
                 bound.control,
@@ -518,6 +544,7 @@ enum Delayed {
 
 /// The socket side of one vehicle: receive, tick, send.
 async fn fly(
+    batch_streams: bool,
     mut autopilot: Autopilot,
     socket: UdpSocket,
     mut control: mpsc::UnboundedReceiver<Control>,
@@ -534,6 +561,7 @@ async fn fly(
         sequence: 0,
         peers: Peers::with_fixed(ground_stations),
         delayed: VecDeque::new(),
+        batch_streams,
     };
     let mut buffer = vec![0u8; MAX_DATAGRAM_BYTES];
     let mut control_open = true;
@@ -637,6 +665,7 @@ struct LinkSide<'a> {
     peers: Peers,
     /// (due simulated time, datagram), in arrival order.
     delayed: VecDeque<(f64, Delayed)>,
+    batch_streams: bool,
 }
 
 impl LinkSide<'_> {
@@ -673,7 +702,68 @@ impl LinkSide<'_> {
             tracing::info!(vehicle = %self.name, peer = %gone, "ground station silent, streams stopped");
         }
         let outbound = autopilot.poll(now);
-        self.send_all(autopilot, outbound).await;
+        if self.batch_streams {
+            self.send_batched(autopilot, outbound).await;
+        } else {
+            self.send_all(autopilot, outbound).await;
+        }
+    }
+
+    /// Streams to all peers packed into as few datagrams as fit a typical MTU.
+    async fn send_batched(&mut self, autopilot: &mut Autopilot, outbound: Vec<Outbound>) {
+        const BATCH_BYTES: usize = 1200;
+        let mut batch = Vec::with_capacity(BATCH_BYTES + 300);
+        for message in outbound {
+            match (&message.to, &message.message) {
+                (Recipient::AllPeers, OutMessage::Mav(mav)) => {
+                    let header = self.next_header();
+                    batch.extend(link::encode(header, mav));
+                    if batch.len() >= BATCH_BYTES {
+                        self.send_bytes_to_peers(autopilot, &batch).await;
+                        batch.clear();
+                    }
+                }
+                _ => self.send(autopilot, message).await,
+            }
+        }
+        if !batch.is_empty() {
+            self.send_bytes_to_peers(autopilot, &batch).await;
+        }
+    }
+
+    fn next_header(&mut self) -> MavHeader {
+        let header = MavHeader {
+            system_id: u32::from(self.system_id),
+            component_id: AUTOPILOT_COMPONENT_ID,
+            sequence: self.sequence,
+        };
+        self.sequence = self.sequence.wrapping_add(1);
+        header
+    }
+
+    async fn send_bytes_to_peers(&mut self, autopilot: &mut Autopilot, bytes: &[u8]) {
+        let addresses: Vec<SocketAddr> = self.peers.addresses().copied().collect();
+        for address in addresses {
+            self.deliver(autopilot, bytes, address).await;
+        }
+    }
+
+    /// One datagram through the link model.
+    async fn deliver(&mut self, autopilot: &mut Autopilot, bytes: &[u8], address: SocketAddr) {
+        match autopilot.link_admit() {
+            Delivery::Deliver => self.send_to(bytes, address).await,
+            Delivery::Delay(delay_s) => {
+                let due_s = autopilot.vehicle().sim_time_s() + delay_s;
+                self.delay(
+                    due_s,
+                    Delayed::Outbound {
+                        bytes: bytes.to_vec(),
+                        to: address,
+                    },
+                );
+            }
+            Delivery::Drop => {}
+        }
     }
 
     async fn receive(
@@ -708,12 +798,7 @@ impl LinkSide<'_> {
         if outbound.to == Recipient::AllPeers && self.peers.is_empty() {
             return;
         }
-        let header = MavHeader {
-            system_id: u32::from(self.system_id),
-            component_id: AUTOPILOT_COMPONENT_ID,
-            sequence: self.sequence,
-        };
-        self.sequence = self.sequence.wrapping_add(1);
+        let header = self.next_header();
         let bytes = match &outbound.message {
             OutMessage::Mav(message) => link::encode(header, message),
             OutMessage::UnknownCommandAck {
@@ -732,20 +817,7 @@ impl LinkSide<'_> {
             Recipient::AllPeers => self.peers.addresses().copied().collect(),
         };
         for address in addresses {
-            match autopilot.link_admit() {
-                Delivery::Deliver => self.send_to(&bytes, address).await,
-                Delivery::Delay(delay_s) => {
-                    let due_s = autopilot.vehicle().sim_time_s() + delay_s;
-                    self.delay(
-                        due_s,
-                        Delayed::Outbound {
-                            bytes: bytes.clone(),
-                            to: address,
-                        },
-                    );
-                }
-                Delivery::Drop => {}
-            }
+            self.deliver(autopilot, &bytes, address).await;
         }
     }
 

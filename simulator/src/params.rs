@@ -82,7 +82,6 @@ const ARDUPILOT_PARAMS: &[ParamDef] = &[
     // 0 disabled, 1 RTL, 3/4 SmartRTL variants (as RTL / land), 5 land.
     int("FS_GCS_ENABLE", 0.0, 0.0, 5.0),
     real("FS_GCS_TIMEOUT", 5.0, 2.0, 120.0),
-    real("PILOT_TKOFF_ALT", 1000.0, 0.0, 1000.0),
     real("RTL_ALT", 3000.0, 200.0, 30_000.0),
     real("WPNAV_SPEED", 1200.0, 20.0, 2000.0),
 ];
@@ -325,7 +324,9 @@ impl Params {
                     return_altitude_m: get("RTL_RETURN_ALT"),
                     takeoff_altitude_m: Some(get("MIS_TAKEOFF_ALT")),
                     cruise_speed_mps: get("MPC_XY_CRUISE"),
-                    disarm_after_landing_s: positive(get("COM_DISARM_LAND")),
+                    // -1 switches automatic disarming off.
+                    disarm_after_landing_s: (get("COM_DISARM_LAND") >= 0.0)
+                        .then(|| get("COM_DISARM_LAND")),
                 }
             }
             AutopilotProfile::ArduPilot => {
@@ -438,6 +439,17 @@ mod tests {
             Err(ParamError::WrongType { .. })
         ));
         assert_eq!(params.get("RTL_RETURN_ALT"), Some(30.0));
+    }
+
+    #[test]
+    fn disarm_delay_minus_one_or_zero_switches_automatic_disarming_off() {
+        let mut px4 = Params::new(AutopilotProfile::Px4);
+        assert_eq!(px4.settings().disarm_after_landing_s, Some(2.0));
+        px4.set("COM_DISARM_LAND", -1.0).unwrap();
+        assert_eq!(px4.settings().disarm_after_landing_s, None);
+        let mut ardupilot = Params::new(AutopilotProfile::ArduPilot);
+        ardupilot.set("DISARM_DELAY", 0.0).unwrap();
+        assert_eq!(ardupilot.settings().disarm_after_landing_s, None);
     }
 
     #[test]

@@ -52,8 +52,42 @@ const DEFAULT_STREAMS: [(u32, Duration); 11] = [
     (FENCE_STATUS_ID, Duration::from_secs(1)),
 ];
 
+/// A fleet dispatcher's minimum: position at 4 Hz, status at 1 Hz.
+const FLEET_STREAMS: [(u32, Duration); 3] = [
+    (HEARTBEAT_ID, Duration::from_secs(1)),
+    (GLOBAL_POSITION_INT_ID, Duration::from_millis(250)),
+    (SYS_STATUS_ID, Duration::from_secs(1)),
+];
+
+/// Which messages are streamed without being asked for.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum StreamSet {
+    /// What a PX4 sends a ground station on a normal link (the default).
+    #[default]
+    Full,
+    /// HEARTBEAT and SYS_STATUS at 1 Hz, GLOBAL_POSITION_INT at 4 Hz; more on
+    /// request (SET_MESSAGE_INTERVAL, REQUEST_MESSAGE). For large fleets.
+    Fleet,
+}
+
+impl std::str::FromStr for StreamSet {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        match text {
+            "full" => Ok(StreamSet::Full),
+            "fleet" => Ok(StreamSet::Fleet),
+            other => Err(format!(
+                "unknown stream set `{other}`; expected `full` or `fleet`"
+            )),
+        }
+    }
+}
+
 /// PX4 v1.15.0 release, encoded as PX4 does (major, minor, patch, type 255 = release).
 const FLIGHT_SW_VERSION: u32 = 0x010F_00FF;
+/// ArduCopter 4.5.7 release, in ArduPilot's packing (major, minor, patch, type 255 = official).
+const ARDUCOPTER_SW_VERSION: u32 = 0x0405_07FF;
 
 /// Sensors a healthy PX4 multirotor reports present, enabled and healthy.
 const SENSORS: u32 = 1 // 3D gyro
@@ -91,8 +125,16 @@ pub struct StreamSchedule {
 
 impl StreamSchedule {
     pub fn new(now: Instant) -> Self {
+        StreamSchedule::with_set(now, StreamSet::Full)
+    }
+
+    pub fn with_set(now: Instant, set: StreamSet) -> Self {
+        let streams: &[(u32, Duration)] = match set {
+            StreamSet::Full => &DEFAULT_STREAMS,
+            StreamSet::Fleet => &FLEET_STREAMS,
+        };
         StreamSchedule {
-            streams: DEFAULT_STREAMS
+            streams: streams
                 .iter()
                 .map(|(message_id, interval)| Stream {
                     message_id: *message_id,
@@ -117,6 +159,18 @@ impl StreamSchedule {
             }
         }
         due
+    }
+
+    /// Shift every stream's first slot by `phase` (0..1) of its interval, so a
+    /// fleet started at one instant does not send in synchronised bursts
+    /// (real drones boot at different times).
+    pub fn stagger(&mut self, phase: f64, now: Instant) {
+        let phase = phase.clamp(0.0, 1.0);
+        for stream in &mut self.streams {
+            if let Some(interval) = stream.interval {
+                stream.next_due = now + interval.mul_f64(phase);
+            }
+        }
     }
 
     /// When the next stream is due, if any is enabled.
@@ -192,7 +246,7 @@ pub fn heartbeat(vehicle: &Vehicle) -> MavMessage {
     if vehicle.is_armed() {
         base_mode |= MavModeFlag::MAV_MODE_FLAG_SAFETY_ARMED;
     }
-    let system_status = if vehicle.battery().charge_state() == ChargeState::Emergency
+    let system_status = if vehicle.battery_charge_state() == ChargeState::Emergency
         && vehicle.landed_state() != LandedState::OnGround
     {
         MavState::MAV_STATE_CRITICAL
@@ -339,7 +393,7 @@ pub fn sys_status(vehicle: &Vehicle) -> MavMessage {
         health &= !SENSOR_MOTOR_OUTPUTS;
     }
     if matches!(
-        battery.charge_state(),
+        vehicle.battery_charge_state(),
         ChargeState::Critical | ChargeState::Emergency
     ) {
         health &= !SENSOR_BATTERY;
@@ -373,7 +427,7 @@ pub fn battery_status(vehicle: &Vehicle) -> MavMessage {
     for cell in voltages.iter_mut().take(CELL_COUNT) {
         *cell = cell_mv;
     }
-    let charge_state = match battery.charge_state() {
+    let charge_state = match vehicle.battery_charge_state() {
         ChargeState::Ok => MavBatteryChargeState::MAV_BATTERY_CHARGE_STATE_OK,
         ChargeState::Low => MavBatteryChargeState::MAV_BATTERY_CHARGE_STATE_LOW,
         ChargeState::Critical => MavBatteryChargeState::MAV_BATTERY_CHARGE_STATE_CRITICAL,
@@ -482,7 +536,10 @@ pub fn autopilot_version(vehicle: &Vehicle) -> MavMessage {
             | param_encoding(vehicle.profile()),
         // Stable per vehicle so ground stations can recognise it across restarts.
         uid: 0x5359_4D00_0000_0000 | u64::from(vehicle.system_id()),
-        flight_sw_version: FLIGHT_SW_VERSION,
+        flight_sw_version: match vehicle.profile() {
+            AutopilotProfile::Px4 => FLIGHT_SW_VERSION,
+            AutopilotProfile::ArduPilot => ARDUCOPTER_SW_VERSION,
+        },
         middleware_sw_version: 0,
         os_sw_version: 0,
         board_version: 0,

@@ -5,7 +5,7 @@
 
 use mavlink::dialects::ardupilotmega::{MavCmd, MavSeverity};
 
-use crate::battery::Battery;
+use crate::battery::{Battery, ChargeState};
 use crate::camera::{self, Camera, Capture};
 use crate::faults::Fault;
 use crate::fence::{Breach, Geofence};
@@ -26,8 +26,6 @@ pub const ALTITUDE_ACCEPTANCE_M: f64 = 0.8;
 pub const DEFAULT_TAKEOFF_ALT_M: f64 = 10.0;
 /// Closer than this to home, RTL descends where it is (PX4 RTL_MIN_DIST).
 pub const RTL_MIN_DISTANCE_M: f64 = 5.0;
-/// PX4 COM_DISARM_LAND: disarm this long after touchdown.
-pub const DISARM_AFTER_LANDING_S: f64 = 2.0;
 /// Parked closer than this to home, the vehicle sits on its dock and charges.
 pub const DOCK_RADIUS_M: f64 = 5.0;
 /// MAV_CMD_COMPONENT_ARM_DISARM param2 magic that skips checks.
@@ -383,6 +381,24 @@ impl Vehicle {
             here.north_m + north,
             here.up_m + up,
         ))
+    }
+
+    /// The battery's state as the failsafes judge it: by the configured
+    /// thresholds (fraction for PX4, voltage for ArduCopter).
+    pub fn battery_charge_state(&self) -> ChargeState {
+        if self.battery.charge_state() == ChargeState::Charging {
+            return ChargeState::Charging;
+        }
+        let [low, critical, emergency] = self.settings.battery.stages;
+        if emergency != critical && self.battery_below(emergency.0) {
+            ChargeState::Emergency
+        } else if self.battery_below(critical.0) {
+            ChargeState::Critical
+        } else if self.battery_below(low.0) {
+            ChargeState::Low
+        } else {
+            ChargeState::Ok
+        }
     }
 
     pub fn has_gps_fix(&self) -> bool {
@@ -1155,7 +1171,13 @@ impl Vehicle {
         }
         self.battery_stage = reached;
         let action = settings.stages[reached - 1].1;
-        let (severity, what) = match reached {
+        // ArduPilot has two stages; its third repeats the second.
+        let stage_name = if reached == 3 && settings.stages[2] == settings.stages[1] {
+            2
+        } else {
+            reached
+        };
+        let (severity, what) = match stage_name {
             1 => (MavSeverity::MAV_SEVERITY_WARNING, "Low battery"),
             2 => (MavSeverity::MAV_SEVERITY_CRITICAL, "Critical battery"),
             _ => (MavSeverity::MAV_SEVERITY_EMERGENCY, "Emergency battery"),
@@ -1279,11 +1301,10 @@ impl Vehicle {
         if let Some(touchdown_at_s) = self.touchdown_at_s {
             if self.armed
                 && self.on_ground
-                && self.sim_time_s - touchdown_at_s
-                    >= self
-                        .settings
-                        .disarm_after_landing_s
-                        .unwrap_or(DISARM_AFTER_LANDING_S)
+                && self
+                    .settings
+                    .disarm_after_landing_s
+                    .is_some_and(|delay_s| self.sim_time_s - touchdown_at_s >= delay_s)
             {
                 self.set_armed(false);
                 self.touchdown_at_s = None;
@@ -1400,6 +1421,12 @@ impl Vehicle {
             || self.current_seq < self.first_mission_seq()
         {
             self.current_seq = self.first_mission_seq();
+        }
+        if matches!(
+            self.mission_state,
+            MissionState::NotStarted | MissionState::Complete
+        ) {
+            self.status(MavSeverity::MAV_SEVERITY_INFO, "Mission started");
         }
         self.mission_state = MissionState::Active;
         self.item_phase = ItemPhase::Pending;
@@ -1762,6 +1789,14 @@ mod tests {
             })
             .collect();
         assert_eq!(reached, vec![0, 1, 2, 3]);
+        let texts = status_texts(&events);
+        assert_eq!(
+            texts,
+            vec![
+                "Mission started".to_string(),
+                "Mission finished".to_string()
+            ]
+        );
         let capture = events
             .iter()
             .find_map(|event| match event {
@@ -1885,6 +1920,17 @@ mod tests {
     }
 
     #[test]
+    fn reported_charge_state_follows_the_threshold_parameters() {
+        let mut vehicle = vehicle();
+        vehicle.set_battery_fraction(0.25);
+        assert_eq!(vehicle.battery_charge_state(), ChargeState::Ok);
+        vehicle.apply_settings(px4_settings(&[("BAT_LOW_THR", 0.3)]));
+        assert_eq!(vehicle.battery_charge_state(), ChargeState::Low);
+        vehicle.set_battery_fraction(0.04);
+        assert_eq!(vehicle.battery_charge_state(), ChargeState::Emergency);
+    }
+
+    #[test]
     fn battery_thresholds_come_from_parameters() {
         let mut vehicle = vehicle();
         vehicle.apply_settings(px4_settings(&[
@@ -1924,6 +1970,35 @@ mod tests {
             vehicle.take_events()
         };
         assert!(status_texts(&events).contains(&"Data link regained".to_string()));
+    }
+
+    #[test]
+    fn arducopter_low_then_critical_voltage_returns_then_lands_after_the_timer() {
+        let mut vehicle = Vehicle::new(VehicleConfig {
+            profile: AutopilotProfile::ArduPilot,
+            ..vehicle().config.clone()
+        });
+        vehicle.set_mode(FlightMode::Guided).unwrap();
+        vehicle.arm(false).unwrap();
+        vehicle.guided_takeoff(15.0).unwrap();
+        run_for(&mut vehicle, 12.0);
+        assert_eq!(vehicle.mode(), FlightMode::Guided);
+        assert_eq!(vehicle.landed_state(), LandedState::InAir);
+        // ~21.3 V under hover load: below BATT_LOW_VOLT (21.6 V), above BATT_CRT_VOLT (21.0 V).
+        vehicle.set_battery_fraction(0.2);
+        run_for(&mut vehicle, 5.0);
+        assert_eq!(
+            vehicle.mode(),
+            FlightMode::Guided,
+            "BATT_LOW_TIMER (10 s) not yet run out"
+        );
+        let events = run_for(&mut vehicle, 6.0);
+        assert_eq!(vehicle.mode(), FlightMode::ReturnToLaunch);
+        assert!(status_texts(&events).contains(&"Low battery, returning".to_string()));
+        vehicle.set_battery_fraction(0.01);
+        let events = run_for(&mut vehicle, 11.0);
+        assert_eq!(vehicle.mode(), FlightMode::Land);
+        assert!(status_texts(&events).contains(&"Critical battery, landing".to_string()));
     }
 
     #[test]

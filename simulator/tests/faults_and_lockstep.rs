@@ -1,6 +1,7 @@
-//! Faults on demand and the lockstep clock, over real UDP sockets: time moves
-//! only when the test advances it, faults come from the run-time handle or a
-//! scenario, and the same seed gives the same outcome.
+//! Faults on demand, failsafes and the lockstep clock, over real UDP sockets:
+//! time moves only when the test advances it, faults come from the run-time
+//! handle or a scenario, the same seed gives the same outcome, and parameters
+//! set over MAVLink arm the link-loss and fence failsafes.
 
 mod common;
 
@@ -8,7 +9,9 @@ use std::time::Duration;
 
 use common::{home, Gcs};
 use mavlink::dialects::ardupilotmega::{
-    GpsFixType, MavCmd, MavLandedState, MavMessage, MavModeFlag, MavResult,
+    FenceBreach, GpsFixType, MavCmd, MavFrame, MavLandedState, MavMessage, MavMissionResult,
+    MavMissionType, MavModeFlag, MavParamType, MavResult, COMMAND_INT_DATA, MISSION_COUNT_DATA,
+    MISSION_ITEM_INT_DATA, PARAM_SET_DATA,
 };
 use simulator::{
     ClockMode, Fault, Lockstep, Scenario, SimConfig, SimHandle, SimOptions, Simulator, VehicleSpec,
@@ -473,5 +476,153 @@ async fn run_time_faults_are_checked_and_must_name_a_vehicle() {
         ),
         Err(simulator::SimError::BadFault { .. })
     ));
+    rig.stop().await;
+}
+
+async fn set_param(rig: &mut Rig, name: &str, value: f32, param_type: MavParamType) {
+    rig.gcs
+        .send(&MavMessage::PARAM_SET(PARAM_SET_DATA {
+            param_value: value,
+            target_system: 1,
+            target_component: 1,
+            param_id: name.into(),
+            param_type,
+        }))
+        .await;
+    rig.gcs
+        .wait_for("PARAM_VALUE", |_, message| match message {
+            MavMessage::PARAM_VALUE(data) if data.param_id.to_str() == Ok(name) => Some(()),
+            _ => None,
+        })
+        .await;
+}
+
+fn px4_mode(messages: &[MavMessage]) -> Option<u32> {
+    messages.iter().rev().find_map(|message| match message {
+        MavMessage::HEARTBEAT(data) => Some(data.custom_mode),
+        _ => None,
+    })
+}
+
+#[tokio::test]
+async fn silence_from_the_ground_station_past_com_dl_loss_t_returns_home() {
+    let mut rig = Rig::start(SimOptions::default()).await;
+    // PX4 sends integer parameters bytewise.
+    set_param(
+        &mut rig,
+        "NAV_DLL_ACT",
+        f32::from_bits(2),
+        MavParamType::MAV_PARAM_TYPE_INT32,
+    )
+    .await;
+    set_param(
+        &mut rig,
+        "COM_DL_LOSS_T",
+        f32::from_bits(15),
+        MavParamType::MAV_PARAM_TYPE_INT32,
+    )
+    .await;
+    rig.airborne().await;
+    // The last GCS heartbeat was at the start, 10 s ago: send one now, then
+    // stay silent for longer than COM_DL_LOSS_T.
+    rig.gcs.heartbeat().await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let quiet = rig.run_for(13).await;
+    assert!(!texts(&quiet)
+        .iter()
+        .any(|text| text.starts_with("Connection to ground station lost")));
+    let lost = rig.run_for(3).await;
+    assert!(
+        texts(&lost).contains(&"Connection to ground station lost, returning".to_string()),
+        "{:?}",
+        texts(&lost)
+    );
+    assert_eq!(px4_mode(&lost), Some(0x0504_0000), "AUTO.RTL");
+    rig.stop().await;
+}
+
+#[tokio::test]
+async fn flying_out_of_an_uploaded_fence_is_reported_and_acted_on() {
+    let mut rig = Rig::start(SimOptions::default()).await;
+    set_param(
+        &mut rig,
+        "GF_ACTION",
+        f32::from_bits(3),
+        MavParamType::MAV_PARAM_TYPE_INT32,
+    )
+    .await;
+    // A 100 m circle around home as the inclusion fence.
+    let centre = home(0);
+    let circle = MISSION_ITEM_INT_DATA {
+        param1: 100.0,
+        param2: 0.0,
+        param3: 0.0,
+        param4: 0.0,
+        x: (centre.lat_deg * 1e7).round() as i32,
+        y: (centre.lon_deg * 1e7).round() as i32,
+        z: 0.0,
+        seq: 0,
+        command: MavCmd::MAV_CMD_NAV_FENCE_CIRCLE_INCLUSION,
+        target_system: 1,
+        target_component: 1,
+        frame: MavFrame::MAV_FRAME_GLOBAL,
+        current: 0,
+        autocontinue: 0,
+        mission_type: MavMissionType::MAV_MISSION_TYPE_FENCE,
+    };
+    rig.gcs
+        .send(&MavMessage::MISSION_COUNT(MISSION_COUNT_DATA {
+            count: 1,
+            target_system: 1,
+            target_component: 1,
+            mission_type: MavMissionType::MAV_MISSION_TYPE_FENCE,
+            opaque_id: 0,
+        }))
+        .await;
+    rig.gcs
+        .wait_for("MISSION_REQUEST_INT", |_, message| {
+            matches!(message, MavMessage::MISSION_REQUEST_INT(_)).then_some(())
+        })
+        .await;
+    rig.gcs.send(&MavMessage::MISSION_ITEM_INT(circle)).await;
+    let ack = rig
+        .gcs
+        .wait_for("MISSION_ACK", |_, message| match message {
+            MavMessage::MISSION_ACK(data) => Some(data.mavtype),
+            _ => None,
+        })
+        .await;
+    assert_eq!(ack, MavMissionResult::MAV_MISSION_ACCEPTED);
+    rig.airborne().await;
+    // Reposition 300 m east, far outside the circle.
+    let target = centre.offset_m(300.0, 0.0);
+    rig.gcs
+        .send(&MavMessage::COMMAND_INT(COMMAND_INT_DATA {
+            param1: -1.0,
+            param2: 1.0,
+            param3: 0.0,
+            param4: f32::NAN,
+            x: (target.lat_deg * 1e7).round() as i32,
+            y: (target.lon_deg * 1e7).round() as i32,
+            z: 10.0,
+            command: MavCmd::MAV_CMD_DO_REPOSITION,
+            target_system: 1,
+            target_component: 1,
+            frame: MavFrame::MAV_FRAME_GLOBAL_RELATIVE_ALT,
+            current: 0,
+            autocontinue: 0,
+        }))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let messages = rig.run_for(20).await;
+    assert!(texts(&messages).contains(&"Geofence breached, returning".to_string()));
+    let breach = messages.iter().find_map(|message| match message {
+        MavMessage::FENCE_STATUS(data) if data.breach_status == 1 => Some(data.clone()),
+        _ => None,
+    });
+    let breach = breach.expect("FENCE_STATUS reports the breach");
+    assert_eq!(breach.breach_type, FenceBreach::FENCE_BREACH_BOUNDARY);
+    assert_eq!(breach.breach_count, 1);
+    assert_eq!(px4_mode(&messages), Some(0x0504_0000), "AUTO.RTL");
     rig.stop().await;
 }

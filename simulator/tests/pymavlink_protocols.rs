@@ -83,6 +83,7 @@ async fn drive_protocols(profile: AutopilotProfile) {
         "pymavlink found a protocol fault ({profile}):\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
     for step in [
+        "capabilities, REQUEST_MESSAGE and SET_MESSAGE_INTERVAL answered",
         "parameter list",
         "lost item request retried",
         "mission downloaded out of order",

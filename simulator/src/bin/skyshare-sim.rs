@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::Context;
 use clap::Parser;
 use simulator::{
-    AutopilotProfile, GeoPoint, Scenario, SimConfig, SimOptions, Simulator, VehicleSpec,
+    AutopilotProfile, GeoPoint, Scenario, SimConfig, SimOptions, Simulator, StreamSet, VehicleSpec,
 };
 use tokio_util::sync::CancellationToken;
 
@@ -15,9 +15,20 @@ use tokio_util::sync::CancellationToken;
 #[derive(Debug, Parser)]
 #[command(name = "skyshare-sim", version)]
 struct Args {
-    /// Number of vehicles.
-    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=255))]
+    /// Number of vehicles (more than 255 needs --shared-system-ids).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     drones: u16,
+    /// Let system ids repeat (drone n gets (n - 1) % 255 + 1): each drone
+    /// still has its own port, so tools that connect per port tell them apart.
+    #[arg(long)]
+    shared_system_ids: bool,
+    /// Streams sent unasked: `full` (PX4's set) or `fleet` (4 Hz position,
+    /// 1 Hz HEARTBEAT and SYS_STATUS).
+    #[arg(long, default_value = "full")]
+    streams: StreamSet,
+    /// Pack the stream messages due together into one datagram.
+    #[arg(long)]
+    batch_streams: bool,
     /// UDP port of the first vehicle; vehicle i listens on base-port + i - 1.
     #[arg(long, default_value_t = 14_540)]
     base_port: u16,
@@ -76,7 +87,11 @@ fn config_from(args: &Args) -> anyhow::Result<SimConfig> {
                 .context("base port + drones exceeds 65535")?;
             Ok(VehicleSpec {
                 name: format!("drone-{number}"),
-                system_id: u8::try_from(number).context("at most 255 drones")?,
+                system_id: if args.shared_system_ids {
+                    ((number - 1) % 255 + 1) as u8
+                } else {
+                    u8::try_from(number).context("more than 255 drones need --shared-system-ids")?
+                },
                 home: centre.offset_m(column * DOCK_SPACING_M, row * DOCK_SPACING_M),
                 port,
             })
@@ -99,6 +114,9 @@ async fn run(args: Args) -> anyhow::Result<()> {
         seed: args.seed,
         gps_noise_m: args.gps_noise_m,
         scenario,
+        shared_system_ids: args.shared_system_ids,
+        streams: args.streams,
+        batch_streams: args.batch_streams,
         ..SimOptions::default()
     };
     let mut simulator = Simulator::bind_with(config_from(&args)?, options)

@@ -75,6 +75,28 @@ if hb.autopilot != expected_autopilot:
 link.target_system, link.target_component = 1, 1
 step("connected")
 
+# What a ground station asks first: capabilities and home.
+mav.command_long_send(1, 1, ml.MAV_CMD_REQUEST_MESSAGE, 0, ml.MAVLINK_MSG_ID_AUTOPILOT_VERSION, 0, 0, 0, 0, 0, 0)
+version = recv("AUTOPILOT_VERSION", 3)
+if version is None:
+    fail("no AUTOPILOT_VERSION on REQUEST_MESSAGE")
+for name in ["MISSION_INT", "COMMAND_INT", "MAVLINK2", "MISSION_FENCE", "MISSION_RALLY", "PARAM_FLOAT"]:
+    bit = getattr(ml, f"MAV_PROTOCOL_CAPABILITY_{name}")
+    if not version.capabilities & bit:
+        fail(f"AUTOPILOT_VERSION lacks capability {name}")
+mav.command_long_send(1, 1, ml.MAV_CMD_SET_MESSAGE_INTERVAL, 0, ml.MAVLINK_MSG_ID_HOME_POSITION, 200_000, 0, 0, 0, 0, 0)
+ack = recv("COMMAND_ACK", 3, lambda m: m.command == ml.MAV_CMD_SET_MESSAGE_INTERVAL)
+if ack is None or ack.result != ml.MAV_RESULT_ACCEPTED:
+    fail(f"SET_MESSAGE_INTERVAL refused: {ack}")
+start = time.time()
+homes = 0
+while time.time() - start < 1.0:
+    if recv("HOME_POSITION", 0.5) is not None:
+        homes += 1
+if homes < 3:
+    fail(f"HOME_POSITION at 5 Hz gave {homes} in a second")
+step("capabilities, REQUEST_MESSAGE and SET_MESSAGE_INTERVAL answered")
+
 # ---- parameters ----------------------------------------------------------------
 mav.param_request_list_send(1, 1)
 params = {}
