@@ -59,10 +59,12 @@ async fn an_emergency_recalls_the_drone_from_routine_work_which_is_requeued_and_
     assert_eq!(status, 201, "{body}");
     let fire_id = body["id"].as_str().unwrap().to_owned();
 
-    // Watch until the emergency is done; the survey must have been sent
-    // back to the queue because of it, and not have finished first.
+    // Watch until the emergency is done. There is one drone, and it was
+    // flying the survey when the emergency came in: the emergency can only
+    // finish before the survey if the drone was recalled from it. (The
+    // survey's "recalled" reason is soon replaced by its next forecast, too
+    // soon to be sure a poll sees it.)
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    let mut survey_recalled = false;
     loop {
         let (_, s) = api
             .get(&routine, &format!("/api/v1/tasks/{survey_id}"))
@@ -70,9 +72,6 @@ async fn an_emergency_recalls_the_drone_from_routine_work_which_is_requeued_and_
         let (_, f) = api
             .get(&emergency, &format!("/api/v1/tasks/{fire_id}"))
             .await;
-        survey_recalled |= s["reason"]
-            .as_str()
-            .is_some_and(|r| r.contains("recalled for emergency task"));
         assert_ne!(f["state"], "failed", "{f}");
         assert_ne!(s["state"], "failed", "{s}");
         if f["state"] == "completed" {
@@ -85,10 +84,6 @@ async fn an_emergency_recalls_the_drone_from_routine_work_which_is_requeued_and_
         assert!(tokio::time::Instant::now() < deadline, "{f}\n{s}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    assert!(
-        survey_recalled,
-        "the survey was never re-queued for the emergency"
-    );
     // The routine work is not lost: it flies again and completes.
     wait_for_state(
         &api,
