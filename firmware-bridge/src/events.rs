@@ -407,11 +407,7 @@ mod tests {
         let mut script = Script::new();
         script.hints.mission_total = Some(4);
         script.feed(heartbeat(Px4Mode::MISSION, true));
-        script.feed(MavMessage::MISSION_CURRENT(MISSION_CURRENT_DATA {
-            seq: 3,
-            total: 4,
-            ..Default::default()
-        }));
+        script.feed(mission_current(3, 4));
         assert_eq!(
             failsafes(&script.feed(heartbeat(Px4Mode::RETURN, true))),
             []
@@ -469,16 +465,25 @@ mod tests {
         );
     }
 
+    fn mission_current(seq: u16, total: u16) -> MavMessage {
+        MavMessage::MISSION_CURRENT(MISSION_CURRENT_DATA {
+            seq,
+            total,
+            mission_state: MissionState::MISSION_STATE_ACTIVE,
+            mission_mode: 1,
+            mission_id: 0,
+            fence_id: 0,
+            rally_points_id: 0,
+        })
+    }
+
     #[test]
     fn ardupilot_progress_is_counted_without_its_home_item() {
         let mut script = Script::new();
         script.feed(ardupilot_heartbeat(3, true));
-        // ArduPilot reports 1 home item + 3 of the dispatcher's.
-        script.feed(MavMessage::MISSION_CURRENT(MISSION_CURRENT_DATA {
-            seq: 1,
-            total: 4,
-            ..Default::default()
-        }));
+        // ArduPilot stores 1 home item + 3 of the dispatcher's; MAVLink's
+        // total leaves the home item out (on the last item, seq == total).
+        script.feed(mission_current(1, 3));
         assert_eq!(
             (script.state.mission_seq, script.state.mission_total),
             (Some(0), Some(3))

@@ -169,12 +169,14 @@ impl VehicleState {
             }
             MavMessage::MISSION_CURRENT(current) => {
                 // Counted as the dispatcher counts: ArduPilot's home item 0
-                // is not one of its items.
+                // is not one of its items. MAVLink's `total` already leaves
+                // a stored home out ("on the last item, seq == total"), so
+                // only the sequence number is shifted.
                 let offset = crate::mission_upload::mission_seq_offset(target.kind);
                 self.mission_seq = Some(current.seq.saturating_sub(offset));
                 // UINT16_MAX (or an absent extension, read as 0) = no mission.
-                self.mission_total = (current.total != u16::MAX && current.total > offset)
-                    .then_some(current.total - offset);
+                self.mission_total =
+                    (current.total != u16::MAX && current.total > 0).then_some(current.total);
                 self.mission_state = Some(current.mission_state);
             }
             _ => {}

@@ -91,7 +91,10 @@ fn ack(command: MavCmd) -> MavMessage {
     MavMessage::COMMAND_ACK(COMMAND_ACK_DATA {
         command,
         result: MavResult::MAV_RESULT_ACCEPTED,
-        ..Default::default()
+        progress: 0,
+        result_param2: 0,
+        target_system: 0,
+        target_component: 0,
     })
 }
 
@@ -321,7 +324,9 @@ async fn in_progress_and_timed_out_follow_the_command_protocol() {
                     command: command.command,
                     result: MavResult::MAV_RESULT_IN_PROGRESS,
                     progress: 40,
-                    ..Default::default()
+                    result_param2: 0,
+                    target_system: 0,
+                    target_component: 0,
                 }),
                 ack(command.command),
             ]

@@ -9,7 +9,7 @@ use common::*;
 
 use firmware_bridge::BridgeConfig;
 use rumqttc::{AsyncClient, QoS};
-use simulator::{SimConfig, Simulator, VehicleSpec};
+use simulator::{AutopilotProfile, SimConfig, SimOptions, Simulator, VehicleSpec};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -27,19 +27,29 @@ struct Harness {
 
 impl Harness {
     async fn start(mqtt_keep_alive: Duration) -> Harness {
+        Harness::start_as(mqtt_keep_alive, AutopilotProfile::Px4).await
+    }
+
+    async fn start_as(mqtt_keep_alive: Duration, autopilot: AutopilotProfile) -> Harness {
         let broker = broker::EmbeddedBroker::start(broker::BrokerConfig::loopback_any_port())
             .expect("broker starts");
         let shutdown = CancellationToken::new();
-        let sim = Simulator::bind(SimConfig {
-            vehicles: vec![VehicleSpec {
-                name: DRONE.into(),
-                system_id: 1,
-                home: HOME,
-                port: 0,
-            }],
-            speedup: 30.0,
-            bind_ip: "127.0.0.1".parse().unwrap(),
-        })
+        let sim = Simulator::bind_with(
+            SimConfig {
+                vehicles: vec![VehicleSpec {
+                    name: DRONE.into(),
+                    system_id: 1,
+                    home: HOME,
+                    port: 0,
+                }],
+                speedup: 30.0,
+                bind_ip: "127.0.0.1".parse().unwrap(),
+            },
+            SimOptions {
+                autopilot,
+                ..SimOptions::default()
+            },
+        )
         .await
         .expect("simulator binds");
         let vehicle_addr = sim.addresses()[0].1;
@@ -113,19 +123,34 @@ impl Harness {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mission_flies_end_to_end_with_replies_and_events() {
-    let mut h = Harness::start(Duration::from_secs(5)).await;
+    mission_end_to_end(AutopilotProfile::Px4, "px4").await;
+}
+
+/// The same mission, the same MQTT conversation, on an ArduCopter: the
+/// bridge adds ArduPilot's home item 0 and takes it off again, so the
+/// dispatcher sees the same sequence numbers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arducopter_flies_the_same_mission_with_the_same_replies_and_events() {
+    mission_end_to_end(AutopilotProfile::ArduPilot, "ardupilot").await;
+}
+
+async fn mission_end_to_end(profile: AutopilotProfile, autopilot: &str) {
+    let mut h = Harness::start_as(Duration::from_secs(5), profile).await;
 
     let online = h
-        .until("retained status online with px4", |heard| match heard {
-            Heard::Status(status)
-                if status.state == Availability::Online && status.autopilot.is_some() =>
-            {
-                Some(status.clone())
-            }
-            _ => None,
-        })
+        .until(
+            "retained status online with its autopilot",
+            |heard| match heard {
+                Heard::Status(status)
+                    if status.state == Availability::Online && status.autopilot.is_some() =>
+                {
+                    Some(status.clone())
+                }
+                _ => None,
+            },
+        )
         .await;
-    assert_eq!(online.autopilot.as_deref(), Some("px4"));
+    assert_eq!(online.autopilot.as_deref(), Some(autopilot));
     assert!(online.autopilot_link);
     let sample = h
         .until("telemetry", |heard| match heard {
