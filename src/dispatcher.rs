@@ -23,6 +23,8 @@ use wire::{
 };
 
 use crate::airspace;
+use crate::airspace::deconflict::{self, EqualPriority, Intent, VolumeMargins};
+use crate::airspace::route_check::timed_route;
 use crate::coverage::{CoverageError, Overlap};
 use crate::planning::{self, Airframe, SurveyPlan, Visit};
 use crate::region::{Dock, Region};
@@ -152,6 +154,15 @@ fn local_time(t: chrono::DateTime<Utc>, utc_offset_hours: i32) -> String {
     t.with_timezone(&offset).format("%H:%M").to_string()
 }
 
+/// F3548 priority of a sortie from its most urgent task.
+fn intent_priority(priority: Priority) -> i32 {
+    match priority {
+        Priority::Routine => 0,
+        Priority::Urgent => 10,
+        Priority::Emergency => 100,
+    }
+}
+
 /// A survey leg: which one, of how many.
 type Leg = (usize, usize);
 /// What a queued task would fly if launched: its visit, and for a survey
@@ -212,6 +223,8 @@ pub struct Dispatcher {
     attempts: Mutex<HashMap<String, u32>>,
     /// Survey plans by request.
     surveys: Mutex<HashMap<String, Arc<SurveyPlan>>>,
+    /// The 4D volumes of every sortie in the air, by drone.
+    intents: Mutex<HashMap<String, Intent>>,
 }
 
 fn now_ms() -> i64 {
@@ -250,6 +263,7 @@ impl Dispatcher {
             eventloop: Mutex::new(Some(eventloop)),
             attempts: Mutex::new(HashMap::new()),
             surveys: Mutex::new(HashMap::new()),
+            intents: Mutex::new(HashMap::new()),
         }))
     }
 
@@ -737,6 +751,7 @@ impl Dispatcher {
                         live.mission_completed,
                         live.recalled_for.take(),
                     );
+                    self.intents.lock().expect("intents").remove(drone);
                     live.mission_completed = false;
                     done
                 };
@@ -936,6 +951,10 @@ impl Dispatcher {
                 if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&pending.drone_id) {
                     live.flight = None;
                 }
+                self.intents
+                    .lock()
+                    .expect("intents")
+                    .remove(&pending.drone_id);
                 for task in &pending.task_ids {
                     self.fail_task(task, &reason).await?;
                 }
@@ -981,6 +1000,7 @@ impl Dispatcher {
             if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&p.drone_id) {
                 live.flight = None;
             }
+            self.intents.lock().expect("intents").remove(&p.drone_id);
             for task in &p.task_ids {
                 if let Err(error) = self.fail_task(task, &reason).await {
                     tracing::error!(%error, "could not record a command timeout");
@@ -1063,6 +1083,7 @@ impl Dispatcher {
         let now_utc = Utc::now();
         let mut waiting = Vec::with_capacity(queued.len());
         let mut visits: HashMap<String, Planned> = HashMap::new();
+        let mut priorities: HashMap<String, Priority> = HashMap::new();
         for task in &queued {
             let request = match serde_json::from_value::<TaskRequest>(task.request.clone()) {
                 Ok(request) => request,
@@ -1122,6 +1143,7 @@ impl Dispatcher {
                 }
             };
             visits.insert(task.id.clone(), (visit, leg));
+            priorities.insert(task.id.clone(), request.priority);
             waiting.push(Waiting {
                 window_s,
                 id: task.id.clone(),
@@ -1169,7 +1191,8 @@ impl Dispatcher {
             }
         };
         for launch in &round.launches {
-            self.launch(launch, &visits, &candidates).await?;
+            self.launch(launch, &visits, &priorities, &candidates)
+                .await?;
         }
         let mut recalls: HashMap<String, String> = HashMap::new();
         for w in waiting.iter().filter(|w| w.priority == Priority::Emergency) {
@@ -1204,6 +1227,36 @@ impl Dispatcher {
             }
         }
         Ok(())
+    }
+
+    /// The 4D volumes of a sortie flying `route` from now, one per leg: the
+    /// dock at ground level, every other point at the sortie's highest
+    /// working height (a conservative vertical extent).
+    fn intent_for(&self, drone: &str, priority: i32, route: &[Point], highest_m: f64) -> Intent {
+        let index = airspace::region_index(&self.config.region);
+        let last = route.len().saturating_sub(1);
+        let points: Vec<(f64, f64, f64)> = route
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                (
+                    p.x(),
+                    p.y(),
+                    if i == 0 || i == last { 0.0 } else { highest_m },
+                )
+            })
+            .collect();
+        let timed = timed_route(
+            &index,
+            &points,
+            Utc::now(),
+            self.config.airframe.cruise_speed_mps,
+        );
+        Intent {
+            id: drone.to_owned(),
+            priority,
+            volumes: deconflict::route_volumes(&timed, index.frame(), &VolumeMargins::default()),
+        }
     }
 
     /// Emergency work nothing ready can fly: send home the nearest drone
@@ -1283,6 +1336,7 @@ impl Dispatcher {
         &self,
         launch: &Launch,
         visits: &HashMap<String, Planned>,
+        priorities: &HashMap<String, Priority>,
         candidates: &[Candidate],
     ) -> Result<(), StoreError> {
         let Some(candidate) = candidates.iter().find(|c| c.drone_id == launch.drone) else {
@@ -1325,6 +1379,92 @@ impl Dispatcher {
                 }
             }
         };
+        // Strategic deconfliction with the fleet's other flights (F3548):
+        // a sortie that would share airspace and time with a flight of equal
+        // or higher priority waits, and says for how long and why.
+        let priority = chosen
+            .iter()
+            .filter_map(|(id, _, _)| priorities.get(*id))
+            .map(|p| intent_priority(*p))
+            .max()
+            .unwrap_or(0);
+        let highest = chosen
+            .iter()
+            .map(|(_, visit, _)| visit.alt_agl_m())
+            .fold(0.0, f64::max);
+        let intent = self.intent_for(&launch.drone, priority, &sortie.flight.route, highest);
+        let others: Vec<Intent> = self
+            .intents
+            .lock()
+            .expect("intents")
+            .iter()
+            .filter(|(drone, _)| **drone != launch.drone)
+            .map(|(_, intent)| intent.clone())
+            .collect();
+        match deconflict::decide(
+            &intent,
+            &others,
+            EqualPriority::MayNotConflict,
+            chrono::Duration::seconds(30),
+            chrono::Duration::minutes(30),
+        ) {
+            deconflict::Decision::Accepted { preempts } => {
+                if !preempts.is_empty() {
+                    tracing::warn!(drone = launch.drone, ?preempts, "sortie takes priority over flights that now share its airspace; their pilots must give way");
+                }
+            }
+            deconflict::Decision::Retimed { delay, .. } => {
+                let blocking = others
+                    .iter()
+                    .find(|o| {
+                        o.volumes
+                            .iter()
+                            .any(|w| intent.volumes.iter().any(|v| v.intersects(w)))
+                    })
+                    .map_or_else(
+                        || "another flight".to_string(),
+                        |o| format!("drone {}'s flight", o.id),
+                    );
+                let reason = format!(
+                    "held about {} min to keep clear of {blocking}",
+                    (delay.num_seconds() + 59) / 60
+                );
+                for (id, _, _) in &chosen {
+                    self.store
+                        .set_task_state(
+                            id,
+                            TaskState::Queued.as_str(),
+                            Some(&reason),
+                            None,
+                            now_ms(),
+                        )
+                        .await?;
+                }
+                return Ok(());
+            }
+            deconflict::Decision::Refused { conflicts } => {
+                let reason = format!(
+                    "its flight would share airspace with {} for the next 30 min; waiting",
+                    conflicts
+                        .iter()
+                        .map(|c| format!("drone {}'s flight (leg {})", c.other_id, c.other_leg))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+                for (id, _, _) in &chosen {
+                    self.store
+                        .set_task_state(
+                            id,
+                            TaskState::Queued.as_str(),
+                            Some(&reason),
+                            None,
+                            now_ms(),
+                        )
+                        .await?;
+                }
+                return Ok(());
+            }
+        }
         let needed = sortie.flight.battery_needed_pct(&self.config.airframe);
         if needed > candidate.battery_pct {
             tracing::warn!(
@@ -1353,6 +1493,10 @@ impl Dispatcher {
             live.flight = Some(flight);
             live.mission_completed = false;
         }
+        self.intents
+            .lock()
+            .expect("intents")
+            .insert(launch.drone.clone(), intent);
         let now = now_ms();
         for id in &task_ids {
             self.store
