@@ -25,6 +25,7 @@ use wire::{
 use crate::airspace;
 use crate::airspace::deconflict::{self, EqualPriority, Intent, VolumeMargins};
 use crate::airspace::route_check::timed_route;
+use crate::airspace::{conformance, ZoneIndex};
 use crate::coverage::{CoverageError, Overlap};
 use crate::planning::{self, Airframe, SurveyPlan, Visit};
 use crate::region::{Dock, Region};
@@ -68,6 +69,9 @@ pub struct DroneView {
     pub task_id: Option<String>,
     /// Every task of the sortie, in the order flown.
     pub task_ids: Vec<String>,
+    /// Conformance alerts from its last position: off its planned volumes,
+    /// in or near a zone that refuses flight, outside the operating area.
+    pub alerts: Vec<String>,
     pub seconds_since_telemetry: Option<f64>,
 }
 
@@ -80,6 +84,8 @@ struct DroneLive {
     mission_completed: bool,
     /// Sent home to free it for this emergency task.
     recalled_for: Option<String>,
+    /// What its last position breaks: planned volumes, zones.
+    alerts: Vec<String>,
 }
 
 /// One sortie: its tasks in the order flown, and which mission items are
@@ -154,6 +160,9 @@ fn local_time(t: chrono::DateTime<Utc>, utc_offset_hours: i32) -> String {
     t.with_timezone(&offset).format("%H:%M").to_string()
 }
 
+/// A pilot is warned this close to a zone that refuses flight, metres.
+const ZONE_PROXIMITY_ALERT_M: f64 = 50.0;
+
 /// F3548 priority of a sortie from its most urgent task.
 fn intent_priority(priority: Priority) -> i32 {
     match priority {
@@ -225,6 +234,8 @@ pub struct Dispatcher {
     surveys: Mutex<HashMap<String, Arc<SurveyPlan>>>,
     /// The 4D volumes of every sortie in the air, by drone.
     intents: Mutex<HashMap<String, Intent>>,
+    /// The region's zones, indexed once.
+    zones: ZoneIndex,
 }
 
 fn now_ms() -> i64 {
@@ -243,6 +254,7 @@ impl Dispatcher {
     pub fn new(config: DispatcherConfig, store: Store) -> Result<Arc<Dispatcher>, DispatcherError> {
         let (host, port) = parse_mqtt_url(&config.mqtt_url)
             .ok_or_else(|| DispatcherError::MqttUrl(config.mqtt_url.clone()))?;
+        let zones = airspace::region_index(&config.region);
         let client_id = format!("skyshare-dispatcher-{}", uuid::Uuid::new_v4().simple());
         let mut options = MqttOptions::new(client_id, host, port);
         options.set_keep_alive(Duration::from_secs(5));
@@ -264,6 +276,7 @@ impl Dispatcher {
             attempts: Mutex::new(HashMap::new()),
             surveys: Mutex::new(HashMap::new()),
             intents: Mutex::new(HashMap::new()),
+            zones,
         }))
     }
 
@@ -483,6 +496,7 @@ impl Dispatcher {
                         .and_then(|l| l.flight.as_ref())
                         .map(Flight::task_ids)
                         .unwrap_or_default(),
+                    alerts: live.map(|l| l.alerts.clone()).unwrap_or_default(),
                     seconds_since_telemetry: live
                         .and_then(|l| l.telemetry_at)
                         .map(|t| t.elapsed().as_secs_f64()),
@@ -595,11 +609,20 @@ impl Dispatcher {
                 tracing::info!(drone, online = live.online, "drone status");
             }),
             Channel::Telemetry => wire::decode::<Telemetry>(payload).map(|t| {
+                let alerts = self.conformance(&drone, &t);
                 let mut fleet = self.fleet.lock().expect("fleet");
                 let live = fleet.entry(drone.clone()).or_default();
                 live.online = true;
                 live.telemetry = Some(t);
                 live.telemetry_at = Some(Instant::now());
+                if alerts != live.alerts {
+                    if !alerts.is_empty() {
+                        tracing::warn!(drone, alerts = ?alerts, "conformance alert");
+                    } else {
+                        tracing::info!(drone, "conformance restored");
+                    }
+                    live.alerts = alerts;
+                }
             }),
             Channel::Events => match wire::decode::<wire::Event>(payload) {
                 Ok(event) => {
@@ -1229,11 +1252,54 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Conformance of an airborne drone's position with its sortie's planned
+    /// volumes and the zones, in words a pilot can act on. Pure checks, a
+    /// few microseconds: run on every telemetry message.
+    fn conformance(&self, drone: &str, t: &Telemetry) -> Vec<String> {
+        if t.landed == LandedState::OnGround {
+            return Vec::new();
+        }
+        let Some(intent) = self.intents.lock().expect("intents").get(drone).cloned() else {
+            return Vec::new();
+        };
+        let position = conformance::Position {
+            lon: t.lon_deg,
+            lat: t.lat_deg,
+            alt_agl_m: t.alt_rel_m,
+            time: Utc::now(),
+        };
+        let config = conformance::ConformanceConfig {
+            proximity_alert_m: ZONE_PROXIMITY_ALERT_M,
+            authorisations: Vec::new(),
+        };
+        conformance::assess(&intent, &self.zones, &position, &config)
+            .into_iter()
+            .map(|alert| match alert {
+                conformance::Alert::OutsideVolume {
+                    distance_m: Some(d),
+                } => format!("off its planned route by {d:.0} m"),
+                conformance::Alert::OutsideVolume { distance_m: None } => {
+                    "outside its planned time: no planned volume is active now".to_string()
+                }
+                conformance::Alert::InZone { zone_id, kind } => {
+                    format!("inside zone {zone_id} ({kind:?})")
+                }
+                conformance::Alert::NearZone {
+                    zone_id,
+                    distance_m,
+                } => format!("{distance_m:.0} m from zone {zone_id}"),
+                conformance::Alert::OutsideOperatingArea => {
+                    "outside the operating area".to_string()
+                }
+            })
+            .collect()
+    }
+
     /// The 4D volumes of a sortie flying `route` from now, one per leg: the
     /// dock at ground level, every other point at the sortie's highest
     /// working height (a conservative vertical extent).
     fn intent_for(&self, drone: &str, priority: i32, route: &[Point], highest_m: f64) -> Intent {
-        let index = airspace::region_index(&self.config.region);
+        let index = &self.zones;
         let last = route.len().saturating_sub(1);
         let points: Vec<(f64, f64, f64)> = route
             .iter()
@@ -1247,7 +1313,7 @@ impl Dispatcher {
             })
             .collect();
         let timed = timed_route(
-            &index,
+            index,
             &points,
             Utc::now(),
             self.config.airframe.cruise_speed_mps,

@@ -5,14 +5,16 @@
 
 use std::time::Duration;
 
-use rumqttc::{AsyncClient, Event, MqttOptions, Packet, QoS};
+mod common;
+
+use common::mute_bridge::MuteBridge;
 use skyshare::dispatcher::{Dispatcher, DispatcherConfig, DroneRecord};
 use skyshare::planning::Airframe;
 use skyshare::region::Region;
 use skyshare::store::Store;
 use skyshare::task::{Geometry, TaskRequest};
 use tokio_util::sync::CancellationToken;
-use wire::{Availability, Channel, FlightMode, LandedState, Status, Telemetry, Topic};
+use wire::{Channel, Topic};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_without_reply_fails_the_task_with_a_reason() {
@@ -49,76 +51,7 @@ async fn a_command_without_reply_fails_the_task_with_a_reason() {
     tokio::spawn(dispatcher.clone().run(shutdown.clone()));
 
     // The mute bridge: reports online and on its dock, hears commands, never replies.
-    let mut options = MqttOptions::new("mute-bridge", "127.0.0.1", broker.addr().port());
-    options.set_keep_alive(Duration::from_secs(5));
-    let (client, mut eventloop) = AsyncClient::new(options, 100);
-    let (commands_tx, mut commands_rx) = tokio::sync::mpsc::unbounded_channel();
-    tokio::spawn(async move {
-        while let Ok(event) = eventloop.poll().await {
-            if let Event::Incoming(Packet::Publish(p)) = event {
-                let _ = commands_tx.send(p.topic);
-            }
-        }
-    });
-    client
-        .subscribe(
-            Topic::new("mute-1", Channel::Commands).name(),
-            QoS::AtLeastOnce,
-        )
-        .await
-        .unwrap();
-    let status = Status {
-        v: wire::VERSION,
-        drone: "mute-1".into(),
-        state: Availability::Online,
-        ts_ms: 0,
-        autopilot: Some("px4".into()),
-        autopilot_link: true,
-    };
-    client
-        .publish(
-            Topic::new("mute-1", Channel::Status).name(),
-            QoS::AtLeastOnce,
-            true,
-            wire::encode(&status),
-        )
-        .await
-        .unwrap();
-    let telemetry_client = client.clone();
-    let position = dock.position;
-    tokio::spawn(async move {
-        loop {
-            let t = Telemetry {
-                v: wire::VERSION,
-                drone: "mute-1".into(),
-                ts_ms: 0,
-                lat_deg: position.y(),
-                lon_deg: position.x(),
-                alt_msl_m: 25.0,
-                alt_rel_m: 0.0,
-                vel_north_mps: 0.0,
-                vel_east_mps: 0.0,
-                vel_down_mps: 0.0,
-                heading_deg: None,
-                battery_pct: Some(100.0),
-                battery_v: Some(25.0),
-                mode: FlightMode::Hold,
-                armed: false,
-                landed: LandedState::OnGround,
-                mission_seq: None,
-                mission_total: None,
-            };
-            let topic = Topic::new("mute-1", Channel::Telemetry).name();
-            if telemetry_client
-                .publish(topic, QoS::AtMostOnce, false, wire::encode(&t))
-                .await
-                .is_err()
-            {
-                return;
-            }
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
-    });
+    let mut bridge = MuteBridge::start(broker.addr().port(), "mute-1", dock.position).await;
 
     let target = geo::Point::new(dock.position.x() + 0.001, dock.position.y() + 0.001);
     let task = dispatcher
@@ -141,7 +74,7 @@ async fn a_command_without_reply_fails_the_task_with_a_reason() {
         .unwrap();
 
     // The upload really went out to the drone's command topic...
-    let topic = tokio::time::timeout(Duration::from_secs(15), commands_rx.recv())
+    let topic = tokio::time::timeout(Duration::from_secs(15), bridge.commands.recv())
         .await
         .expect("the dispatcher sent the drone a command")
         .unwrap();

@@ -2,6 +2,8 @@
 //! demo configuration on ports the OS picks, and waiting for a task state.
 #![allow(dead_code)] // each test binary uses its own subset
 
+pub mod mute_bridge;
+
 use std::time::Duration;
 
 use serde_json::{json, Value};
