@@ -8,6 +8,8 @@
 
 pub mod airspace;
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod bench_airspace;
 pub mod coverage;
 pub mod demo;

@@ -1,0 +1,100 @@
+//! HTTP API under /api/v1. Every route but /healthz needs a bearer token
+//! whose user has a role allowed there; department users only ever see
+//! their own department's tasks, flights and imagery (another department's
+//! ids read as absent). Errors are JSON of one shape (see [`error`]).
+
+mod admin;
+pub mod error;
+mod fleet;
+mod tasks;
+
+use std::sync::Arc;
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use axum::routing::{get, post, put};
+use axum::Router;
+
+pub use crate::auth::token_hash;
+use crate::auth::{bearer, Caller, Role};
+use crate::dispatcher::Dispatcher;
+pub use error::ApiError;
+
+pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok" }))
+        .route(
+            "/api/v1/tasks",
+            post(tasks::create_task).get(tasks::list_tasks),
+        )
+        .route("/api/v1/tasks/{id}", get(tasks::get_task))
+        .route("/api/v1/tasks/{id}/cancel", post(tasks::cancel_task))
+        .route("/api/v1/images", get(tasks::images))
+        .route("/api/v1/fleet", get(fleet::fleet))
+        .route("/api/v1/flights", get(fleet::flights))
+        .route("/api/v1/drones/{id}/commands", post(fleet::drone_command))
+        .route("/api/v1/departments", get(admin::list_departments))
+        .route("/api/v1/departments/{id}", put(admin::put_department))
+        .route("/api/v1/users", get(admin::list_users))
+        .route("/api/v1/users/{id}", put(admin::put_user))
+        .route(
+            "/api/v1/users/{id}/tokens",
+            post(admin::issue_token).delete(admin::revoke_tokens),
+        )
+        .route("/api/v1/audit", get(admin::audit))
+        .with_state(dispatcher)
+}
+
+impl FromRequestParts<Arc<Dispatcher>> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        dispatcher: &Arc<Dispatcher>,
+    ) -> Result<Caller, ApiError> {
+        let header = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
+        let token = bearer(header).map_err(|e| ApiError::unauthorized(e.to_string()))?;
+        let hash = token_hash(token);
+        let store = dispatcher.store();
+        if let Some(user) = store
+            .user_for_token(&hash)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            let role = Role::parse(&user.role).ok_or_else(|| {
+                ApiError::internal(format!("user {} has unknown role {}", user.id, user.role))
+            })?;
+            return Ok(Caller {
+                user_id: user.id,
+                role,
+                department: user.department_id,
+            });
+        }
+        // Department-wide tokens from before users existed still work, as
+        // department users.
+        match store
+            .department_for_token(&hash)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            Some(department) => Ok(Caller {
+                user_id: format!("department:{department}"),
+                role: Role::Department,
+                department: Some(department),
+            }),
+            None => Err(ApiError::unauthorized("unknown API token")),
+        }
+    }
+}
+
+/// Refuses callers whose role is not one of `roles`.
+pub(crate) fn require(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
+    if roles.contains(&caller.role) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(caller.role, roles))
+    }
+}
