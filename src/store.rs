@@ -141,6 +141,12 @@ impl Store {
         Ok(Store { pool })
     }
 
+    /// Whether the database answers a trivial query (for /readyz).
+    pub async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
     pub async fn upsert_department(&self, id: &str, name: &str) -> StoreResult<()> {
         sqlx::query("INSERT INTO departments (id, name) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET name = excluded.name")
             .bind(id)
@@ -192,6 +198,9 @@ impl Store {
     }
 
     /// Moves a task to a new state; `drone_id` is kept when None is given.
+    /// A cancelled task stays cancelled: the dispatcher's round may still
+    /// hold it from a read made just before the cancel, and must not bring
+    /// it back.
     pub async fn set_task_state(
         &self,
         id: &str,
@@ -200,7 +209,7 @@ impl Store {
         drone_id: Option<&str>,
         now_ms: i64,
     ) -> StoreResult<()> {
-        sqlx::query("UPDATE tasks SET state = $1, reason = $2, drone_id = COALESCE($3, drone_id), updated_at_ms = $4 WHERE id = $5")
+        sqlx::query("UPDATE tasks SET state = $1, reason = $2, drone_id = COALESCE($3, drone_id), updated_at_ms = $4 WHERE id = $5 AND state <> 'cancelled'")
             .bind(state)
             .bind(reason)
             .bind(drone_id)

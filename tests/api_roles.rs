@@ -312,6 +312,10 @@ async fn roles_are_enforced(demo: RunningDemo) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
 
+    // Scheduling rounds ran meanwhile; the cancelled task stayed cancelled.
+    let (_, later) = api.get(&urban, &format!("/api/v1/tasks/{second_id}")).await;
+    assert_eq!(later["state"], "cancelled", "{later}");
+
     // An administrator sets a quota: environment may have no unfinished task.
     let (status, dept) = client
         .call(

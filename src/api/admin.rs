@@ -279,9 +279,10 @@ pub struct AuditQuery {
 pub async fn audit(
     State(dispatcher): State<Arc<Dispatcher>>,
     caller: Caller,
-    Query(query): Query<AuditQuery>,
+    query: Result<Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
     require(&caller, ADMIN)?;
+    let Query(query) = query.map_err(super::query_error)?;
     let limit = query.limit.unwrap_or(100).clamp(1, 1000);
     let entries = dispatcher
         .store()

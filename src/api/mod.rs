@@ -6,11 +6,12 @@
 mod admin;
 pub mod error;
 mod fleet;
+pub mod openapi;
 mod tasks;
 
 use std::sync::Arc;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{DefaultBodyLimit, FromRequestParts};
 use axum::http::request::Parts;
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -20,9 +21,14 @@ use crate::auth::{bearer, Caller, Role};
 use crate::dispatcher::Dispatcher;
 pub use error::ApiError;
 
+/// The largest request body taken: a survey polygon of a few thousand
+/// vertices fits; anything bigger is refused before it is read whole.
+pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
+
 pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/readyz", get(readyz))
         .route(
             "/api/v1/tasks",
             post(tasks::create_task).get(tasks::list_tasks),
@@ -42,6 +48,15 @@ pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
             post(admin::issue_token).delete(admin::revoke_tokens),
         )
         .route("/api/v1/audit", get(admin::audit))
+        .route(
+            "/api/v1/openapi.json",
+            get(|| async { axum::Json(openapi::document()) }),
+        )
+        .route(
+            "/api/v1/docs",
+            get(|| async { axum::response::Html(openapi::DOCS_PAGE) }),
+        )
+        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .with_state(dispatcher)
 }
 
@@ -96,5 +111,33 @@ pub(crate) fn require(caller: &Caller, roles: &[Role]) -> Result<(), ApiError> {
         Ok(())
     } else {
         Err(ApiError::forbidden(caller.role, roles))
+    }
+}
+
+/// A query string that does not fit, in the API's error shape.
+pub(crate) fn query_error(rejection: axum::extract::rejection::QueryRejection) -> ApiError {
+    ApiError::new(
+        axum::http::StatusCode::BAD_REQUEST,
+        "invalid_query",
+        rejection.body_text(),
+        Some("query"),
+    )
+}
+
+/// Ready when the store answers; the process being up is /healthz.
+async fn readyz(
+    axum::extract::State(dispatcher): axum::extract::State<Arc<Dispatcher>>,
+) -> Result<&'static str, ApiError> {
+    match dispatcher.store().ping().await {
+        Ok(()) => Ok("ready"),
+        Err(error) => {
+            tracing::warn!(%error, "not ready: the store does not answer");
+            Err(ApiError::new(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                "not_ready",
+                "the database does not answer",
+                None,
+            ))
+        }
     }
 }

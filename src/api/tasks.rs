@@ -162,8 +162,9 @@ pub struct ImageQuery {
 pub async fn images(
     State(dispatcher): State<Arc<Dispatcher>>,
     caller: Caller,
-    Query(query): Query<ImageQuery>,
+    query: Result<Query<ImageQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Response, ApiError> {
+    let Query(query) = query.map_err(super::query_error)?;
     let task = query.task.ok_or_else(|| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
