@@ -106,6 +106,13 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS users (id TEXT PRIMARY KEY, name TEXT NOT NULL, role TEXT NOT NULL, department_id TEXT REFERENCES departments(id), created_at_ms BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS user_tokens (token_sha256 TEXT PRIMARY KEY, user_id TEXT NOT NULL REFERENCES users(id), created_at_ms BIGINT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS user_tokens_by_user ON user_tokens (user_id)",
+    // One row per image with its ground footprint, denormalised so a
+    // catalogue search reads one table; the bbox columns carry B-tree
+    // indexes in both stores.
+    "CREATE TABLE IF NOT EXISTS image_footprints (image_id TEXT PRIMARY KEY REFERENCES images(id), department_id TEXT NOT NULL, task_id TEXT NOT NULL, drone_id TEXT NOT NULL, sensor TEXT NOT NULL, captured_at_ms BIGINT NOT NULL, lat_deg DOUBLE PRECISION NOT NULL, lon_deg DOUBLE PRECISION NOT NULL, alt_msl_m DOUBLE PRECISION NOT NULL, alt_rel_m DOUBLE PRECISION NOT NULL, file_url TEXT, gsd_m DOUBLE PRECISION, geometry TEXT NOT NULL, min_lon DOUBLE PRECISION NOT NULL, min_lat DOUBLE PRECISION NOT NULL, max_lon DOUBLE PRECISION NOT NULL, max_lat DOUBLE PRECISION NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS image_footprints_by_lon ON image_footprints (min_lon, max_lon)",
+    "CREATE INDEX IF NOT EXISTS image_footprints_by_lat ON image_footprints (min_lat, max_lat)",
+    "CREATE INDEX IF NOT EXISTS image_footprints_by_time ON image_footprints (department_id, captured_at_ms)",
     "CREATE TABLE IF NOT EXISTS department_quotas (department_id TEXT PRIMARY KEY REFERENCES departments(id), max_open_tasks BIGINT NOT NULL)",
 ];
 
@@ -138,7 +145,9 @@ impl Store {
             AUDIT_POSTGRES
         };
         sqlx::query(audit).execute(&pool).await?;
-        Ok(Store { pool })
+        let store = Store { pool };
+        store.backfill_footprints().await?;
+        Ok(store)
     }
 
     /// Whether the database answers a trivial query (for /readyz).
@@ -295,7 +304,7 @@ impl Store {
             .bind(image.file_url.clone())
             .execute(&self.pool)
             .await?;
-        Ok(())
+        self.insert_footprint(image).await
     }
 
     pub async fn images_of_task(
@@ -341,6 +350,198 @@ fn image_from_row(r: &sqlx::any::AnyRow) -> ImageRow {
 }
 
 const IMAGE_COLUMNS: &str = "id, task_id, department_id, drone_id, image_index, captured_at_ms, lat_deg, lon_deg, alt_msl_m, alt_rel_m, file_url";
+
+/// An image as the catalogue serves it: where, when, and what it covers.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CatalogueRow {
+    pub image_id: String,
+    pub department_id: String,
+    pub task_id: String,
+    pub drone_id: String,
+    pub sensor: String,
+    pub captured_at_ms: i64,
+    pub lat_deg: f64,
+    pub lon_deg: f64,
+    pub alt_msl_m: f64,
+    pub alt_rel_m: f64,
+    pub file_url: Option<String>,
+    pub gsd_m: Option<f64>,
+    /// GeoJSON geometry: the footprint polygon, or the camera's point when
+    /// no footprint could be drawn.
+    pub geometry: serde_json::Value,
+    pub bbox: [f64; 4],
+}
+
+/// What a catalogue search asks the store for; the exact geometry test of
+/// `intersects` is left to the caller, this is the index-backed part.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CatalogueQuery {
+    /// None: every department.
+    pub departments: Option<Vec<String>>,
+    pub ids: Option<Vec<String>>,
+    /// [min lon, min lat, max lon, max lat]: footprints whose bbox meets it.
+    pub bbox: Option<[f64; 4]>,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+}
+
+enum Param {
+    Text(String),
+    Float(f64),
+    Int(i64),
+}
+
+const CATALOGUE_COLUMNS: &str = "image_id, department_id, task_id, drone_id, sensor, captured_at_ms, lat_deg, lon_deg, alt_msl_m, alt_rel_m, file_url, gsd_m, geometry, min_lon, min_lat, max_lon, max_lat";
+
+/// The catalogue of images and their footprints.
+impl Store {
+    async fn insert_footprint(&self, image: &ImageRow) -> StoreResult<()> {
+        let request = sqlx::query("SELECT request FROM tasks WHERE id = $1")
+            .bind(&image.task_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        let sensor = request
+            .and_then(|r| serde_json::from_str::<serde_json::Value>(&r.get::<String, _>(0)).ok())
+            .and_then(|v| v["sensor"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| "visible".to_owned());
+        let camera = crate::planning::camera_for(&sensor);
+        // Attitude is not stored yet: the camera is taken as pointing
+        // straight down with the image's top to the north.
+        let fp = crate::footprint::footprint(
+            &camera,
+            image.lat_deg,
+            image.lon_deg,
+            image.alt_rel_m,
+            -90.0,
+            0.0,
+        );
+        let (geometry, bbox, gsd) = match fp {
+            Some(fp) => (
+                serde_json::json!({"type": "Polygon", "coordinates": [fp.ring]}),
+                fp.bbox,
+                Some(fp.gsd_m),
+            ),
+            None => (
+                serde_json::json!({"type": "Point", "coordinates": [image.lon_deg, image.lat_deg]}),
+                [image.lon_deg, image.lat_deg, image.lon_deg, image.lat_deg],
+                None,
+            ),
+        };
+        sqlx::query(&format!("INSERT INTO image_footprints ({CATALOGUE_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17) ON CONFLICT (image_id) DO NOTHING"))
+            .bind(&image.id)
+            .bind(&image.department_id)
+            .bind(&image.task_id)
+            .bind(&image.drone_id)
+            .bind(sensor)
+            .bind(image.captured_at_ms)
+            .bind(image.lat_deg)
+            .bind(image.lon_deg)
+            .bind(image.alt_msl_m)
+            .bind(image.alt_rel_m)
+            .bind(image.file_url.clone())
+            .bind(gsd)
+            .bind(geometry.to_string())
+            .bind(bbox[0])
+            .bind(bbox[1])
+            .bind(bbox[2])
+            .bind(bbox[3])
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Images stored before the catalogue existed get their footprints.
+    async fn backfill_footprints(&self) -> StoreResult<()> {
+        let rows = sqlx::query(&format!("SELECT {} FROM images i LEFT JOIN image_footprints f ON f.image_id = i.id WHERE f.image_id IS NULL", IMAGE_COLUMNS.split(", ").map(|c| format!("i.{c}")).collect::<Vec<_>>().join(", ")))
+            .fetch_all(&self.pool)
+            .await?;
+        for image in rows.iter().map(image_from_row) {
+            self.insert_footprint(&image).await?;
+        }
+        Ok(())
+    }
+
+    /// Catalogue rows matching `query`, newest first.
+    pub async fn catalogue(&self, query: &CatalogueQuery) -> StoreResult<Vec<CatalogueRow>> {
+        let mut clauses: Vec<String> = Vec::new();
+        let mut params: Vec<Param> = Vec::new();
+        let placeholder = |p: Param, params: &mut Vec<Param>| {
+            params.push(p);
+            format!("${}", params.len())
+        };
+        for (column, values) in [
+            ("department_id", &query.departments),
+            ("image_id", &query.ids),
+        ] {
+            if let Some(values) = values {
+                if values.is_empty() {
+                    return Ok(Vec::new());
+                }
+                let list: Vec<String> = values
+                    .iter()
+                    .map(|v| placeholder(Param::Text(v.clone()), &mut params))
+                    .collect();
+                clauses.push(format!("{column} IN ({})", list.join(", ")));
+            }
+        }
+        if let Some([w, s, e, n]) = query.bbox {
+            let (w, s, e, n) = (
+                placeholder(Param::Float(w), &mut params),
+                placeholder(Param::Float(s), &mut params),
+                placeholder(Param::Float(e), &mut params),
+                placeholder(Param::Float(n), &mut params),
+            );
+            clauses.push(format!(
+                "min_lon <= {e} AND max_lon >= {w} AND min_lat <= {n} AND max_lat >= {s}"
+            ));
+        }
+        if let Some(from) = query.from_ms {
+            let p = placeholder(Param::Int(from), &mut params);
+            clauses.push(format!("captured_at_ms >= {p}"));
+        }
+        if let Some(to) = query.to_ms {
+            let p = placeholder(Param::Int(to), &mut params);
+            clauses.push(format!("captured_at_ms <= {p}"));
+        }
+        let filter = if clauses.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", clauses.join(" AND "))
+        };
+        let sql = format!("SELECT {CATALOGUE_COLUMNS} FROM image_footprints{filter} ORDER BY captured_at_ms DESC, image_id");
+        let mut q = sqlx::query(&sql);
+        for p in params {
+            q = match p {
+                Param::Text(t) => q.bind(t),
+                Param::Float(f) => q.bind(f),
+                Param::Int(i) => q.bind(i),
+            };
+        }
+        let rows = q.fetch_all(&self.pool).await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let geometry: String = r.get(12);
+                CatalogueRow {
+                    image_id: r.get(0),
+                    department_id: r.get(1),
+                    task_id: r.get(2),
+                    drone_id: r.get(3),
+                    sensor: r.get(4),
+                    captured_at_ms: r.get(5),
+                    lat_deg: r.get(6),
+                    lon_deg: r.get(7),
+                    alt_msl_m: r.get(8),
+                    alt_rel_m: r.get(9),
+                    file_url: r.get(10),
+                    gsd_m: r.get(11),
+                    geometry: serde_json::from_str(&geometry).unwrap_or(serde_json::Value::Null),
+                    bbox: [r.get(13), r.get(14), r.get(15), r.get(16)],
+                }
+            })
+            .collect())
+    }
+}
 
 /// Users, tokens, quotas and the audit log: what the API's roles rest on.
 impl Store {

@@ -7,6 +7,7 @@ mod admin;
 pub mod error;
 mod fleet;
 pub mod openapi;
+mod stac;
 mod tasks;
 
 use std::sync::Arc;
@@ -48,9 +49,27 @@ pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
             post(admin::issue_token).delete(admin::revoke_tokens),
         )
         .route("/api/v1/audit", get(admin::audit))
+        .route("/api/v1/stac", get(stac::landing))
+        .route("/api/v1/stac/conformance", get(stac::conformance))
+        .route("/api/v1/stac/collections", get(stac::collections))
+        .route("/api/v1/stac/collections/{id}", get(stac::collection))
+        .route("/api/v1/stac/collections/{id}/items", get(stac::items))
+        .route(
+            "/api/v1/stac/collections/{id}/items/{item}",
+            get(stac::item),
+        )
+        .route(
+            "/api/v1/stac/search",
+            get(stac::search_get).post(stac::search_post),
+        )
         .route(
             "/api/v1/openapi.json",
-            get(|| async { axum::Json(openapi::document()) }),
+            get(|| async {
+                (
+                    [(axum::http::header::CONTENT_TYPE, openapi::MEDIA_TYPE)],
+                    openapi::document().to_string(),
+                )
+            }),
         )
         .route(
             "/api/v1/docs",

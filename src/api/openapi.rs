@@ -34,6 +34,10 @@ fn json_body(schema: Value) -> Value {
     json!({"required": true, "content": {"application/json": {"schema": schema}}})
 }
 
+/// The media type the document is served as (what STAC's `service-desc`
+/// link announces).
+pub const MEDIA_TYPE: &str = "application/vnd.oai.openapi+json;version=3.0";
+
 pub fn document() -> Value {
     let task = json!({"$ref": "#/components/schemas/Task"});
     json!({
