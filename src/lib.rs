@@ -15,6 +15,7 @@ pub mod coverage;
 pub mod demo;
 pub mod dispatcher;
 pub mod footprint;
+pub mod live;
 pub mod planning;
 pub mod region;
 pub mod routing;

@@ -100,6 +100,7 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS api_tokens (token_sha256 TEXT PRIMARY KEY, department_id TEXT NOT NULL REFERENCES departments(id), created_at_ms BIGINT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS tasks (id TEXT PRIMARY KEY, department_id TEXT NOT NULL REFERENCES departments(id), kind TEXT NOT NULL, request TEXT NOT NULL, state TEXT NOT NULL, reason TEXT, drone_id TEXT, created_at_ms BIGINT NOT NULL, updated_at_ms BIGINT NOT NULL, progress_seq BIGINT, progress_total BIGINT)",
     "CREATE INDEX IF NOT EXISTS tasks_by_state ON tasks (state, created_at_ms)",
+    "CREATE INDEX IF NOT EXISTS tasks_by_update ON tasks (updated_at_ms)",
     "CREATE TABLE IF NOT EXISTS images (id TEXT PRIMARY KEY, task_id TEXT NOT NULL REFERENCES tasks(id), department_id TEXT NOT NULL, drone_id TEXT NOT NULL, image_index BIGINT NOT NULL, captured_at_ms BIGINT NOT NULL, lat_deg DOUBLE PRECISION NOT NULL, lon_deg DOUBLE PRECISION NOT NULL, alt_msl_m DOUBLE PRECISION NOT NULL, alt_rel_m DOUBLE PRECISION NOT NULL, file_url TEXT)",
     "CREATE INDEX IF NOT EXISTS images_by_task ON images (task_id)",
     "CREATE TABLE IF NOT EXISTS applied_events (id TEXT PRIMARY KEY, drone_id TEXT NOT NULL, ts_ms BIGINT NOT NULL)",
@@ -678,6 +679,17 @@ impl Store {
             .execute(&self.pool)
             .await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// Tasks changed at or after `since_ms` (for the live stream).
+    pub async fn tasks_updated_since(&self, since_ms: i64) -> StoreResult<Vec<TaskRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {TASK_COLUMNS} FROM tasks WHERE updated_at_ms >= $1 ORDER BY updated_at_ms, id"
+        ))
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(task_from_row).collect())
     }
 
     pub async fn all_tasks(&self) -> StoreResult<Vec<TaskRow>> {

@@ -6,13 +6,14 @@
 mod admin;
 pub mod error;
 mod fleet;
+mod live;
 pub mod openapi;
 mod stac;
 mod tasks;
 
 use std::sync::Arc;
 
-use axum::extract::{DefaultBodyLimit, FromRequestParts};
+use axum::extract::{DefaultBodyLimit, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::routing::{get, post, put};
 use axum::Router;
@@ -20,13 +21,37 @@ use axum::Router;
 pub use crate::auth::token_hash;
 use crate::auth::{bearer, Caller, Role};
 use crate::dispatcher::Dispatcher;
+use crate::live::LiveHub;
 pub use error::ApiError;
 
 /// The largest request body taken: a survey polygon of a few thousand
 /// vertices fits; anything bigger is refused before it is read whole.
 pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
 
+/// What every handler can reach: the dispatcher (and through it the
+/// store) and the live hub.
+#[derive(Clone)]
+pub struct AppState {
+    pub dispatcher: Arc<Dispatcher>,
+    pub live: Arc<LiveHub>,
+}
+
+impl FromRef<AppState> for Arc<Dispatcher> {
+    fn from_ref(state: &AppState) -> Arc<Dispatcher> {
+        state.dispatcher.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<LiveHub> {
+    fn from_ref(state: &AppState) -> Arc<LiveHub> {
+        state.live.clone()
+    }
+}
+
+/// The API. Must be called inside a tokio runtime (it starts the live
+/// stream's sampler).
 pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
+    let live = LiveHub::start(&dispatcher);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
         .route("/readyz", get(readyz))
@@ -49,6 +74,8 @@ pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
             post(admin::issue_token).delete(admin::revoke_tokens),
         )
         .route("/api/v1/audit", get(admin::audit))
+        .route("/api/v1/live/ws", get(live::websocket))
+        .route("/api/v1/live/sse", get(live::sse))
         .route("/api/v1/stac", get(stac::landing))
         .route("/api/v1/stac/conformance", get(stac::conformance))
         .route("/api/v1/stac/collections", get(stac::collections))
@@ -76,16 +103,18 @@ pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
             get(|| async { axum::response::Html(openapi::DOCS_PAGE) }),
         )
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .with_state(dispatcher)
+        .with_state(AppState { dispatcher, live })
 }
 
-impl FromRequestParts<Arc<Dispatcher>> for Caller {
+impl<S> FromRequestParts<S> for Caller
+where
+    Arc<Dispatcher>: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        dispatcher: &Arc<Dispatcher>,
-    ) -> Result<Caller, ApiError> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Caller, ApiError> {
+        let dispatcher = Arc::<Dispatcher>::from_ref(state);
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)
