@@ -692,6 +692,14 @@ impl Store {
         Ok(rows.iter().map(task_from_row).collect())
     }
 
+    /// How many tasks are in each state.
+    pub async fn task_counts(&self) -> StoreResult<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT state, COUNT(*) FROM tasks GROUP BY state ORDER BY state")
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
     pub async fn all_tasks(&self) -> StoreResult<Vec<TaskRow>> {
         let rows = sqlx::query(&format!(
             "SELECT {TASK_COLUMNS} FROM tasks ORDER BY created_at_ms DESC, id"

@@ -6,7 +6,9 @@
 mod admin;
 pub mod error;
 mod fleet;
+mod limits;
 mod live;
+mod metrics;
 pub mod openapi;
 mod stac;
 mod tasks;
@@ -24,16 +26,19 @@ use crate::dispatcher::Dispatcher;
 use crate::live::LiveHub;
 pub use error::ApiError;
 
-/// The largest request body taken: a survey polygon of a few thousand
-/// vertices fits; anything bigger is refused before it is read whole.
-pub const BODY_LIMIT_BYTES: usize = 256 * 1024;
-
 /// What every handler can reach: the dispatcher (and through it the
 /// store) and the live hub.
 #[derive(Clone)]
 pub struct AppState {
     pub dispatcher: Arc<Dispatcher>,
     pub live: Arc<LiveHub>,
+    pub counters: Arc<metrics::HttpCounters>,
+}
+
+impl FromRef<AppState> for Arc<metrics::HttpCounters> {
+    fn from_ref(state: &AppState) -> Arc<metrics::HttpCounters> {
+        state.counters.clone()
+    }
 }
 
 impl FromRef<AppState> for Arc<Dispatcher> {
@@ -48,12 +53,34 @@ impl FromRef<AppState> for Arc<LiveHub> {
     }
 }
 
-/// The API. Must be called inside a tokio runtime (it starts the live
-/// stream's sampler).
+pub use limits::Limits;
+
+/// The API with the default limits. Must be called inside a tokio runtime
+/// (it starts the live stream's sampler).
 pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
+    router_with(dispatcher, Limits::default())
+}
+
+pub fn router_with(dispatcher: Arc<Dispatcher>, limits: Limits) -> Router {
     let live = LiveHub::start(&dispatcher);
+    let counters = Arc::new(metrics::HttpCounters::default());
+    let limiter = limits::RateLimiter::new(limits);
+    // Bearer tokens, not cookies, carry identity: any origin may call.
+    let cors = tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([
+            axum::http::Method::GET,
+            axum::http::Method::POST,
+            axum::http::Method::PUT,
+            axum::http::Method::DELETE,
+        ])
+        .allow_headers([
+            axum::http::header::AUTHORIZATION,
+            axum::http::header::CONTENT_TYPE,
+        ]);
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics::metrics))
         .route("/readyz", get(readyz))
         .route(
             "/api/v1/tasks",
@@ -102,8 +129,22 @@ pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
             "/api/v1/docs",
             get(|| async { axum::response::Html(openapi::DOCS_PAGE) }),
         )
-        .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
-        .with_state(AppState { dispatcher, live })
+        .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(axum::middleware::from_fn_with_state(limiter, limits::limit))
+        .layer(tower_http::timeout::TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            limits.timeout,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            counters.clone(),
+            metrics::count,
+        ))
+        .layer(cors)
+        .with_state(AppState {
+            dispatcher,
+            live,
+            counters,
+        })
 }
 
 impl<S> FromRequestParts<S> for Caller

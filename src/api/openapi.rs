@@ -38,14 +38,104 @@ fn json_body(schema: Value) -> Value {
 /// link announces).
 pub const MEDIA_TYPE: &str = "application/vnd.oai.openapi+json;version=3.0";
 
+fn geo_json_ok(description: &str) -> Value {
+    json!({"description": description, "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "links", "numberMatched", "numberReturned"], "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]}, "features": {"type": "array", "items": {"type": "object"}}, "numberMatched": {"type": "integer"}, "numberReturned": {"type": "integer"}}}}}})
+}
+
+/// Item search as query parameters (lists comma-separated, `intersects`
+/// as GeoJSON text); `in_collection` adds the path's collection id.
+fn stac_get_parameters(in_collection: bool) -> Value {
+    let text = |name: &str, description: &str| json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}});
+    let mut p = vec![
+        text("bbox", "west,south,east,north (or 6 numbers with heights)"),
+        text(
+            "datetime",
+            "RFC 3339 instant or start/end, `..` for an open end",
+        ),
+        text("ids", "comma-separated item ids"),
+        json!({"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1}}),
+        text("token", "paging token from a `next` link"),
+    ];
+    if in_collection {
+        p.insert(0, path_id("department id"));
+    } else {
+        p.push(text("intersects", "GeoJSON geometry"));
+        p.push(text("collections", "comma-separated collection ids"));
+    }
+    Value::Array(p)
+}
+
+/// The operational and STAC paths (a second `json!` keeps each macro
+/// expansion within the compiler's recursion limit).
+fn more_paths() -> Value {
+    json!({
+            "/metrics": {"get": {
+                "operationId": "metrics", "security": [], "summary": "Prometheus text: tasks by state, queue wait, drones, flights, HTTP answers",
+                "responses": {"200": {"description": "metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+            }},
+            "/api/v1/stac": {"get": {
+                "operationId": "stacLanding", "summary": "STAC landing page (Catalog)",
+                "responses": with_common(json!({"200": ok_json("the catalogue root", json!({"type": "object", "required": ["type", "stac_version", "id", "links", "conformsTo"]}))}))
+            }},
+            "/api/v1/stac/conformance": {"get": {
+                "operationId": "stacConformance",
+                "responses": with_common(json!({"200": ok_json("conformance classes", json!({"type": "object", "required": ["conformsTo"], "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}}}}))}))
+            }},
+            "/api/v1/stac/collections": {"get": {
+                "operationId": "stacCollections", "summary": "One collection per department the caller may see",
+                "responses": with_common(json!({"200": ok_json("collections", json!({"type": "object", "required": ["collections", "links"], "properties": {"collections": {"type": "array", "items": {"type": "object"}}}}))}))
+            }},
+            "/api/v1/stac/collections/{id}": {"get": {
+                "operationId": "stacCollection", "parameters": [path_id("department id")],
+                "responses": with_common(json!({"200": ok_json("the collection", json!({"type": "object", "required": ["type", "id", "links"]})), "404": error_response("no such collection, or not the caller's")}))
+            }},
+            "/api/v1/stac/collections/{id}/items": {"get": {
+                "operationId": "stacItems", "parameters": stac_get_parameters(true),
+                "responses": with_common(json!({"200": geo_json_ok("the collection's items"), "400": error_response("a search parameter is invalid"), "404": error_response("no such collection, or not the caller's")}))
+            }},
+            "/api/v1/stac/collections/{id}/items/{item}": {"get": {
+                "operationId": "stacItem",
+                "parameters": [path_id("department id"), {"name": "item", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": with_common(json!({"200": {"description": "the item", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "id", "geometry", "properties", "links", "assets"]}}}}, "404": error_response("no such item, or not the caller's")}))
+            }},
+            "/api/v1/stac/search": {
+                "get": {
+                    "operationId": "stacSearchGet", "parameters": stac_get_parameters(false),
+                    "responses": with_common(json!({"200": geo_json_ok("matching items, newest first"), "400": error_response("a search parameter is invalid")}))
+                },
+                "post": {
+                    "operationId": "stacSearchPost",
+                    "requestBody": json_body(json!({"type": "object", "properties": {
+                        "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 6},
+                        "intersects": {"type": "object"},
+                        "datetime": {"type": "string"},
+                        "collections": {"type": "array", "items": {"type": "string"}},
+                        "ids": {"type": "array", "items": {"type": "string"}},
+                        "limit": {"type": "integer", "minimum": 1},
+                        "token": {"type": "string"}
+                    }})),
+                    "responses": with_common(json!({"200": geo_json_ok("matching items, newest first"), "400": error_response("a search parameter is invalid")}))
+                }
+            }
+    })
+}
+
 pub fn document() -> Value {
+    let mut doc = paths_and_components();
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more_paths()) {
+        paths.extend(more);
+    }
+    doc
+}
+
+fn paths_and_components() -> Value {
     let task = json!({"$ref": "#/components/schemas/Task"});
     json!({
         "openapi": "3.0.3",
         "info": {
             "title": "skyshare dispatcher API",
             "version": "1",
-            "description": "Shared-drone dispatch. Bearer tokens belong to users with one role: department (its own tasks, flights and imagery), pilot (every flight; drone commands), admin (departments, quotas, users, tokens, audit log). Another department's ids read as 404."
+            "description": "Shared-drone dispatch. Live streams (not described here, they never end): GET /api/v1/live/ws (WebSocket) and /api/v1/live/sse (Server-Sent Events), JSON messages of type drone, task or lagged. Bearer tokens belong to users with one role: department (its own tasks, flights and imagery), pilot (every flight; drone commands), admin (departments, quotas, users, tokens, audit log). Another department's ids read as 404."
         },
         "security": [{"bearer": []}],
         "paths": {
