@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use anyhow::Context;
 use geo::{Destination, Haversine};
-use rand::RngCore;
 use tokio_util::sync::CancellationToken;
 
 use crate::api;
+use crate::auth::{random_token, token_hash, Role};
 use crate::dispatcher::{Dispatcher, DispatcherConfig, DroneRecord};
 use crate::planning::Airframe;
 use crate::region::Region;
-use crate::store::Store;
+use crate::store::{Store, UserRow};
 
 #[derive(Debug, Clone)]
 pub struct DemoConfig {
@@ -42,8 +42,12 @@ pub const DEPARTMENTS: [(&str, &str); 3] = [
 pub struct RunningDemo {
     pub http_addr: SocketAddr,
     pub mqtt_url: String,
-    /// (department id, API token), one per department.
+    /// (department id, API token of that department's user), one per department.
     pub tokens: Vec<(String, String)>,
+    /// Token of the seeded pilot user (`pilot`).
+    pub pilot_token: String,
+    /// Token of the seeded administrator (`admin`).
+    pub admin_token: String,
     pub drones: Vec<DroneRecord>,
     pub dispatcher: Arc<Dispatcher>,
     pub shutdown: CancellationToken,
@@ -67,12 +71,6 @@ impl RunningDemo {
             let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
         }
     }
-}
-
-fn random_token() -> String {
-    let mut bytes = [0u8; 24];
-    rand::rng().fill_bytes(&mut bytes);
-    format!("sky_{}", hex::encode(bytes))
 }
 
 /// The demo fleet: drones spread round-robin over the docks, every second
@@ -135,14 +133,7 @@ pub async fn start(config: DemoConfig) -> anyhow::Result<RunningDemo> {
     let store = Store::connect(&database_url)
         .await
         .with_context(|| format!("opening {database_url}"))?;
-    let mut tokens = Vec::new();
-    let now = chrono::Utc::now().timestamp_millis();
-    for (id, name) in DEPARTMENTS {
-        store.upsert_department(id, name).await?;
-        let token = random_token();
-        store.add_token(&api::token_hash(&token), id, now).await?;
-        tokens.push((id.to_string(), token));
-    }
+    let seeded = seed_users(&store).await?;
 
     let fleet = demo_fleet(&config.region, config.drones);
     let drones: Vec<DroneRecord> = fleet.iter().map(|(r, _)| r.clone()).collect();
@@ -215,11 +206,61 @@ pub async fn start(config: DemoConfig) -> anyhow::Result<RunningDemo> {
     Ok(RunningDemo {
         http_addr,
         mqtt_url,
-        tokens,
+        tokens: seeded.departments,
+        pilot_token: seeded.pilot,
+        admin_token: seeded.admin,
         drones,
         dispatcher,
         shutdown,
         tasks,
+    })
+}
+
+struct SeededTokens {
+    departments: Vec<(String, String)>,
+    pilot: String,
+    admin: String,
+}
+
+/// The demo's departments, one user per department (`<department>-user`), a
+/// pilot (`pilot`) and an administrator (`admin`), each with a fresh token.
+async fn seed_users(store: &Store) -> anyhow::Result<SeededTokens> {
+    let now = chrono::Utc::now().timestamp_millis();
+    let issue = |id: String, name: String, role: Role, department: Option<&str>| {
+        let department = department.map(str::to_owned);
+        async move {
+            store
+                .upsert_user(&UserRow {
+                    id: id.clone(),
+                    name,
+                    role: role.as_str().to_owned(),
+                    department_id: department,
+                    created_at_ms: now,
+                })
+                .await?;
+            let token = random_token();
+            store.add_user_token(&token_hash(&token), &id, now).await?;
+            anyhow::Ok(token)
+        }
+    };
+    let mut departments = Vec::new();
+    for (id, name) in DEPARTMENTS {
+        store.upsert_department(id, name).await?;
+        let token = issue(
+            format!("{id}-user"),
+            format!("{name} user"),
+            Role::Department,
+            Some(id),
+        )
+        .await?;
+        departments.push((id.to_string(), token));
+    }
+    let pilot = issue("pilot".into(), "Duty pilot".into(), Role::Pilot, None).await?;
+    let admin = issue("admin".into(), "Administrator".into(), Role::Admin, None).await?;
+    Ok(SeededTokens {
+        departments,
+        pilot,
+        admin,
     })
 }
 

@@ -1653,3 +1653,116 @@ async fn pump_mqtt(
         }
     }
 }
+
+/// Why a pilot command could not be sent.
+#[derive(Debug, thiserror::Error)]
+pub enum PilotCommandError {
+    #[error("no drone `{0}` in this fleet")]
+    UnknownDrone(String),
+    #[error("MQTT URL `{0}` is not of the form mqtt://host:port")]
+    MqttUrl(String),
+    #[error("the MQTT broker did not take the command: {0}")]
+    Broker(String),
+}
+
+/// A pilot command on its way: its id, and the bridge's terminal reply
+/// (None when no terminal reply came within the command reply limit).
+pub struct PilotCommandSent {
+    pub command_id: String,
+    pub outcome: tokio::sync::oneshot::Receiver<Option<CommandReply>>,
+}
+
+impl Dispatcher {
+    /// Publishes a pilot command (pause, resume, return, land, ...) to one
+    /// drone. Its replies are read on a connection of its own, subscribed
+    /// before the command goes out, because the dispatcher's reply handler
+    /// only follows the commands it sent itself.
+    pub async fn pilot_command(
+        &self,
+        drone: &str,
+        body: CommandBody,
+    ) -> Result<PilotCommandSent, PilotCommandError> {
+        if !self.config.drones.iter().any(|d| d.id == drone) {
+            return Err(PilotCommandError::UnknownDrone(drone.to_owned()));
+        }
+        let (host, port) = parse_mqtt_url(&self.config.mqtt_url)
+            .ok_or_else(|| PilotCommandError::MqttUrl(self.config.mqtt_url.clone()))?;
+        let command = Command {
+            v: wire::VERSION,
+            id: uuid::Uuid::new_v4().to_string(),
+            ts_ms: now_ms(),
+            body,
+        };
+        let mut options = MqttOptions::new(
+            format!("skyshare-pilot-{}", uuid::Uuid::new_v4().simple()),
+            host,
+            port,
+        );
+        options.set_keep_alive(Duration::from_secs(5));
+        let (client, mut eventloop) = AsyncClient::new(options, 16);
+        let broker = |e: &dyn std::fmt::Display| PilotCommandError::Broker(e.to_string());
+        client
+            .subscribe(Topic::new(drone, Channel::Replies).name(), QoS::AtLeastOnce)
+            .await
+            .map_err(|e| broker(&e))?;
+        let subscribed = tokio::time::timeout(Duration::from_secs(5), async {
+            loop {
+                match eventloop.poll().await {
+                    Ok(MqttEvent::Incoming(Packet::SubAck(_))) => return Ok(()),
+                    Ok(_) => {}
+                    Err(e) => return Err(broker(&e)),
+                }
+            }
+        })
+        .await
+        .map_err(|_| PilotCommandError::Broker("no SUBACK within 5 s".into()))?;
+        subscribed?;
+        client
+            .publish(
+                Topic::new(drone, Channel::Commands).name(),
+                QoS::AtLeastOnce,
+                false,
+                wire::encode(&command),
+            )
+            .await
+            .map_err(|e| broker(&e))?;
+        tracing::info!(drone, command = command.body.name(), id = %command.id, "pilot command sent");
+        let (tx, outcome) = tokio::sync::oneshot::channel();
+        let id = command.id.clone();
+        let limit = self.config.command_reply_limit;
+        tokio::spawn(async move {
+            let reply = tokio::time::timeout(limit, async {
+                loop {
+                    match eventloop.poll().await {
+                        Ok(MqttEvent::Incoming(Packet::Publish(p))) => {
+                            if let Ok(reply) = wire::decode::<CommandReply>(&p.payload) {
+                                if reply.request_id == id && reply.state.is_terminal() {
+                                    return Some(reply);
+                                }
+                            }
+                        }
+                        Ok(_) => {}
+                        Err(error) => {
+                            tracing::warn!(%error, "pilot command connection lost");
+                            tokio::time::sleep(Duration::from_millis(300)).await;
+                        }
+                    }
+                }
+            })
+            .await
+            .ok()
+            .flatten();
+            let _ = tx.send(reply);
+            let _ = client.try_disconnect();
+            // Let the DISCONNECT go out; the loop ends with an error then.
+            let _ = tokio::time::timeout(Duration::from_millis(500), async {
+                while eventloop.poll().await.is_ok() {}
+            })
+            .await;
+        });
+        Ok(PilotCommandSent {
+            command_id: command.id,
+            outcome,
+        })
+    }
+}

@@ -8,14 +8,19 @@
 
 pub mod airspace;
 pub mod api;
+pub mod audit;
+pub mod auth;
 pub mod bench_airspace;
 pub mod coverage;
 pub mod demo;
 pub mod dispatcher;
+pub mod footprint;
+pub mod live;
 pub mod planning;
 pub mod region;
 pub mod routing;
 pub mod scheduling;
+pub mod stac;
 pub mod store;
 pub mod task;
 pub mod zones_cli;

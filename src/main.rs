@@ -200,6 +200,9 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             for (department, token) in &running.tokens {
                 println!("  token   {department:<20} {token}");
             }
+            println!("  token   {:<20} {}", "pilot", running.pilot_token);
+            println!("  token   {:<20} {}", "admin", running.admin_token);
+            println!("  docs    http://{}/api/v1/docs", running.http_addr);
             println!(
                 "Try:\n  curl -H 'Authorization: Bearer {}' http://{}/api/v1/tasks",
                 running.tokens[0].1, running.http_addr

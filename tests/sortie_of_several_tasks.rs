@@ -72,11 +72,12 @@ async fn two_queued_tasks_near_each_other_fly_in_one_sortie_each_with_its_own_ph
         );
     }
 
-    // Watch the fleet until both are done: they must share a flight.
+    // Watch the fleet until both are done: they must share a flight. Only
+    // a pilot sees both departments' task ids on a drone.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     let mut shared_a_flight = false;
     loop {
-        let (_, fleet) = api.get(&urban, "/api/v1/fleet").await;
+        let (_, fleet) = api.get(&running.pilot_token, "/api/v1/fleet").await;
         let flying: HashSet<String> = fleet["drones"][0]["task_ids"]
             .as_array()
             .unwrap()

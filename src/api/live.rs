@@ -1,0 +1,132 @@
+//! Live streams over WebSocket and Server-Sent Events: each message is one
+//! JSON object (`type` drone, task or lagged), filtered by the caller's
+//! rights. A client that reads too slowly skips what it missed and gets a
+//! `lagged` message saying how many; the others are not slowed.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::Receiver;
+
+use crate::auth::Caller;
+use crate::live::{LiveEvent, LiveHub};
+
+/// The next message this caller may see; None when the hub has closed.
+async fn next_for(rx: &mut Receiver<LiveEvent>, caller: &Caller) -> Option<Value> {
+    loop {
+        match rx.recv().await {
+            Ok(event) => {
+                if let Some(v) = event.for_caller(caller) {
+                    return Some(v);
+                }
+            }
+            Err(RecvError::Lagged(missed)) => {
+                tracing::debug!(user = caller.user_id, missed, "live client lagging");
+                return Some(json!({"type": "lagged", "missed": missed}));
+            }
+            Err(RecvError::Closed) => return None,
+        }
+    }
+}
+
+pub async fn websocket(
+    State(hub): State<Arc<LiveHub>>,
+    caller: Caller,
+    upgrade: WebSocketUpgrade,
+) -> Response {
+    let rx = hub.subscribe();
+    upgrade.on_upgrade(move |socket| pump(socket, rx, caller))
+}
+
+async fn pump(mut socket: WebSocket, mut rx: Receiver<LiveEvent>, caller: Caller) {
+    loop {
+        tokio::select! {
+            next = next_for(&mut rx, &caller) => {
+                let Some(value) = next else { return };
+                if socket.send(Message::Text(value.to_string().into())).await.is_err() {
+                    return;
+                }
+            }
+            incoming = socket.recv() => match incoming {
+                // Clients only listen; anything but a close is ignored.
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
+
+pub async fn sse(State(hub): State<Arc<LiveHub>>, caller: Caller) -> Response {
+    let rx = hub.subscribe();
+    let stream = futures_util::stream::unfold((rx, caller), |(mut rx, caller)| async move {
+        let value = next_for(&mut rx, &caller).await?;
+        let kind = value["type"].as_str().unwrap_or("message").to_owned();
+        let event = Event::default().event(kind).data(value.to_string());
+        Some((Ok::<Event, Infallible>(event), (rx, caller)))
+    });
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::auth::Role;
+    use crate::store::TaskRow;
+
+    fn task(id: &str, department: &str) -> LiveEvent {
+        LiveEvent::Task(Arc::new(TaskRow {
+            id: id.into(),
+            department_id: department.into(),
+            kind: "point_inspection".into(),
+            request: Value::Null,
+            state: "queued".into(),
+            reason: None,
+            drone_id: None,
+            created_at_ms: 0,
+            updated_at_ms: 0,
+            progress_seq: None,
+            progress_total: None,
+        }))
+    }
+
+    #[tokio::test]
+    async fn a_slow_reader_is_told_what_it_missed_and_never_blocks_the_sender() {
+        let (tx, mut slow) = tokio::sync::broadcast::channel(4);
+        let mut fast = tx.subscribe();
+        let caller = Caller {
+            user_id: "u".into(),
+            role: Role::Department,
+            department: Some("urban".into()),
+        };
+        for i in 0..10 {
+            // send never waits for readers.
+            tx.send(task(&format!("t{i}"), "urban")).unwrap();
+            let got = next_for(&mut fast, &caller).await.unwrap();
+            assert_eq!(got["id"], format!("t{i}"));
+        }
+        let first = next_for(&mut slow, &caller).await.unwrap();
+        assert_eq!(first, json!({"type": "lagged", "missed": 6}));
+        assert_eq!(next_for(&mut slow, &caller).await.unwrap()["id"], "t6");
+    }
+
+    #[tokio::test]
+    async fn another_departments_task_events_are_skipped() {
+        let (tx, mut rx) = tokio::sync::broadcast::channel(8);
+        let caller = Caller {
+            user_id: "u".into(),
+            role: Role::Department,
+            department: Some("urban".into()),
+        };
+        tx.send(task("theirs", "environment")).unwrap();
+        tx.send(task("mine", "urban")).unwrap();
+        assert_eq!(next_for(&mut rx, &caller).await.unwrap()["id"], "mine");
+    }
+}

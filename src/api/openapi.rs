@@ -1,0 +1,352 @@
+//! The OpenAPI 3 description of the API, written out by hand from the
+//! handlers (no derive machinery: one document, kept next to the routes it
+//! describes), and a small self-contained page to read and try it.
+
+use serde_json::{json, Value};
+
+fn error_response(description: &str) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}})
+}
+
+fn ok_json(description: &str, schema: Value) -> Value {
+    json!({"description": description, "content": {"application/json": {"schema": schema}}})
+}
+
+/// Responses every authenticated operation may give, besides its own.
+fn with_common(mut responses: Value) -> Value {
+    let map = responses.as_object_mut().expect("responses object");
+    map.insert(
+        "401".into(),
+        error_response("missing or unknown bearer token"),
+    );
+    map.insert(
+        "403".into(),
+        error_response("the caller's role may not do this"),
+    );
+    responses
+}
+
+fn path_id(description: &str) -> Value {
+    json!({"name": "id", "in": "path", "required": true, "description": description, "schema": {"type": "string"}})
+}
+
+fn json_body(schema: Value) -> Value {
+    json!({"required": true, "content": {"application/json": {"schema": schema}}})
+}
+
+/// The media type the document is served as (what STAC's `service-desc`
+/// link announces).
+pub const MEDIA_TYPE: &str = "application/vnd.oai.openapi+json;version=3.0";
+
+fn geo_json_ok(description: &str) -> Value {
+    json!({"description": description, "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "features", "links", "numberMatched", "numberReturned"], "properties": {"type": {"type": "string", "enum": ["FeatureCollection"]}, "features": {"type": "array", "items": {"type": "object"}}, "numberMatched": {"type": "integer"}, "numberReturned": {"type": "integer"}}}}}})
+}
+
+/// Item search as query parameters (lists comma-separated, `intersects`
+/// as GeoJSON text); `in_collection` adds the path's collection id.
+fn stac_get_parameters(in_collection: bool) -> Value {
+    let text = |name: &str, description: &str| json!({"name": name, "in": "query", "required": false, "description": description, "schema": {"type": "string"}});
+    let mut p = vec![
+        text("bbox", "west,south,east,north (or 6 numbers with heights)"),
+        text(
+            "datetime",
+            "RFC 3339 instant or start/end, `..` for an open end",
+        ),
+        text("ids", "comma-separated item ids"),
+        json!({"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "minimum": 1}}),
+        text("token", "paging token from a `next` link"),
+    ];
+    if in_collection {
+        p.insert(0, path_id("department id"));
+    } else {
+        p.push(text("intersects", "GeoJSON geometry"));
+        p.push(text("collections", "comma-separated collection ids"));
+    }
+    Value::Array(p)
+}
+
+/// The operational and STAC paths (a second `json!` keeps each macro
+/// expansion within the compiler's recursion limit).
+fn more_paths() -> Value {
+    json!({
+            "/metrics": {"get": {
+                "operationId": "metrics", "security": [], "summary": "Prometheus text: tasks by state, queue wait, drones, flights, HTTP answers",
+                "responses": {"200": {"description": "metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+            }},
+            "/api/v1/stac": {"get": {
+                "operationId": "stacLanding", "summary": "STAC landing page (Catalog)",
+                "responses": with_common(json!({"200": ok_json("the catalogue root", json!({"type": "object", "required": ["type", "stac_version", "id", "links", "conformsTo"]}))}))
+            }},
+            "/api/v1/stac/conformance": {"get": {
+                "operationId": "stacConformance",
+                "responses": with_common(json!({"200": ok_json("conformance classes", json!({"type": "object", "required": ["conformsTo"], "properties": {"conformsTo": {"type": "array", "items": {"type": "string"}}}}))}))
+            }},
+            "/api/v1/stac/collections": {"get": {
+                "operationId": "stacCollections", "summary": "One collection per department the caller may see",
+                "responses": with_common(json!({"200": ok_json("collections", json!({"type": "object", "required": ["collections", "links"], "properties": {"collections": {"type": "array", "items": {"type": "object"}}}}))}))
+            }},
+            "/api/v1/stac/collections/{id}": {"get": {
+                "operationId": "stacCollection", "parameters": [path_id("department id")],
+                "responses": with_common(json!({"200": ok_json("the collection", json!({"type": "object", "required": ["type", "id", "links"]})), "404": error_response("no such collection, or not the caller's")}))
+            }},
+            "/api/v1/stac/collections/{id}/items": {"get": {
+                "operationId": "stacItems", "parameters": stac_get_parameters(true),
+                "responses": with_common(json!({"200": geo_json_ok("the collection's items"), "400": error_response("a search parameter is invalid"), "404": error_response("no such collection, or not the caller's")}))
+            }},
+            "/api/v1/stac/collections/{id}/items/{item}": {"get": {
+                "operationId": "stacItem",
+                "parameters": [path_id("department id"), {"name": "item", "in": "path", "required": true, "schema": {"type": "string"}}],
+                "responses": with_common(json!({"200": {"description": "the item", "content": {"application/geo+json": {"schema": {"type": "object", "required": ["type", "id", "geometry", "properties", "links", "assets"]}}}}, "404": error_response("no such item, or not the caller's")}))
+            }},
+            "/api/v1/stac/search": {
+                "get": {
+                    "operationId": "stacSearchGet", "parameters": stac_get_parameters(false),
+                    "responses": with_common(json!({"200": geo_json_ok("matching items, newest first"), "400": error_response("a search parameter is invalid")}))
+                },
+                "post": {
+                    "operationId": "stacSearchPost",
+                    "requestBody": json_body(json!({"type": "object", "properties": {
+                        "bbox": {"type": "array", "items": {"type": "number"}, "minItems": 4, "maxItems": 6},
+                        "intersects": {"type": "object"},
+                        "datetime": {"type": "string"},
+                        "collections": {"type": "array", "items": {"type": "string"}},
+                        "ids": {"type": "array", "items": {"type": "string"}},
+                        "limit": {"type": "integer", "minimum": 1},
+                        "token": {"type": "string"}
+                    }})),
+                    "responses": with_common(json!({"200": geo_json_ok("matching items, newest first"), "400": error_response("a search parameter is invalid")}))
+                }
+            }
+    })
+}
+
+pub fn document() -> Value {
+    let mut doc = paths_and_components();
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more_paths()) {
+        paths.extend(more);
+    }
+    doc
+}
+
+fn paths_and_components() -> Value {
+    let task = json!({"$ref": "#/components/schemas/Task"});
+    json!({
+        "openapi": "3.0.3",
+        "info": {
+            "title": "skyshare dispatcher API",
+            "version": "1",
+            "description": "Shared-drone dispatch. Live streams (not described here, they never end): GET /api/v1/live/ws (WebSocket) and /api/v1/live/sse (Server-Sent Events), JSON messages of type drone, task or lagged. Bearer tokens belong to users with one role: department (its own tasks, flights and imagery), pilot (every flight; drone commands), admin (departments, quotas, users, tokens, audit log). Another department's ids read as 404."
+        },
+        "security": [{"bearer": []}],
+        "paths": {
+            "/healthz": {"get": {
+                "operationId": "healthz", "security": [], "summary": "The process answers",
+                "responses": {"200": {"description": "ok", "content": {"text/plain": {"schema": {"type": "string"}}}}}
+            }},
+            "/readyz": {"get": {
+                "operationId": "readyz", "security": [], "summary": "The store answers",
+                "responses": {"200": {"description": "ready", "content": {"text/plain": {"schema": {"type": "string"}}}}, "503": error_response("the database does not answer")}
+            }},
+            "/api/v1/tasks": {
+                "post": {
+                    "operationId": "createTask", "summary": "Submit a task (department users)",
+                    "requestBody": json_body(json!({"$ref": "#/components/schemas/TaskRequest"})),
+                    "responses": with_common(json!({
+                        "201": ok_json("stored as queued", task.clone()),
+                        "400": error_response("body is not a task request"),
+                        "409": error_response("the department's quota of unfinished tasks is reached"),
+                        "422": error_response("the task is invalid or refused (airspace, reach, sensors)")
+                    }))
+                },
+                "get": {
+                    "operationId": "listTasks", "summary": "Tasks: a department's own, or all for pilots and admins",
+                    "responses": with_common(json!({
+                        "200": ok_json("tasks, newest first", json!({"type": "object", "required": ["tasks"], "properties": {"tasks": {"type": "array", "items": task.clone()}}}))
+                    }))
+                }
+            },
+            "/api/v1/tasks/{id}": {"get": {
+                "operationId": "getTask", "parameters": [path_id("task id")],
+                "responses": with_common(json!({
+                    "200": ok_json("the task", task.clone()),
+                    "404": error_response("no such task, or another department's")
+                }))
+            }},
+            "/api/v1/tasks/{id}/cancel": {"post": {
+                "operationId": "cancelTask", "summary": "Cancel a queued task (its department only)",
+                "parameters": [path_id("task id")],
+                "responses": with_common(json!({
+                    "200": ok_json("the task, now cancelled", task.clone()),
+                    "404": error_response("no such task, or another department's"),
+                    "409": error_response("the task is no longer queued")
+                }))
+            }},
+            "/api/v1/images": {"get": {
+                "operationId": "listImages",
+                "parameters": [{"name": "task", "in": "query", "required": true, "schema": {"type": "string"}}],
+                "responses": with_common(json!({
+                    "200": ok_json("the task's photos the caller may see", json!({"type": "object", "required": ["task", "images"], "properties": {"task": {"type": "string"}, "images": {"type": "array", "items": {"$ref": "#/components/schemas/Image"}}}})),
+                    "400": error_response("no task given")
+                }))
+            }},
+            "/api/v1/fleet": {"get": {
+                "operationId": "fleet", "summary": "Every drone; departments see only their own task ids on them",
+                "responses": with_common(json!({"200": ok_json("the fleet", json!({"type": "object", "required": ["drones"], "properties": {"drones": {"type": "array", "items": {"$ref": "#/components/schemas/Drone"}}}}))}))
+            }},
+            "/api/v1/flights": {"get": {
+                "operationId": "flights", "summary": "Drones flying tasks the caller may see",
+                "responses": with_common(json!({"200": ok_json("flights", json!({"type": "object", "required": ["flights"], "properties": {"flights": {"type": "array", "items": {"$ref": "#/components/schemas/Drone"}}}}))}))
+            }},
+            "/api/v1/drones/{id}/commands": {"post": {
+                "operationId": "droneCommand", "summary": "Pause, resume, return or land a drone (pilots)",
+                "parameters": [path_id("drone id")],
+                "requestBody": json_body(json!({"type": "object", "required": ["command"], "additionalProperties": false, "properties": {"command": {"type": "string", "enum": ["pause", "resume", "return_to_launch", "land"]}}})),
+                "responses": with_common(json!({
+                    "202": ok_json("published; the bridge's answer is appended to the audit log", json!({"type": "object", "required": ["drone", "command", "command_id", "state", "audit_seq"], "properties": {"drone": {"type": "string"}, "command": {"type": "string"}, "command_id": {"type": "string"}, "state": {"type": "string", "enum": ["sent"]}, "audit_seq": {"type": "integer"}}})),
+                    "400": error_response("body is not a command"),
+                    "404": error_response("no such drone"),
+                    "503": error_response("the MQTT broker did not take the command")
+                }))
+            }},
+            "/api/v1/departments": {"get": {
+                "operationId": "listDepartments",
+                "responses": with_common(json!({"200": ok_json("departments with quotas", json!({"type": "object", "required": ["departments"], "properties": {"departments": {"type": "array", "items": {"$ref": "#/components/schemas/Department"}}}}))}))
+            }},
+            "/api/v1/departments/{id}": {"put": {
+                "operationId": "putDepartment", "summary": "Create or update a department and its quota (admins)",
+                "parameters": [path_id("department id")],
+                "requestBody": json_body(json!({"type": "object", "required": ["name"], "additionalProperties": false, "properties": {"name": {"type": "string"}, "max_open_tasks": {"type": "integer", "minimum": 0, "nullable": true}}})),
+                "responses": with_common(json!({
+                    "200": ok_json("the department", json!({"$ref": "#/components/schemas/Department"})),
+                    "400": error_response("body is not a department"),
+                    "422": error_response("invalid id, name or quota")
+                }))
+            }},
+            "/api/v1/users": {"get": {
+                "operationId": "listUsers",
+                "responses": with_common(json!({"200": ok_json("users", json!({"type": "object", "required": ["users"], "properties": {"users": {"type": "array", "items": {"$ref": "#/components/schemas/User"}}}}))}))
+            }},
+            "/api/v1/users/{id}": {"put": {
+                "operationId": "putUser", "summary": "Create or update a user (admins)",
+                "parameters": [path_id("user id")],
+                "requestBody": json_body(json!({"type": "object", "required": ["name", "role"], "additionalProperties": false, "properties": {"name": {"type": "string"}, "role": {"type": "string", "enum": ["department", "pilot", "admin"]}, "department_id": {"type": "string", "nullable": true}}})),
+                "responses": with_common(json!({
+                    "200": ok_json("the user", json!({"$ref": "#/components/schemas/User"})),
+                    "400": error_response("body is not a user"),
+                    "422": error_response("invalid id, role or department")
+                }))
+            }},
+            "/api/v1/users/{id}/tokens": {
+                "post": {
+                    "operationId": "issueToken", "summary": "A new token for the user, shown once (admins)",
+                    "parameters": [path_id("user id")],
+                    "responses": with_common(json!({
+                        "201": ok_json("the token", json!({"type": "object", "required": ["user_id", "token"], "properties": {"user_id": {"type": "string"}, "token": {"type": "string"}}})),
+                        "404": error_response("no such user")
+                    }))
+                },
+                "delete": {
+                    "operationId": "revokeTokens", "summary": "Revoke every token of the user (admins)",
+                    "parameters": [path_id("user id")],
+                    "responses": with_common(json!({
+                        "200": ok_json("how many were revoked", json!({"type": "object", "required": ["user_id", "revoked"], "properties": {"user_id": {"type": "string"}, "revoked": {"type": "integer"}}})),
+                        "404": error_response("no such user")
+                    }))
+                }
+            },
+            "/api/v1/audit": {"get": {
+                "operationId": "audit", "summary": "The audit log, oldest first (admins)",
+                "parameters": [
+                    {"name": "after", "in": "query", "required": false, "schema": {"type": "integer", "format": "int64"}},
+                    {"name": "limit", "in": "query", "required": false, "schema": {"type": "integer", "format": "int64"}}
+                ],
+                "responses": with_common(json!({
+                    "200": ok_json("audit lines", json!({"type": "object", "required": ["entries"], "properties": {"entries": {"type": "array", "items": {"$ref": "#/components/schemas/AuditEntry"}}}})),
+                    "400": error_response("a parameter is not an integer")
+                }))
+            }}
+        },
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+            "schemas": {
+                "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "object", "required": ["code", "message", "where"], "properties": {"code": {"type": "string"}, "message": {"type": "string"}, "where": {"type": "string", "nullable": true}}}}},
+                "TaskRequest": {"type": "object", "required": ["kind", "geometry", "alt_m", "sensor"], "additionalProperties": false, "properties": {
+                    "kind": {"type": "string", "enum": ["point_inspection", "area_survey", "corridor_survey"]},
+                    "geometry": {"type": "object", "required": ["type", "coordinates"], "additionalProperties": false, "properties": {"type": {"type": "string", "enum": ["Point", "Polygon", "LineString"]}, "coordinates": {"type": "array"}}},
+                    "alt_m": {"type": "number"},
+                    "sensor": {"type": "string", "enum": ["visible", "thermal", "multispectral", "loudspeaker"]},
+                    "priority": {"type": "string", "enum": ["routine", "urgent", "emergency"]},
+                    "radius_m": {"type": "number"},
+                    "photos": {"type": "integer", "minimum": 0, "maximum": 4294967295u64},
+                    "width_m": {"type": "number", "nullable": true},
+                    "overlap": {"type": "object", "nullable": true, "required": ["side", "front"], "additionalProperties": false, "properties": {"side": {"type": "number"}, "front": {"type": "number"}}}
+                }},
+                "Task": {"type": "object", "required": ["id", "department_id", "kind", "request", "state", "created_at_ms", "updated_at_ms"], "properties": {
+                    "id": {"type": "string"}, "department_id": {"type": "string"}, "kind": {"type": "string"}, "request": {"type": "object"},
+                    "state": {"type": "string", "enum": ["queued", "assigned", "in_flight", "completed", "failed", "cancelled"]},
+                    "reason": {"type": "string", "nullable": true}, "drone_id": {"type": "string", "nullable": true},
+                    "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"},
+                    "progress_seq": {"type": "integer", "nullable": true}, "progress_total": {"type": "integer", "nullable": true}
+                }},
+                "Image": {"type": "object", "required": ["id", "task_id", "department_id", "drone_id", "captured_at_ms", "lat_deg", "lon_deg"], "properties": {
+                    "id": {"type": "string"}, "task_id": {"type": "string"}, "department_id": {"type": "string"}, "drone_id": {"type": "string"},
+                    "image_index": {"type": "integer"}, "captured_at_ms": {"type": "integer"}, "lat_deg": {"type": "number"}, "lon_deg": {"type": "number"},
+                    "alt_msl_m": {"type": "number"}, "alt_rel_m": {"type": "number"}, "file_url": {"type": "string", "nullable": true}
+                }},
+                "Drone": {"type": "object", "required": ["id", "dock_id", "sensors", "online", "task_ids"], "properties": {
+                    "id": {"type": "string"}, "dock_id": {"type": "string"}, "sensors": {"type": "array", "items": {"type": "string"}},
+                    "online": {"type": "boolean"}, "telemetry": {"type": "object", "nullable": true},
+                    "task_id": {"type": "string", "nullable": true}, "task_ids": {"type": "array", "items": {"type": "string"}},
+                    "seconds_since_telemetry": {"type": "number", "nullable": true}
+                }},
+                "Department": {"type": "object", "required": ["id", "name"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "max_open_tasks": {"type": "integer", "nullable": true}}},
+                "User": {"type": "object", "required": ["id", "name", "role", "created_at_ms"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "role": {"type": "string", "enum": ["department", "pilot", "admin"]}, "department_id": {"type": "string", "nullable": true}, "created_at_ms": {"type": "integer"}}},
+                "AuditEntry": {"type": "object", "required": ["seq", "at_ms", "actor", "role", "action", "target", "detail", "result"], "properties": {"seq": {"type": "integer"}, "at_ms": {"type": "integer"}, "actor": {"type": "string"}, "role": {"type": "string"}, "action": {"type": "string"}, "target": {"type": "string"}, "detail": {}, "result": {"type": "string"}}}
+            }
+        }
+    })
+}
+
+/// A page that reads /api/v1/openapi.json and lets one call each operation
+/// with a token; everything it needs is in this file (no CDN).
+pub const DOCS_PAGE: &str = r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>skyshare API</title>
+<style>
+body{font-family:system-ui,sans-serif;margin:2em;max-width:60em}
+details{border:1px solid #ccc;border-radius:4px;margin:.4em 0;padding:.3em .6em}
+summary{cursor:pointer} code{background:#f4f4f4} textarea{width:100%;height:8em;font-family:monospace}
+pre{background:#f4f4f4;padding:.5em;overflow:auto;max-height:20em} .m{font-weight:bold;display:inline-block;width:4.5em}
+</style></head><body>
+<h1>skyshare API</h1>
+<p><label>Bearer token <input id="token" size="60" autocomplete="off"></label></p>
+<p id="about"></p><div id="ops"></div>
+<script>
+"use strict";
+function el(tag, attrs, text){const e=document.createElement(tag);Object.assign(e,attrs||{});if(text!==undefined)e.textContent=text;return e;}
+async function call(method, path, params, body, out){
+  let url=path; const query=new URLSearchParams();
+  for(const [p,input] of params){const v=input.value; if(p.in==="path")url=url.replace("{"+p.name+"}",encodeURIComponent(v)); else if(v!=="")query.set(p.name,v);}
+  if([...query].length)url+="?"+query;
+  const headers={}; const token=document.getElementById("token").value.trim();
+  if(token)headers["Authorization"]="Bearer "+token;
+  const init={method:method.toUpperCase(),headers};
+  if(body){headers["Content-Type"]="application/json";init.body=body.value;}
+  try{const r=await fetch(url,init);const text=await r.text();let shown=text;try{shown=JSON.stringify(JSON.parse(text),null,2);}catch(e){}
+    out.textContent=r.status+" "+r.statusText+"\n\n"+shown;}catch(e){out.textContent=String(e);}
+}
+fetch("/api/v1/openapi.json").then(r=>r.json()).then(doc=>{
+  document.getElementById("about").textContent=doc.info.description||"";
+  const ops=document.getElementById("ops");
+  for(const [path,item] of Object.entries(doc.paths)){for(const [method,op] of Object.entries(item)){
+    const d=el("details"); const s=el("summary"); s.append(el("span",{className:"m"},method.toUpperCase()),el("code",{},path)," "+(op.summary||op.operationId||""));
+    d.append(s); const params=[];
+    for(const p of op.parameters||[]){const input=el("input",{placeholder:p.name});const l=el("label",{},p.name+" ("+p.in+") ");l.append(input);d.append(el("div",{}),l);params.push([p,input]);}
+    let body=null; if(op.requestBody){body=el("textarea");body.value="{}";d.append(el("div",{},"JSON body"),body);}
+    const out=el("pre"); const b=el("button",{},"Send"); b.onclick=()=>call(method,path,params,body,out);
+    d.append(el("div"),b,out);
+    const codes=el("div",{},"Answers: "+Object.entries(op.responses).map(([c,r])=>c+" "+r.description).join("; "));
+    d.append(codes); ops.append(d);
+  }}
+});
+</script></body></html>
+"#;
