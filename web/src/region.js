@@ -1,0 +1,61 @@
+// The region on the map: boundary, zones coloured by kind (dashed and pale
+// when not active now), docks.
+import L from 'leaflet';
+
+export const ZONE_COLOURS = {
+  prohibited: '#d7263d',
+  authorisation_required: '#f46036',
+  conditional: '#e0a800',
+  advisory: '#1b98e0',
+  operating_area: '#2e933c',
+};
+
+function zoneStyle(props) {
+  const colour = ZONE_COLOURS[props.kind] ?? '#666';
+  return props.active
+    ? { color: colour, weight: 2, fillColor: colour, fillOpacity: 0.3 }
+    : { color: colour, weight: 1.5, dashArray: '6 6', fillColor: colour, fillOpacity: 0.06 };
+}
+
+function zonePopup(p) {
+  const state = p.active ? 'active now' : 'not active now';
+  return `<b>${escapeHtml(p.id)}</b> ${escapeHtml(p.name ?? '')}<br>${escapeHtml(p.kind)}, ${state}<br>`
+    + `${escapeHtml(p.band)}; ${escapeHtml(p.when)}<br>${escapeHtml(p.reason ?? '')}`;
+}
+
+export function escapeHtml(text) {
+  return String(text ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+}
+
+/// Adds the region to `map`; returns its parts for the rest of the console.
+export function addRegion(map, collection, renderer) {
+  const docks = [];
+  const zones = [];
+  let boundary = null;
+  const group = L.layerGroup().addTo(map);
+  for (const feature of collection.features) {
+    const p = feature.properties;
+    if (p.role === 'boundary') {
+      boundary = L.geoJSON(feature, {
+        renderer,
+        interactive: false,
+        style: { color: '#333', weight: 2, fill: false },
+      }).addTo(group);
+    } else if (p.role === 'zone') {
+      const style = zoneStyle(p);
+      const layer = feature.geometry.type === 'Point'
+        ? L.circle([feature.geometry.coordinates[1], feature.geometry.coordinates[0]], { ...style, radius: p.radius_m, renderer })
+        : L.geoJSON(feature, { style, renderer });
+      layer.bindPopup(zonePopup(p));
+      layer.addTo(group);
+      zones.push(p);
+    } else if (p.role === 'dock') {
+      const [lon, lat] = feature.geometry.coordinates;
+      L.circleMarker([lat, lon], { renderer, radius: 7, color: '#222', weight: 2, fillColor: '#fff', fillOpacity: 1 })
+        .bindTooltip(`${p.name} (${p.id})`)
+        .addTo(group);
+      docks.push({ id: p.id, name: p.name, lat, lon });
+    }
+  }
+  return { boundary, docks, zones };
+}

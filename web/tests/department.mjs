@@ -1,0 +1,114 @@
+// A department in the console, end to end against a running dispatcher:
+// enter the token, draw an area on the map, submit it, watch the task be
+// assigned and flown, and see its photos appear on the map; then the pilot
+// view shows a drone's telemetry. Screenshots go to SCREENSHOT_DIR.
+//
+// env: SKYSHARE_URL (http://127.0.0.1:PORT), SKYSHARE_TOKEN, SCREENSHOT_DIR,
+// CHROMIUM (default /usr/bin/chromium). Prints one JSON line with what it saw.
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { launch } from './browser.mjs';
+
+const url = process.env.SKYSHARE_URL;
+const token = process.env.SKYSHARE_TOKEN;
+const shots = process.env.SCREENSHOT_DIR ?? 'console-screenshots';
+if (!url || !token) {
+  console.error('department.mjs: set SKYSHARE_URL and SKYSHARE_TOKEN');
+  process.exit(2);
+}
+await mkdir(shots, { recursive: true });
+
+const { page, errors, close } = await launch();
+const shot = (name) => page.screenshot({ path: join(shots, name) });
+const fail = async (message) => {
+  await shot('failure.png').catch(() => {});
+  throw new Error(`${message}${errors.length ? `; page errors: ${errors.join(' | ')}` : ''}`);
+};
+
+/// Polls `probe` in the page until it returns a truthy value.
+async function until(what, probe, arg, limitMs = 30000) {
+  const deadline = Date.now() + limitMs;
+  for (;;) {
+    const value = await page.evaluate(probe, arg);
+    if (value) return value;
+    if (Date.now() > deadline) await fail(`timed out waiting for ${what}`);
+    await page.waitForTimeout(100);
+  }
+}
+
+try {
+  await page.goto(url);
+  await page.waitForSelector('#token-dialog[open]');
+  // A wrong token is refused with the API's own explanation.
+  await page.fill('#token-input', 'sky_not_a_token');
+  await page.click('#token-submit');
+  await until('the refusal of a wrong token', () => document.getElementById('token-error').textContent.includes('unknown API token'));
+  await shot('01-token-refused.png');
+  await page.fill('#token-input', token);
+  await page.click('#token-submit');
+  await page.waitForSelector('#token-dialog', { state: 'hidden' });
+  await until('the region', () => document.body.dataset.region === 'loaded');
+  await until('the first poll', () => document.getElementById('poll-status').textContent.startsWith('updated'));
+  await shot('02-region.png');
+
+  // A 90 m x 60 m block 100 m north-east of the Software Square dock.
+  await page.selectOption('#goto-dock', 'dock-square');
+  const dock = { lon: 114.399, lat: 30.504 };
+  const mLat = 1 / 111320;
+  const mLon = 1 / (111320 * Math.cos((dock.lat * Math.PI) / 180));
+  const corner = { lon: dock.lon + 70 * mLon, lat: dock.lat + 70 * mLat };
+  const ring = [[0, 0], [90, 0], [90, 60], [0, 60]].map(([e, n]) => [corner.lat + n * mLat, corner.lon + e * mLon]);
+  const box = await page.locator('#map').boundingBox();
+  await page.click('[data-draw="polygon"]');
+  for (const latlng of ring) {
+    const p = await page.evaluate((ll) => window.skyshare.map.latLngToContainerPoint(ll), latlng);
+    await page.mouse.click(box.x + p.x, box.y + p.y);
+  }
+  await page.click('#draw-finish');
+  await page.fill('#task-alt', '40');
+  await page.selectOption('#task-sensor', 'visible');
+  await shot('03-area-drawn.png');
+  await page.click('#task-submit');
+  await until('the submission', () => document.getElementById('submit-message').textContent.includes('submitted'));
+  const taskId = await page.getAttribute('#task-table tr.selected', 'data-task');
+  if (!taskId) await fail('the submitted task is not selected in the list');
+
+  const stateOf = (id) => document.querySelector(`#task-table tr[data-task="${id}"] .state`)?.textContent;
+  const states = [];
+  const watch = async (want, limitMs) => until(`task state ${want}`, ([id, wanted]) => {
+    const s = document.querySelector(`#task-table tr[data-task="${id}"] .state`)?.textContent;
+    return wanted.includes(s) ? s : null;
+  }, [taskId, want], limitMs);
+  states.push(await watch(['assigned', 'in_flight'], 20000));
+  await shot('04-assigned.png');
+  if (states[0] !== 'in_flight') states.push(await watch(['in_flight'], 20000));
+  await shot('05-in-flight.png');
+  const photos = Number(await until('photos on the map', () => {
+    const n = Number(document.getElementById('image-count').textContent);
+    return n > 0 && window.skyshare.department.imageLayer.getLayers().length === n ? n : 0;
+  }, null, 30000));
+  await shot('06-imagery.png');
+  states.push(await watch(['completed'], 40000));
+  const finalPhotos = await until('every photo on the map', () => {
+    const n = Number(document.getElementById('image-count').textContent);
+    return window.skyshare.department.imageLayer.getLayers().length === n ? n : 0;
+  });
+  await shot('07-completed.png');
+  if ((await page.evaluate(stateOf, taskId)) !== 'completed') await fail('task left completed');
+
+  // The pilot view: every drone listed; selecting one shows its telemetry.
+  await page.click('#tab-pilot');
+  await until('the drone list', () => document.querySelectorAll('#drone-table tbody tr').length > 0);
+  await page.click('#drone-table tbody tr:first-child');
+  const battery = await until('the selected drone\'s battery', () => {
+    const dts = [...document.querySelectorAll('#drone-telemetry dt')];
+    const i = dts.findIndex((dt) => dt.textContent === 'battery');
+    const text = i >= 0 ? dts[i].nextElementSibling.textContent : '';
+    return text.endsWith('%') ? text : null;
+  });
+  await shot('08-pilot.png');
+  if (errors.length) await fail('the page raised errors');
+  console.log(JSON.stringify({ task_id: taskId, states, photos_first_seen: photos, photos: finalPhotos, pilot_battery: battery }));
+} finally {
+  await close();
+}
