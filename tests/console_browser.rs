@@ -2,7 +2,9 @@
 //! simulated fleet at 40x) plus the console router, driven by
 //! `web/tests/department.mjs` through playwright-core in Debian's headless
 //! Chromium. A department enters its token, draws and submits an area
-//! survey, watches it assigned and flown, and sees its photos on the map.
+//! survey, watches it assigned and flown, and sees its photos on the map;
+//! a point in a prohibited zone is refused with the zone named; a corridor
+//! is submitted with its width; the pilot view shows a drone's telemetry.
 //! Screenshots are kept under target/console-screenshots/.
 //!
 //! Outside CI the test prints SKIPPED when node, Chromium or web/node_modules
@@ -51,7 +53,8 @@ fn screenshot_dir() -> PathBuf {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_department_draws_an_area_in_the_browser_and_sees_it_flown_with_its_photos() {
+async fn in_the_browser_a_department_draws_an_area_sees_it_flown_with_photos_and_a_pilot_reads_telemetry(
+) {
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     if let Some(why) = missing_tools(&web) {
         assert!(
@@ -116,11 +119,24 @@ async fn a_department_draws_an_area_in_the_browser_and_sees_it_flown_with_its_ph
         seen["states"].as_array().unwrap().last().unwrap(),
         "completed"
     );
+    let corridor = seen["corridor_id"].as_str().unwrap();
+    let (status, task) = task_api
+        .get(&token, &format!("/api/v1/tasks/{corridor}"))
+        .await;
+    assert_eq!(status, 200, "{task}");
+    assert_eq!(task["kind"], "corridor_survey", "{task}");
+    assert_eq!(task["request"]["width_m"], 25.0, "{task}");
+    assert!(
+        seen["refusal"].as_str().unwrap().contains("Z-HOSP"),
+        "{seen}"
+    );
     for name in [
         "02-region.png",
         "06-imagery.png",
         "07-completed.png",
-        "08-pilot.png",
+        "08-refused-in-zone.png",
+        "09-corridor.png",
+        "10-pilot.png",
     ] {
         assert!(shots.join(name).exists(), "no screenshot {name}");
     }

@@ -33,7 +33,12 @@ export const FleetLayer = L.Layer.extend({
   onAdd(map) {
     this._map = map;
     this._canvas = L.DomUtil.create('canvas', 'fleet-canvas leaflet-zoom-hide');
-    map.getPanes().overlayPane.appendChild(this._canvas);
+    // Its own pane above the overlays, so zones and docks (drawn on
+    // Leaflet's canvas in the overlay pane) never cover a drone.
+    const pane = map.getPane('fleet') ?? map.createPane('fleet');
+    pane.style.zIndex = 450;
+    pane.style.pointerEvents = 'none';
+    pane.appendChild(this._canvas);
     map.on('moveend zoomend resize viewreset', this._reset, this);
     map.on('click', this._click, this);
     this._reset();

@@ -4,7 +4,7 @@ import 'leaflet/dist/leaflet.css';
 import './style.css';
 import L from 'leaflet';
 import { api, ApiError, savedToken, saveToken } from './api.js';
-import { addRegion } from './region.js';
+import { addLegend, addRegion } from './region.js';
 import { FleetLayer } from './fleet-layer.js';
 import { DepartmentView } from './department.js';
 import { PilotView } from './pilot.js';
@@ -119,7 +119,8 @@ async function poll() {
 
 async function boot() {
   const region = await api.region();
-  const parts = addRegion(map, region, renderer);
+  const parts = addRegion(map, region, renderer, () => Boolean(department.draw.mode) && !department.draw.finished);
+  addLegend(map);
   const bounds = parts.boundary.getBounds();
   map.fitBounds(bounds);
   const goto = document.getElementById('goto-dock');

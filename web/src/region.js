@@ -27,8 +27,26 @@ export function escapeHtml(text) {
   return String(text ?? '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
+/// A legend of zone kinds and drone symbols, bottom left.
+export function addLegend(map) {
+  const legend = L.control({ position: 'bottomleft' });
+  legend.onAdd = () => {
+    const div = L.DomUtil.create('div', 'legend');
+    div.innerHTML = Object.entries(ZONE_COLOURS)
+      .map(([kind, colour]) => `<div><i style="background:${colour}"></i>${kind.replace('_', ' ')}</div>`)
+      .join('')
+      + '<div><i class="inactive"></i>dashed: not active now</div>'
+      + '<div>drone: arrow = heading, fill = battery, outline = link (black live, amber stale, grey offline)</div>';
+    return div;
+  };
+  legend.addTo(map);
+}
+
 /// Adds the region to `map`; returns its parts for the rest of the console.
-export function addRegion(map, collection, renderer) {
+/// A click on a zone shows its details unless `drawing()` says the click is
+/// a vertex of a shape being drawn (Leaflet's bound popups would stop the
+/// click from reaching the map).
+export function addRegion(map, collection, renderer, drawing = () => false) {
   const docks = [];
   const zones = [];
   let boundary = null;
@@ -46,7 +64,9 @@ export function addRegion(map, collection, renderer) {
       const layer = feature.geometry.type === 'Point'
         ? L.circle([feature.geometry.coordinates[1], feature.geometry.coordinates[0]], { ...style, radius: p.radius_m, renderer })
         : L.geoJSON(feature, { style, renderer });
-      layer.bindPopup(zonePopup(p));
+      layer.on('click', (e) => {
+        if (!drawing()) L.popup().setLatLng(e.latlng).setContent(zonePopup(p)).openOn(map);
+      });
       layer.addTo(group);
       zones.push(p);
     } else if (p.role === 'dock') {

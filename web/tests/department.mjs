@@ -96,6 +96,40 @@ try {
   await shot('07-completed.png');
   if ((await page.evaluate(stateOf, taskId)) !== 'completed') await fail('task left completed');
 
+  // A point inside the hospital's prohibited zone is refused, and the page
+  // shows the dispatcher's reason naming the zone.
+  const clickAt = async (latlng) => {
+    const p = await page.evaluate((ll) => window.skyshare.map.latLngToContainerPoint(ll), latlng);
+    await page.mouse.click(box.x + p.x, box.y + p.y);
+  };
+  await page.evaluate(() => window.skyshare.map.setView([30.5015, 114.408], 17, { animate: false }));
+  await page.click('[data-draw="point"]');
+  await clickAt([30.5015, 114.408]);
+  await page.click('#task-submit');
+  const refusal = await until('the refusal of a point in Z-HOSP', () => {
+    const m = document.getElementById('submit-message');
+    return m.classList.contains('error') ? m.textContent : null;
+  });
+  if (!refusal.includes('Z-HOSP')) await fail(`the refusal does not name the zone: ${refusal}`);
+  await shot('08-refused-in-zone.png');
+
+  // A corridor: a line east of the dock with a width. (The dock is still
+  // the selected option after the pan: choose the region first so the
+  // change event fires.)
+  await page.selectOption('#goto-dock', '');
+  await page.selectOption('#goto-dock', 'dock-square');
+  await page.click('[data-draw="line"]');
+  await clickAt([dock.lat - 60 * mLat, dock.lon + 20 * mLon]);
+  await clickAt([dock.lat - 60 * mLat, dock.lon + 160 * mLon]);
+  await page.click('#draw-finish');
+  await page.fill('#task-width', '25');
+  await page.click('#task-submit');
+  await until('the corridor submission', () => document.getElementById('submit-message').textContent.includes('submitted'));
+  const corridorId = await page.getAttribute('#task-table tr.selected', 'data-task');
+  const corridorKind = await page.textContent(`#task-table tr[data-task="${corridorId}"] td:nth-child(2)`);
+  if (corridorKind !== 'corridor_survey') await fail(`the corridor was listed as ${corridorKind}`);
+  await shot('09-corridor.png');
+
   // The pilot view: every drone listed; selecting one shows its telemetry.
   await page.click('#tab-pilot');
   await until('the drone list', () => document.querySelectorAll('#drone-table tbody tr').length > 0);
@@ -106,9 +140,9 @@ try {
     const text = i >= 0 ? dts[i].nextElementSibling.textContent : '';
     return text.endsWith('%') ? text : null;
   });
-  await shot('08-pilot.png');
+  await shot('10-pilot.png');
   if (errors.length) await fail('the page raised errors');
-  console.log(JSON.stringify({ task_id: taskId, states, photos_first_seen: photos, photos: finalPhotos, pilot_battery: battery }));
+  console.log(JSON.stringify({ task_id: taskId, corridor_id: corridorId, refusal, states, photos_first_seen: photos, photos: finalPhotos, pilot_battery: battery }));
 } finally {
   await close();
 }
