@@ -130,8 +130,21 @@ try {
   if (corridorKind !== 'corridor_survey') await fail(`the corridor was listed as ${corridorKind}`);
   await shot('09-corridor.png');
 
-  // The pilot view: every drone listed; selecting one shows its telemetry.
-  await page.click('#tab-pilot');
+  // Clicking a drone on the map (a parked one, so it stays put) opens the
+  // pilot view with that drone selected.
+  const target = await until('a parked drone', () => {
+    const d = window.skyshare.fleetLayer._drones.find((x) => x.telemetry?.landed === 'on_ground');
+    if (!d) return null;
+    window.skyshare.map.setView([d.telemetry.lat_deg, d.telemetry.lon_deg], 17, { animate: false });
+    return d.id;
+  });
+  const at = await page.evaluate((id) => {
+    const d = window.skyshare.fleetLayer._drones.find((x) => x.id === id);
+    return window.skyshare.map.latLngToContainerPoint([d.telemetry.lat_deg, d.telemetry.lon_deg]);
+  }, target);
+  await page.mouse.click(box.x + at.x, box.y + at.y);
+  await until('the drone picked on the map', (id) => !document.getElementById('pilot-view').hidden
+    && document.getElementById('drone-detail-title').textContent === id, target);
   await until('the drone list', () => document.querySelectorAll('#drone-table tbody tr').length > 0);
   await page.click('#drone-table tbody tr:first-child');
   const battery = await until('the selected drone\'s battery', () => {
@@ -142,7 +155,7 @@ try {
   });
   await shot('10-pilot.png');
   if (errors.length) await fail('the page raised errors');
-  console.log(JSON.stringify({ task_id: taskId, corridor_id: corridorId, refusal, states, photos_first_seen: photos, photos: finalPhotos, pilot_battery: battery }));
+  console.log(JSON.stringify({ task_id: taskId, corridor_id: corridorId, refusal, states, photos_first_seen: photos, photos: finalPhotos, pilot_battery: battery, picked_on_map: target }));
 } finally {
   await close();
 }
