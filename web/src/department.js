@@ -25,6 +25,10 @@ export class DepartmentView {
     }
     document.getElementById('draw-finish').addEventListener('click', () => this.draw.finish());
     document.getElementById('draw-clear').addEventListener('click', () => this.draw.clear());
+    this.images = [];
+    this.markers = [];
+    this.timeSlider = document.getElementById('image-time');
+    this.timeSlider.addEventListener('input', () => this._filterByTime());
     document.getElementById('task-form').addEventListener('submit', (e) => {
       e.preventDefault();
       this._submit();
@@ -80,6 +84,8 @@ export class DepartmentView {
   select(id) {
     this.selected = id;
     this.imageCount = -1;
+    this.images = [];
+    this.markers = [];
     this.imageLayer.clearLayers();
     this.taskLayer.clearLayers();
     const task = this.tasks.find((t) => t.id === id);
@@ -107,14 +113,38 @@ export class DepartmentView {
     const { images } = await api.get(`/api/v1/images?task=${encodeURIComponent(id)}`);
     if (id !== this.selected || images.length === this.imageCount) return;
     // Photos only accumulate: add the new ones, keep the drawn ones.
+    // The time filter follows new photos while it is at its right end.
+    const following = this.images.length === 0 || Number(this.timeSlider.value) >= Number(this.timeSlider.max);
     for (const image of images.slice(Math.max(this.imageCount, 0))) {
-      L.circleMarker([image.lat_deg, image.lon_deg], {
+      this.images.push(image);
+      this.markers.push(L.circleMarker([image.lat_deg, image.lon_deg], {
         renderer: this.renderer, radius: 3, color: '#f46036', weight: 1, fillOpacity: 0.8,
-      }).bindTooltip(`photo ${image.image_index} by ${image.drone_id}, ${new Date(image.captured_at_ms).toLocaleTimeString()}, ${image.alt_rel_m.toFixed(0)} m`)
-        .addTo(this.imageLayer);
+      }).bindTooltip(`photo ${image.image_index} by ${image.drone_id}, ${new Date(image.captured_at_ms).toLocaleTimeString()}, ${image.alt_rel_m.toFixed(0)} m`));
     }
     this.imageCount = images.length;
     document.getElementById('image-count').textContent = String(images.length);
+    const times = this.images.map((i) => i.captured_at_ms);
+    if (times.length === 0) return;
+    this.timeSlider.min = String(Math.min(...times));
+    this.timeSlider.max = String(Math.max(...times));
+    if (following) this.timeSlider.value = this.timeSlider.max;
+    this._filterByTime();
+  }
+
+  /// Shows the photos taken up to the slider's time.
+  _filterByTime() {
+    const limit = Number(this.timeSlider.value);
+    let shown = 0;
+    this.images.forEach((image, i) => {
+      const marker = this.markers[i];
+      const show = image.captured_at_ms <= limit;
+      if (show) shown += 1;
+      if (show && !this.imageLayer.hasLayer(marker)) marker.addTo(this.imageLayer);
+      if (!show && this.imageLayer.hasLayer(marker)) this.imageLayer.removeLayer(marker);
+    });
+    document.getElementById('image-window').textContent = this.images.length
+      ? `${shown} of ${this.images.length} photos, taken up to ${new Date(limit).toLocaleTimeString()}`
+      : '';
   }
 
   _renderTable() {

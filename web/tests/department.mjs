@@ -94,6 +94,22 @@ try {
     return window.skyshare.department.imageLayer.getLayers().length === n ? n : 0;
   });
   await shot('07-completed.png');
+  // The time filter: at its left end only the first photo(s) show, at its
+  // right end all of them again.
+  const setTime = (end) => page.evaluate((atEnd) => {
+    const slider = document.getElementById('image-time');
+    slider.value = atEnd === 'max' ? slider.max : slider.min;
+    slider.dispatchEvent(new Event('input'));
+    return window.skyshare.department.imageLayer.getLayers().length;
+  }, end);
+  const earliest = await setTime('min');
+  if (!(earliest >= 1 && earliest < finalPhotos)) {
+    const times = await page.evaluate(() => window.skyshare.department.images.map((i) => i.captured_at_ms));
+    await fail(`the time filter at its start shows ${earliest} of ${finalPhotos} photos (taken at ${times.join(', ')})`);
+  }
+  await shot('07b-photos-filtered-by-time.png');
+  const all = await setTime('max');
+  if (all !== finalPhotos) await fail(`the time filter at its end shows ${all} of ${finalPhotos} photos`);
   if ((await page.evaluate(stateOf, taskId)) !== 'completed') await fail('task left completed');
 
   // A point inside the hospital's prohibited zone is refused, and the page
@@ -155,7 +171,7 @@ try {
   });
   await shot('10-pilot.png');
   if (errors.length) await fail('the page raised errors');
-  console.log(JSON.stringify({ task_id: taskId, corridor_id: corridorId, refusal, states, photos_first_seen: photos, photos: finalPhotos, pilot_battery: battery, picked_on_map: target }));
+  console.log(JSON.stringify({ task_id: taskId, corridor_id: corridorId, refusal, states, photos_first_seen: photos, photos: finalPhotos, photos_at_earliest_time: earliest, pilot_battery: battery, picked_on_map: target }));
 } finally {
   await close();
 }
