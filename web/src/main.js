@@ -9,6 +9,7 @@ import { FleetLayer } from './fleet-layer.js';
 import { DepartmentView } from './department.js';
 import { PilotView } from './pilot.js';
 import { runBench } from './bench.js';
+import { MarkerFleet } from './marker-fleet.js';
 
 const POLL_MS = 500;
 
@@ -135,19 +136,26 @@ async function boot() {
   const bench = Number(new URLSearchParams(location.search).get('bench'));
   if (bench > 0) {
     showView('pilot');
-    status(`BENCHMARK: ${bench} synthetic drones (no dispatcher data)`);
-    const seconds = Number(new URLSearchParams(location.search).get('seconds')) || 10;
+    status(`BENCHMARK: ${bench} synthetic drones (no dispatcher data)${new URLSearchParams(location.search).get('layer') === 'markers' ? ', one Leaflet marker each' : ''}`);
+    const params = new URLSearchParams(location.search);
+    const seconds = Number(params.get('seconds')) || 10;
+    // layer=markers: the peer, one Leaflet marker per drone, instead of the canvas.
+    let layer = fleetLayer;
+    if (params.get('layer') === 'markers') {
+      fleetLayer.remove();
+      layer = new MarkerFleet(map);
+    }
     await runBench({
       count: bench,
       seconds,
       bounds,
       apply: (drones) => {
         lastFleet = drones;
-        fleetLayer.setDrones(drones);
+        layer.setDrones(drones);
         pilot.setFleet(drones);
       },
       report: (r) => {
-        document.getElementById('bench-result').textContent = `${r.drones} drones, ${r.updates} updates at 2 Hz: `
+        document.getElementById('bench-result').textContent = `${r.drones} drones, first update ${r.first_update_ms.toFixed(1)} ms, then ${r.updates} updates at 2 Hz: `
           + `update ${r.update_ms_mean.toFixed(1)} ms mean, ${r.update_ms_p95.toFixed(1)} ms p95, `
           + `${r.update_ms_max.toFixed(1)} ms max; longest frame gap ${r.longest_frame_gap_ms.toFixed(0)} ms`;
       },

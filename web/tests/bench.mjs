@@ -1,7 +1,9 @@
-// The console's 1,000-drone benchmark in headless Chromium: opens
-// /?bench=N&seconds=S, where the page moves N synthetic drones at 2 Hz
-// through the same map layer and drone table as live data, and prints the
-// figures the page measured (time per update, longest gap between frames).
+// The console's 1,000-drone benchmark in headless Chromium. The page
+// (/?bench=N&seconds=S) moves N synthetic drones at 2 Hz through the same
+// drone table as live data and measures each update and the longest gap
+// between animation frames. It runs twice in one browser: with the console's
+// single-canvas fleet layer, and with the peer, one Leaflet marker per drone
+// (&layer=markers), and prints both and their ratio.
 //
 //   node tests/bench.mjs [N] [SECONDS] [URL]
 //
@@ -38,15 +40,25 @@ if (!base) {
 }
 
 const { page, errors, close } = await launch();
-try {
-  await page.goto(`${base}/?bench=${count}&seconds=${seconds}`);
-  await page.waitForFunction(() => window.skyshareBench, null, { timeout: (seconds + 30) * 1000 });
+async function run(layer) {
+  await page.goto(`${base}/?bench=${count}&seconds=${seconds}${layer ? `&layer=${layer}` : ''}`);
+  await page.waitForFunction(() => window.skyshareBench, null, { timeout: (seconds + 60) * 1000 });
   const result = await page.evaluate(() => window.skyshareBench);
   if (errors.length) throw new Error(`page errors: ${errors.join(' | ')}`);
-  if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: join(process.env.SCREENSHOT_DIR, 'bench.png') });
-  console.log(`console bench: ${result.drones} drones, ${result.updates} updates at 2 Hz in headless Chromium`);
-  console.log(`  update (map canvas + drone table): mean ${result.update_ms_mean.toFixed(2)} ms, p95 ${result.update_ms_p95.toFixed(2)} ms, max ${result.update_ms_max.toFixed(2)} ms (budget 500 ms per update)`);
-  console.log(`  longest gap between animation frames: ${result.longest_frame_gap_ms.toFixed(0)} ms`);
+  if (process.env.SCREENSHOT_DIR) await page.screenshot({ path: join(process.env.SCREENSHOT_DIR, `bench-${layer ?? 'canvas'}.png`) });
+  return result;
+}
+const line = (name, r) => console.log(`  ${name}: first update ${r.first_update_ms.toFixed(1)} ms; `
+  + `steady update mean ${r.update_ms_mean.toFixed(2)} ms, p95 ${r.update_ms_p95.toFixed(2)} ms, max ${r.update_ms_max.toFixed(2)} ms; `
+  + `longest frame gap ${r.longest_frame_gap_ms.toFixed(0)} ms`);
+try {
+  const canvas = await run(null);
+  const markers = await run('markers');
+  console.log(`console bench: ${count} drones moving, ${canvas.updates} steady updates at 2 Hz (budget 500 ms each), headless Chromium`);
+  line('console (one canvas)', canvas);
+  line('peer (a Leaflet marker per drone)', markers);
+  console.log(`  ratio peer/console: steady update ${(markers.update_ms_mean / canvas.update_ms_mean).toFixed(1)}x, `
+    + `longest frame gap ${(markers.longest_frame_gap_ms / canvas.longest_frame_gap_ms).toFixed(1)}x`);
 } finally {
   await close();
   server?.close();
