@@ -88,6 +88,14 @@ export class DepartmentView {
     this.markers = [];
     this.imageLayer.clearLayers();
     this.taskLayer.clearLayers();
+    this._unfitBand?.();
+    this._unfitBand = null;
+    // The previous task's photo figures go with it.
+    document.getElementById('image-count').textContent = '0';
+    document.getElementById('image-window').textContent = '';
+    this.timeSlider.min = '0';
+    this.timeSlider.max = '0';
+    this.timeSlider.value = '0';
     const task = this.tasks.find((t) => t.id === id);
     if (task) {
       const shape = L.geoJSON(task.request.geometry, {
@@ -95,11 +103,29 @@ export class DepartmentView {
         style: { color: '#1b98e0', weight: 3, fillOpacity: 0.1 },
         pointToLayer: (_, latlng) => L.circleMarker(latlng, { renderer: this.renderer, radius: 8, color: '#1b98e0' }),
       }).addTo(this.taskLayer);
+      if (task.request.geometry.type === 'LineString' && task.request.width_m) this._corridorBand(task);
       const bounds = shape.getBounds();
       if (bounds.isValid() && !this.map.getBounds().contains(bounds)) this.map.fitBounds(bounds.pad(0.5), { maxZoom: 17 });
     }
     this._renderTable();
     this._refreshSelected();
+  }
+
+  /// A corridor's covered width: the line drawn as wide as `width_m` in
+  /// pixels at the current zoom, rescaled after every zoom.
+  _corridorBand(task) {
+    const latlngs = task.request.geometry.coordinates.map(([lon, lat]) => [lat, lon]);
+    const band = L.polyline(latlngs, {
+      renderer: this.renderer, color: '#1b98e0', opacity: 0.25, lineCap: 'butt', interactive: false,
+    }).addTo(this.taskLayer);
+    const fit = () => {
+      const lat = (this.map.getCenter().lat * Math.PI) / 180;
+      const metresPerPixel = (40075016.686 * Math.cos(lat)) / 2 ** (this.map.getZoom() + 8);
+      band.setStyle({ weight: Math.max(2, task.request.width_m / metresPerPixel) });
+    };
+    fit();
+    this.map.on('zoomend', fit);
+    this._unfitBand = () => this.map.off('zoomend', fit);
   }
 
   async _refreshSelected() {

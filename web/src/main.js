@@ -48,14 +48,26 @@ function status(text, isError = false) {
   node.classList.toggle('error', isError);
 }
 
-/// Asks for a token until the API accepts one.
-function askToken(message = '') {
+/// Asks for a token until the API accepts one. Escape keeps the current
+/// token only when `cancellable` (changing a token that works); otherwise
+/// the console has nothing to show without one.
+function askToken(message = '', cancellable = false) {
   const dialog = document.getElementById('token-dialog');
   document.getElementById('token-error').textContent = message;
   document.getElementById('token-input').value = '';
   if (!dialog.open) dialog.showModal();
   return new Promise((resolve) => {
     const form = document.getElementById('token-form');
+    const onCancel = (event) => {
+      if (!cancellable) {
+        event.preventDefault();
+        return;
+      }
+      form.removeEventListener('submit', onSubmit);
+      dialog.removeEventListener('cancel', onCancel);
+      resolve(savedToken());
+    };
+    dialog.addEventListener('cancel', onCancel);
     const onSubmit = async (event) => {
       event.preventDefault();
       const token = document.getElementById('token-input').value.trim();
@@ -67,6 +79,7 @@ function askToken(message = '') {
         return;
       }
       form.removeEventListener('submit', onSubmit);
+      dialog.removeEventListener('cancel', onCancel);
       saveToken(token);
       dialog.close();
       resolve(token);
@@ -164,7 +177,7 @@ async function boot() {
   }
 
   document.getElementById('change-token').addEventListener('click', async () => {
-    await askToken();
+    await askToken('', true);
     showWho();
   });
   await ensureToken();

@@ -33,6 +33,16 @@ export class PilotView {
     this.selected = null;
     this.rows = new Map();
     this.drones = [];
+    document.getElementById('drone-filter').addEventListener('input', () => this.filter());
+  }
+
+  /// Hides the rows that do not match the find box (id, mode or link).
+  filter() {
+    const needle = document.getElementById('drone-filter').value.trim().toLowerCase();
+    for (const row of this.rows.values()) {
+      const text = `${row.cells[0].textContent} ${row.cells[1].textContent} ${row.cells[2].textContent}`.toLowerCase();
+      row.hidden = needle !== '' && !text.includes(needle);
+    }
   }
 
   setFleet(drones) {
@@ -57,6 +67,7 @@ export class PilotView {
       row.cells[3].style.color = batteryColour(t?.battery_pct);
       setText(row.cells[4], drone.task_id ? drone.task_id.slice(0, 8) : '');
     }
+    if (document.getElementById('drone-filter').value) this.filter();
     this._renderDetail();
   }
 

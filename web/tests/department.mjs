@@ -144,6 +144,8 @@ try {
   const corridorId = await page.getAttribute('#task-table tr.selected', 'data-task');
   const corridorKind = await page.textContent(`#task-table tr[data-task="${corridorId}"] td:nth-child(2)`);
   if (corridorKind !== 'corridor_survey') await fail(`the corridor was listed as ${corridorKind}`);
+  const leftover = await page.textContent('#image-window');
+  if (leftover !== '') await fail(`the corridor shows the area's photo figures: ${leftover}`);
   await shot('09-corridor.png');
 
   // Clicking a drone on the map (a parked one, so it stays put) opens the
@@ -170,6 +172,10 @@ try {
     return text.endsWith('%') ? text : null;
   });
   await shot('10-pilot.png');
+  // The find box narrows the list to the matching drones.
+  await page.fill('#drone-filter', target);
+  const shown = await page.evaluate(() => [...document.querySelectorAll('#drone-table tbody tr')].filter((r) => !r.hidden).map((r) => r.dataset.drone));
+  if (shown.length !== 1 || shown[0] !== target) await fail(`find ${target} shows ${shown.join(', ')}`);
   if (errors.length) await fail('the page raised errors');
   console.log(JSON.stringify({ task_id: taskId, corridor_id: corridorId, refusal, states, photos_first_seen: photos, photos: finalPhotos, photos_at_earliest_time: earliest, pilot_battery: battery, picked_on_map: target }));
 } finally {
