@@ -37,6 +37,7 @@ export class DepartmentView {
 
   _drawChanged() {
     const d = this.draw;
+    if (d.mode && !d.finished && d.vertices.length === 0) this._showOffendingZones('');
     document.getElementById('draw-hint').textContent = d.hint();
     document.getElementById('draw-finish').disabled = !d.canFinish();
     document.getElementById('task-submit').disabled = d.geometry() === null;
@@ -60,6 +61,7 @@ export class DepartmentView {
     if (this.draw.mode === 'line') body.width_m = Number(document.getElementById('task-width').value);
     message.className = '';
     message.textContent = 'Submitting...';
+    this._showOffendingZones('');
     try {
       const task = await api.post('/api/v1/tasks', body);
       message.textContent = `Task ${task.id.slice(0, 8)} submitted: ${task.state}.`;
@@ -69,7 +71,15 @@ export class DepartmentView {
     } catch (error) {
       message.className = 'error';
       message.textContent = error instanceof ApiError ? `Refused: ${error.describe()}` : `Failed: ${error}`;
+      if (error instanceof ApiError) this._showOffendingZones(error.message);
     }
+  }
+
+  /// Outlines on the map the zones the refusal names, and lists them.
+  _showOffendingZones(text) {
+    const named = this.highlightZonesNamedIn?.(text) ?? [];
+    const note = document.getElementById('zone-highlight');
+    note.textContent = named.length ? `Outlined on the map: ${named.join(', ')}` : '';
   }
 
   /// One poll: the department's tasks, and the selected task's photos.

@@ -135,6 +135,7 @@ async function boot() {
   const region = await api.region();
   const parts = addRegion(map, region, renderer, () => Boolean(department.draw.mode) && !department.draw.finished);
   addLegend(map);
+  department.highlightZonesNamedIn = parts.highlightZonesNamedIn;
   const bounds = parts.boundary.getBounds();
   map.fitBounds(bounds);
   const goto = document.getElementById('goto-dock');

@@ -49,6 +49,7 @@ export function addLegend(map) {
 export function addRegion(map, collection, renderer, drawing = () => false) {
   const docks = [];
   const zones = [];
+  const zoneLayers = new Map();
   let boundary = null;
   const group = L.layerGroup().addTo(map);
   for (const feature of collection.features) {
@@ -69,6 +70,7 @@ export function addRegion(map, collection, renderer, drawing = () => false) {
       });
       layer.addTo(group);
       zones.push(p);
+      zoneLayers.set(p.id, { layer, style });
     } else if (p.role === 'dock') {
       const [lon, lat] = feature.geometry.coordinates;
       L.circleMarker([lat, lon], { renderer, radius: 7, color: '#222', weight: 2, fillColor: '#fff', fillOpacity: 1 })
@@ -77,5 +79,18 @@ export function addRegion(map, collection, renderer, drawing = () => false) {
       docks.push({ id: p.id, name: p.name, lat, lon });
     }
   }
-  return { boundary, docks, zones };
+  /// Outlines the zones whose ids appear in `text` (a refusal from the
+  /// dispatcher names the zones at fault); returns their ids. An empty
+  /// text restores every zone's own style.
+  const highlightZonesNamedIn = (text) => {
+    const named = [];
+    const words = new Set(text.split(/[^A-Za-z0-9_.-]+/).map((w) => w.replace(/[.]+$/, '')));
+    for (const [id, { layer, style }] of zoneLayers) {
+      const hit = words.has(id);
+      layer.setStyle(hit ? { ...style, color: '#7b2cbf', weight: 5, dashArray: null } : style);
+      if (hit) named.push(id);
+    }
+    return named;
+  };
+  return { boundary, docks, zones, highlightZonesNamedIn };
 }

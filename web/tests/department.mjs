@@ -127,6 +127,8 @@ try {
     return m.classList.contains('error') ? m.textContent : null;
   });
   if (!refusal.includes('Z-HOSP')) await fail(`the refusal does not name the zone: ${refusal}`);
+  const outlined = await until('the refused zone outlined', () => document.getElementById('zone-highlight').textContent);
+  if (!outlined.includes('Z-HOSP')) await fail(`the outlined zones are ${outlined}`);
   await shot('08-refused-in-zone.png');
 
   // A corridor: a line east of the dock with a width. (The dock is still
@@ -177,7 +179,7 @@ try {
   const shown = await page.evaluate(() => [...document.querySelectorAll('#drone-table tbody tr')].filter((r) => !r.hidden).map((r) => r.dataset.drone));
   if (shown.length !== 1 || shown[0] !== target) await fail(`find ${target} shows ${shown.join(', ')}`);
   if (errors.length) await fail('the page raised errors');
-  console.log(JSON.stringify({ task_id: taskId, corridor_id: corridorId, refusal, states, photos_first_seen: photos, photos: finalPhotos, photos_at_earliest_time: earliest, pilot_battery: battery, picked_on_map: target }));
+  console.log(JSON.stringify({ task_id: taskId, corridor_id: corridorId, refusal, outlined, states, photos_first_seen: photos, photos: finalPhotos, photos_at_earliest_time: earliest, pilot_battery: battery, picked_on_map: target }));
 } finally {
   await close();
 }
