@@ -3,14 +3,15 @@
 //! Core without IO: [`airspace`], [`planning`], [`coverage`], [`routing`],
 //! [`scheduling`]. Edges:
 //! [`store`] (SQL), [`dispatcher`] (MQTT and the flight lifecycle), [`api`]
-//! (HTTP). [`demo`] composes everything, with the simulator and the bridges,
-//! in one process. See ARCHITECTURE.md.
+//! (HTTP), [`console`] (the web console). [`demo`] composes everything,
+//! with the simulator and the bridges, in one process. See ARCHITECTURE.md.
 
 pub mod airspace;
 pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bench_airspace;
+pub mod console;
 pub mod coverage;
 pub mod demo;
 pub mod dispatcher;

@@ -1,0 +1,98 @@
+// Pilot view: every drone in a table updated in place (rows are reused,
+// only changed cells are written) and the selected drone's telemetry.
+import { batteryColour, linkState } from './fleet-layer.js';
+
+const FIELDS = [
+  ['link', (d) => linkState(d)],
+  ['mode', (d) => d.telemetry?.mode ?? ''],
+  ['armed', (d) => (d.telemetry ? (d.telemetry.armed ? 'yes' : 'no') : '')],
+  ['landed', (d) => d.telemetry?.landed ?? ''],
+  ['battery', (d) => fmt(d.telemetry?.battery_pct, 0, '%')],
+  ['battery voltage', (d) => fmt(d.telemetry?.battery_v, 2, ' V')],
+  ['heading', (d) => fmt(d.telemetry?.heading_deg, 0, '°')],
+  ['position', (d) => (d.telemetry ? `${d.telemetry.lat_deg.toFixed(6)}, ${d.telemetry.lon_deg.toFixed(6)}` : '')],
+  ['altitude above home', (d) => fmt(d.telemetry?.alt_rel_m, 1, ' m')],
+  ['altitude MSL', (d) => fmt(d.telemetry?.alt_msl_m, 1, ' m')],
+  ['ground speed', (d) => (d.telemetry ? `${Math.hypot(d.telemetry.vel_north_mps, d.telemetry.vel_east_mps).toFixed(1)} m/s` : '')],
+  ['climb', (d) => fmt(d.telemetry == null ? null : -d.telemetry.vel_down_mps, 1, ' m/s')],
+  ['mission item', (d) => (d.telemetry?.mission_total ? `${d.telemetry.mission_seq ?? 0}/${d.telemetry.mission_total}` : '')],
+  ['task', (d) => d.task_id ?? ''],
+  ['sortie tasks', (d) => (d.task_ids ?? []).length ? d.task_ids.map((t) => t.slice(0, 8)).join(', ') : ''],
+  ['dock', (d) => d.dock_id],
+  ['sensors', (d) => d.sensors.join(', ')],
+  ['last telemetry', (d) => fmt(d.seconds_since_telemetry, 1, ' s ago')],
+];
+
+function fmt(value, digits, unit) {
+  return value == null || Number.isNaN(value) ? '' : `${value.toFixed(digits)}${unit}`;
+}
+
+export class PilotView {
+  constructor(fleetLayer) {
+    this.fleetLayer = fleetLayer;
+    this.selected = null;
+    this.rows = new Map();
+    this.drones = [];
+    document.getElementById('drone-filter').addEventListener('input', () => this.filter());
+  }
+
+  /// Hides the rows that do not match the find box (id, mode or link).
+  filter() {
+    const needle = document.getElementById('drone-filter').value.trim().toLowerCase();
+    for (const row of this.rows.values()) {
+      const text = `${row.cells[0].textContent} ${row.cells[1].textContent} ${row.cells[2].textContent}`.toLowerCase();
+      row.hidden = needle !== '' && !text.includes(needle);
+    }
+  }
+
+  setFleet(drones) {
+    this.drones = drones;
+    document.getElementById('fleet-count').textContent = `${drones.length} drones, ${drones.filter((d) => linkState(d) === 'live').length} live`;
+    const body = document.querySelector('#drone-table tbody');
+    for (const drone of drones) {
+      let row = this.rows.get(drone.id);
+      if (!row) {
+        row = document.createElement('tr');
+        row.dataset.drone = drone.id;
+        row.innerHTML = '<td></td><td></td><td></td><td></td><td></td>';
+        row.cells[0].textContent = drone.id;
+        row.addEventListener('click', () => this.select(drone.id));
+        body.appendChild(row);
+        this.rows.set(drone.id, row);
+      }
+      const t = drone.telemetry;
+      setText(row.cells[1], linkState(drone));
+      setText(row.cells[2], t?.mode ?? '');
+      setText(row.cells[3], fmt(t?.battery_pct, 0, '%'));
+      row.cells[3].style.color = batteryColour(t?.battery_pct);
+      setText(row.cells[4], drone.task_id ? drone.task_id.slice(0, 8) : '');
+    }
+    if (document.getElementById('drone-filter').value) this.filter();
+    this._renderDetail();
+  }
+
+  select(id) {
+    if (this.selected) this.rows.get(this.selected)?.classList.remove('selected');
+    this.selected = id;
+    this.rows.get(id)?.classList.add('selected');
+    this.fleetLayer.select(id);
+    this._renderDetail();
+  }
+
+  _renderDetail() {
+    const drone = this.drones.find((d) => d.id === this.selected);
+    const detail = document.getElementById('drone-detail');
+    detail.hidden = !drone;
+    if (!drone) return;
+    document.getElementById('drone-detail-title').textContent = drone.id;
+    const list = document.getElementById('drone-telemetry');
+    if (list.children.length !== FIELDS.length * 2) {
+      list.innerHTML = FIELDS.map(([name]) => `<dt>${name}</dt><dd></dd>`).join('');
+    }
+    FIELDS.forEach(([, value], i) => setText(list.children[i * 2 + 1], value(drone)));
+  }
+}
+
+function setText(node, text) {
+  if (node.textContent !== text) node.textContent = text;
+}
