@@ -189,7 +189,8 @@ pub async fn start(config: DemoConfig) -> anyhow::Result<RunningDemo> {
         .await
         .with_context(|| format!("listening on {}", config.listen))?;
     let http_addr = listener.local_addr()?;
-    let app = api::router(dispatcher.clone());
+    // The API, and the console (static assets and the region map) beside it.
+    let app = api::router(dispatcher.clone()).merge(crate::console::router(config.region.clone()));
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(listener, app)

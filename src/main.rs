@@ -196,6 +196,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 running.drones.len(),
                 running.mqtt_url
             );
+            println!("  console http://{}/", running.http_addr);
             println!("  API     http://{}/api/v1/fleet", running.http_addr);
             for (department, token) in &running.tokens {
                 println!("  token   {department:<20} {token}");
@@ -225,10 +226,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             let store = Store::connect(&database)
                 .await
                 .with_context(|| format!("opening {database}"))?;
+            let region = load_region(region.as_ref())?;
             let dispatcher = Dispatcher::new(
                 DispatcherConfig {
                     mqtt_url: mqtt,
-                    region: load_region(region.as_ref())?,
+                    region: region.clone(),
                     airframe: Airframe::default(),
                     drones,
                     telemetry_stale_after: Duration::from_secs(5),
@@ -242,7 +244,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             println!("skyshare serve: API on http://{}", listener.local_addr()?);
-            let app = skyshare::api::router(Arc::clone(&dispatcher));
+            let app = skyshare::api::router(Arc::clone(&dispatcher))
+                .merge(skyshare::console::router(region.clone()));
             let stop = shutdown.clone();
             let http = tokio::spawn(async move {
                 axum::serve(listener, app)
