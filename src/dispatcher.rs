@@ -1419,6 +1419,23 @@ impl Dispatcher {
             .iter()
             .filter_map(|id| visits.get(id).map(|(visit, leg)| (id, visit, *leg)))
             .collect();
+        // A task cancelled since the round read the queue stays on the
+        // ground.
+        let mut still_queued = Vec::with_capacity(chosen.len());
+        for entry in chosen {
+            if self
+                .store
+                .task(entry.0)
+                .await?
+                .is_some_and(|t| t.state == TaskState::Queued.as_str())
+            {
+                still_queued.push(entry);
+            }
+        }
+        chosen = still_queued;
+        if chosen.is_empty() {
+            return Ok(());
+        }
         let sortie = loop {
             let plan: Vec<Visit> = chosen
                 .iter()
