@@ -25,7 +25,7 @@ use wire::{
 use crate::airspace;
 use crate::airspace::deconflict::{self, EqualPriority, Intent, VolumeMargins};
 use crate::airspace::route_check::timed_route;
-use crate::airspace::{conformance, ZoneIndex};
+use crate::airspace::{conformance, Zone, ZoneIndex};
 use crate::coverage::{CoverageError, Overlap};
 use crate::planning::{self, Airframe, SurveyPlan, Visit};
 use crate::region::{Dock, Region};
@@ -234,8 +234,11 @@ pub struct Dispatcher {
     surveys: Mutex<HashMap<String, Arc<SurveyPlan>>>,
     /// The 4D volumes of every sortie in the air, by drone.
     intents: Mutex<HashMap<String, Intent>>,
-    /// The region's zones, indexed once.
-    zones: ZoneIndex,
+    /// Temporary restrictions created at run time (also in the store).
+    restrictions: Mutex<Vec<Zone>>,
+    /// The region's zones and the restrictions, indexed; replaced whole when
+    /// a restriction comes or goes.
+    zones: Mutex<Arc<ZoneIndex>>,
 }
 
 fn now_ms() -> i64 {
@@ -276,7 +279,8 @@ impl Dispatcher {
             attempts: Mutex::new(HashMap::new()),
             surveys: Mutex::new(HashMap::new()),
             intents: Mutex::new(HashMap::new()),
-            zones,
+            restrictions: Mutex::new(Vec::new()),
+            zones: Mutex::new(Arc::new(zones)),
         }))
     }
 
@@ -312,19 +316,20 @@ impl Dispatcher {
                 field: e.field,
                 message: e.message,
             })?;
+        let region = self.region_now();
         // Every corner of an area, every point of a corridor, must be
         // somewhere the fleet may fly now.
         for (index, at) in request.positions().into_iter().enumerate() {
-            airspace::check_point(&self.config.region, at, request.alt_m, Utc::now()).map_err(
-                |r| SubmitError::Refused {
+            airspace::check_point(&region, at, request.alt_m, Utc::now()).map_err(|r| {
+                SubmitError::Refused {
                     field: "geometry",
                     message: if index == 0 {
                         r.to_string()
                     } else {
                         format!("position {index}: {r}")
                     },
-                },
-            )?;
+                }
+            })?;
         }
         // Even a full battery from the nearest dock must be enough.
         let nearest = self.nearest_dock(request.anchor());
@@ -509,6 +514,7 @@ impl Dispatcher {
 
     /// Runs until `shutdown`: MQTT ingest, scheduling and flight follow-up.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), DispatcherError> {
+        self.load_restrictions().await?;
         self.resume_after_restart().await?;
         let (tx, mut rx) = mpsc::channel(10_000);
         let eventloop = self
@@ -1252,6 +1258,116 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// The region as it stands now: its own zones and every restriction.
+    pub fn region_now(&self) -> Region {
+        let mut region = self.config.region.clone();
+        region.zones.extend(
+            self.restrictions
+                .lock()
+                .expect("restrictions")
+                .iter()
+                .cloned(),
+        );
+        region
+    }
+
+    fn zone_index(&self) -> Arc<ZoneIndex> {
+        Arc::clone(&self.zones.lock().expect("zones"))
+    }
+
+    /// The temporary restrictions in force.
+    pub fn restrictions(&self) -> Vec<Zone> {
+        self.restrictions.lock().expect("restrictions").clone()
+    }
+
+    /// Adds temporary restrictions: stored, in force for every check from
+    /// now on, and answered with the flights in the air whose planned volumes
+    /// they meet (drone and 1-based legs), which their pilots must route
+    /// around or bring down. Ids must be new.
+    pub async fn add_restrictions(
+        &self,
+        zones: Vec<Zone>,
+    ) -> Result<Vec<(String, Vec<usize>)>, RestrictionError> {
+        {
+            let region = self.region_now();
+            for zone in &zones {
+                if region.zones.iter().any(|z| z.id == zone.id)
+                    || zones.iter().filter(|z| z.id == zone.id).count() > 1
+                {
+                    return Err(RestrictionError::DuplicateId(zone.id.clone()));
+                }
+            }
+        }
+        let now = now_ms();
+        for zone in &zones {
+            let text = airspace::import::geojson::export(std::slice::from_ref(zone)).to_string();
+            self.store.insert_restriction(&zone.id, &text, now).await?;
+        }
+        self.restrictions
+            .lock()
+            .expect("restrictions")
+            .extend(zones.iter().cloned());
+        self.reindex();
+        let index = self.zone_index();
+        let intents: Vec<Intent> = self
+            .intents
+            .lock()
+            .expect("intents")
+            .values()
+            .cloned()
+            .collect();
+        let mut affected: Vec<(String, Vec<usize>)> = Vec::new();
+        for zone in &zones {
+            for (drone, legs) in conformance::affected_by(zone, index.frame(), &intents) {
+                tracing::warn!(
+                    drone,
+                    restriction = zone.id,
+                    ?legs,
+                    "a new restriction meets a flight in the air"
+                );
+                affected.push((drone, legs));
+            }
+        }
+        self.wake.notify_one();
+        Ok(affected)
+    }
+
+    /// Lifts a temporary restriction; false if there was none by that id.
+    pub async fn remove_restriction(&self, id: &str) -> Result<bool, StoreError> {
+        let stored = self.store.delete_restriction(id).await?;
+        let mut restrictions = self.restrictions.lock().expect("restrictions");
+        let before = restrictions.len();
+        restrictions.retain(|z| z.id != id);
+        let removed = restrictions.len() < before;
+        drop(restrictions);
+        if removed {
+            self.reindex();
+            self.wake.notify_one();
+        }
+        Ok(stored || removed)
+    }
+
+    fn reindex(&self) {
+        let index = airspace::region_index(&self.region_now());
+        *self.zones.lock().expect("zones") = Arc::new(index);
+    }
+
+    /// Restrictions stored by an earlier run come back into force.
+    async fn load_restrictions(&self) -> Result<(), StoreError> {
+        let mut loaded = Vec::new();
+        for (id, text) in self.store.restrictions().await? {
+            match airspace::import::import(&text) {
+                Ok((_, zones)) => loaded.extend(zones),
+                Err(error) => {
+                    tracing::error!(restriction = id, %error, "a stored restriction no longer reads; it is not in force")
+                }
+            }
+        }
+        *self.restrictions.lock().expect("restrictions") = loaded;
+        self.reindex();
+        Ok(())
+    }
+
     /// Conformance of an airborne drone's position with its sortie's planned
     /// volumes and the zones, in words a pilot can act on. Pure checks, a
     /// few microseconds: run on every telemetry message.
@@ -1272,7 +1388,8 @@ impl Dispatcher {
             proximity_alert_m: ZONE_PROXIMITY_ALERT_M,
             authorisations: Vec::new(),
         };
-        conformance::assess(&intent, &self.zones, &position, &config)
+        let zones = self.zone_index();
+        conformance::assess(&intent, &zones, &position, &config)
             .into_iter()
             .map(|alert| match alert {
                 conformance::Alert::OutsideVolume {
@@ -1299,7 +1416,7 @@ impl Dispatcher {
     /// dock at ground level, every other point at the sortie's highest
     /// working height (a conservative vertical extent).
     fn intent_for(&self, drone: &str, priority: i32, route: &[Point], highest_m: f64) -> Intent {
-        let index = &self.zones;
+        let index = &*self.zone_index();
         let last = route.len().saturating_sub(1);
         let points: Vec<(f64, f64, f64)> = route
             .iter()
@@ -1436,6 +1553,7 @@ impl Dispatcher {
         if chosen.is_empty() {
             return Ok(());
         }
+        let region = self.region_now();
         let sortie = loop {
             let plan: Vec<Visit> = chosen
                 .iter()
@@ -1445,7 +1563,7 @@ impl Dispatcher {
             let highest = plan.iter().map(Visit::alt_agl_m).fold(0.0, f64::max);
             let duration = chrono::Duration::seconds(sortie.flight.duration_s.ceil() as i64);
             match airspace::check_route(
-                &self.config.region,
+                &region,
                 &sortie.flight.route,
                 highest,
                 Utc::now(),
@@ -1608,6 +1726,14 @@ impl Dispatcher {
         .await;
         Ok(())
     }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RestrictionError {
+    #[error("a zone or restriction `{0}` already exists; choose another id")]
+    DuplicateId(String),
+    #[error(transparent)]
+    Store(#[from] StoreError),
 }
 
 #[derive(Debug, thiserror::Error)]

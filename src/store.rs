@@ -115,6 +115,9 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS image_footprints_by_lat ON image_footprints (min_lat, max_lat)",
     "CREATE INDEX IF NOT EXISTS image_footprints_by_time ON image_footprints (department_id, captured_at_ms)",
     "CREATE TABLE IF NOT EXISTS department_quotas (department_id TEXT PRIMARY KEY REFERENCES departments(id), max_open_tasks BIGINT NOT NULL)",
+    // Temporary restrictions created at run time, each as a GeoJSON
+    // FeatureCollection of one zone (the airspace importer reads it back).
+    "CREATE TABLE IF NOT EXISTS restrictions (id TEXT PRIMARY KEY, zone_geojson TEXT NOT NULL, created_at_ms BIGINT NOT NULL)",
 ];
 
 /// The audit log's sequence column is the one place the dialects differ.
@@ -149,6 +152,41 @@ impl Store {
         let store = Store { pool };
         store.backfill_footprints().await?;
         Ok(store)
+    }
+
+    pub async fn insert_restriction(
+        &self,
+        id: &str,
+        zone_geojson: &str,
+        created_at_ms: i64,
+    ) -> StoreResult<()> {
+        sqlx::query(
+            "INSERT INTO restrictions (id, zone_geojson, created_at_ms) VALUES ($1, $2, $3)",
+        )
+        .bind(id)
+        .bind(zone_geojson)
+        .bind(created_at_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Every stored restriction's GeoJSON, oldest first.
+    pub async fn restrictions(&self) -> StoreResult<Vec<(String, String)>> {
+        let rows =
+            sqlx::query("SELECT id, zone_geojson FROM restrictions ORDER BY created_at_ms, id")
+                .fetch_all(&self.pool)
+                .await?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+    }
+
+    /// Whether there was such a restriction to delete.
+    pub async fn delete_restriction(&self, id: &str) -> StoreResult<bool> {
+        let done = sqlx::query("DELETE FROM restrictions WHERE id = $1")
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(done.rows_affected() > 0)
     }
 
     /// Whether the database answers a trivial query (for /readyz).

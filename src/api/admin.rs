@@ -291,3 +291,128 @@ pub async fn audit(
         .map_err(ApiError::internal)?;
     Ok(Json(json!({ "entries": entries })).into_response())
 }
+
+/// Temporary restrictions: everyone may read them (pilots fly around them,
+/// departments see why a task is refused); administrators create and lift
+/// them.
+pub async fn list_restrictions(
+    State(dispatcher): State<Arc<Dispatcher>>,
+    _caller: Caller,
+) -> Result<Response, ApiError> {
+    let zones = dispatcher.restrictions();
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/geo+json")],
+        crate::airspace::import::geojson::export(&zones).to_string(),
+    )
+        .into_response())
+}
+
+/// Creates restrictions from a zone file (GeoJSON, ED-269 or a
+/// QGroundControl plan): every zone checked, none created if any is bad.
+/// Answers with the flights in the air each one meets.
+pub async fn create_restrictions(
+    State(dispatcher): State<Arc<Dispatcher>>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    require(&caller, ADMIN)?;
+    let detail = serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+    let outcome = async {
+        let text = std::str::from_utf8(&body).map_err(|_| {
+            ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_body",
+                "the body is not UTF-8 text",
+                Some("body"),
+            )
+        })?;
+        let (_, zones) = crate::airspace::import::import(text).map_err(|e| {
+            let message = e
+                .problems
+                .iter()
+                .map(|p| format!("{}: {}", p.feature, p.reason))
+                .collect::<Vec<_>>()
+                .join("; ");
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_zone",
+                message,
+                Some("body"),
+            )
+        })?;
+        if zones.is_empty() {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_zone",
+                "the file holds no zone",
+                Some("body"),
+            ));
+        }
+        let ids: Vec<String> = zones.iter().map(|z| z.id.clone()).collect();
+        let affected = dispatcher
+            .add_restrictions(zones)
+            .await
+            .map_err(|e| match e {
+                crate::dispatcher::RestrictionError::DuplicateId(_) => ApiError::new(
+                    StatusCode::CONFLICT,
+                    "duplicate_zone",
+                    e.to_string(),
+                    Some("body"),
+                ),
+                crate::dispatcher::RestrictionError::Store(e) => ApiError::internal(e),
+            })?;
+        let affected: Vec<serde_json::Value> = affected
+            .into_iter()
+            .map(|(drone, legs)| json!({"drone": drone, "legs": legs}))
+            .collect();
+        Ok((
+            StatusCode::CREATED,
+            Json(json!({"restrictions": ids, "affected_flights": affected})),
+        )
+            .into_response())
+    }
+    .await;
+    audited(
+        &dispatcher,
+        &caller,
+        "restriction_create",
+        "restrictions",
+        detail,
+        outcome,
+    )
+    .await
+}
+
+pub async fn delete_restriction(
+    State(dispatcher): State<Arc<Dispatcher>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    require(&caller, ADMIN)?;
+    let outcome = async {
+        if dispatcher
+            .remove_restriction(&id)
+            .await
+            .map_err(ApiError::internal)?
+        {
+            Ok(StatusCode::NO_CONTENT.into_response())
+        } else {
+            Err(ApiError::new(
+                StatusCode::NOT_FOUND,
+                "not_found",
+                format!("no restriction `{id}`"),
+                Some("path id"),
+            ))
+        }
+    }
+    .await;
+    audited(
+        &dispatcher,
+        &caller,
+        "restriction_delete",
+        &id,
+        serde_json::Value::Null,
+        outcome,
+    )
+    .await
+}

@@ -101,6 +101,14 @@ pub fn router_with(dispatcher: Arc<Dispatcher>, limits: Limits) -> Router {
             post(admin::issue_token).delete(admin::revoke_tokens),
         )
         .route("/api/v1/audit", get(admin::audit))
+        .route(
+            "/api/v1/restrictions",
+            get(admin::list_restrictions).post(admin::create_restrictions),
+        )
+        .route(
+            "/api/v1/restrictions/{id}",
+            axum::routing::delete(admin::delete_restriction),
+        )
         .route("/api/v1/live/ws", get(live::websocket))
         .route("/api/v1/live/sse", get(live::sse))
         .route("/api/v1/stac", get(stac::landing))

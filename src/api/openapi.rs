@@ -125,7 +125,51 @@ pub fn document() -> Value {
     if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more_paths()) {
         paths.extend(more);
     }
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), restriction_paths())
+    {
+        paths.extend(more);
+    }
     doc
+}
+
+/// Temporary restrictions (kept apart: one `json!` for the whole document
+/// exceeds the macro's recursion limit).
+fn restriction_paths() -> Value {
+    let created = json!({"type": "object", "required": ["restrictions", "affected_flights"], "properties": {
+        "restrictions": {"type": "array", "items": {"type": "string"}},
+        "affected_flights": {"type": "array", "items": {"type": "object", "required": ["drone", "legs"],
+            "properties": {"drone": {"type": "string"}, "legs": {"type": "array", "items": {"type": "integer"}}}}}}});
+    let collection = json!({"type": "object", "required": ["type", "features"], "properties": {
+        "type": {"type": "string"}, "features": {"type": "array", "items": {"type": "object"}}}});
+    json!({
+        "/api/v1/restrictions": {
+            "get": {
+                "operationId": "listRestrictions", "summary": "Temporary restrictions in force, as GeoJSON",
+                "responses": with_common(json!({
+                    "200": {"description": "a FeatureCollection", "content": {"application/geo+json": {"schema": collection}}}
+                }))
+            },
+            "post": {
+                "operationId": "createRestrictions",
+                "summary": "Put zones in force now (admins): a GeoJSON FeatureCollection, ED-269 or QGroundControl plan; answers with the flights in the air they meet",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": with_common(json!({
+                    "201": ok_json("created", created),
+                    "400": error_response("the body is not text"),
+                    "409": error_response("a zone with that id exists"),
+                    "422": error_response("a zone is invalid; every problem is listed")
+                }))
+            }
+        },
+        "/api/v1/restrictions/{id}": {"delete": {
+            "operationId": "deleteRestriction", "summary": "Lift a temporary restriction (admins)",
+            "parameters": [path_id("restriction id")],
+            "responses": with_common(json!({
+                "204": {"description": "lifted"},
+                "404": error_response("no such restriction")
+            }))
+        }}
+    })
 }
 
 fn paths_and_components() -> Value {

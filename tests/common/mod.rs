@@ -35,6 +35,17 @@ impl Api {
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
     }
+    pub async fn delete(&self, token: &str, path: &str) -> (u16, Value) {
+        let r = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
     pub async fn get(&self, token: &str, path: &str) -> (u16, Value) {
         let r = self
             .http

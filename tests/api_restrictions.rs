@@ -1,0 +1,134 @@
+//! Temporary restrictions at run time: an administrator puts a prohibited
+//! area in force over a flight in progress; the answer names that flight;
+//! new work there is refused naming the restriction; lifted, it is accepted
+//! again. Departments cannot create restrictions.
+
+mod common;
+
+use std::time::Duration;
+
+use common::{config, point_task, wait_for_fleet, Api};
+use geo::{Destination, Haversine, Point};
+use serde_json::{json, Value};
+use skyshare::demo;
+use skyshare::region::Region;
+
+fn square_around(centre: Point, half_m: f64) -> Vec<[f64; 2]> {
+    let corner = |bearing: f64| {
+        let p = Haversine.destination(centre, bearing, half_m * std::f64::consts::SQRT_2);
+        [p.x(), p.y()]
+    };
+    let ring = vec![corner(45.0), corner(135.0), corner(225.0), corner(315.0)];
+    let mut closed = ring.clone();
+    closed.push(ring[0]);
+    closed
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restriction_over_a_flight_names_it_refuses_new_work_there_and_lifts() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut demo_config = config(dir.path(), 2, None, None);
+    // Slow enough that the flight is still out when the restriction comes.
+    demo_config.speedup = 4.0;
+    let running = demo::start(demo_config).await.unwrap();
+    let api = Api::new(&running);
+    let urban = running.token("urban-management").to_owned();
+    let admin = running.admin_token.clone();
+    wait_for_fleet(&api, &urban).await;
+
+    let region = Region::demo();
+    let target = Haversine.destination(region.docks[0].position, 30.0, 300.0);
+    let (status, task) = api
+        .post(
+            &urban,
+            "/api/v1/tasks",
+            &point_task(target.x(), target.y(), "visible"),
+        )
+        .await;
+    assert_eq!(status, 201, "{task}");
+    let id = task["id"].as_str().unwrap().to_owned();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let drone = loop {
+        let (_, t) = api.get(&urban, &format!("/api/v1/tasks/{id}")).await;
+        if t["state"] == "in_flight" {
+            break t["drone_id"].as_str().unwrap().to_owned();
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{t}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+
+    let restriction = json!({"type": "FeatureCollection", "features": [{
+        "type": "Feature",
+        "properties": {"id": "TR-FIRE", "name": "Fire at the works", "kind": "prohibited",
+                       "reason": "Firefighting helicopters"},
+        "geometry": {"type": "Polygon", "coordinates": [square_around(target, 80.0)]}
+    }]})
+    .to_string();
+    let (status, refused) = api.post(&urban, "/api/v1/restrictions", &restriction).await;
+    assert_eq!(
+        status, 403,
+        "a department cannot create restrictions: {refused}"
+    );
+
+    let (status, created) = api.post(&admin, "/api/v1/restrictions", &restriction).await;
+    assert_eq!(status, 201, "{created}");
+    assert_eq!(created["restrictions"], json!(["TR-FIRE"]));
+    let affected: Vec<&Value> = created["affected_flights"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .collect();
+    assert!(
+        affected.iter().any(|f| f["drone"] == drone.as_str()),
+        "the flight in progress is named: {created}"
+    );
+    let (status, again) = api.post(&admin, "/api/v1/restrictions", &restriction).await;
+    assert_eq!(status, 409, "{again}");
+
+    let (status, listed) = api.get(&urban, "/api/v1/restrictions").await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        listed["features"][0]["properties"]["id"], "TR-FIRE",
+        "{listed}"
+    );
+
+    let (status, inside) = api
+        .post(
+            &urban,
+            "/api/v1/tasks",
+            &point_task(target.x(), target.y(), "visible"),
+        )
+        .await;
+    assert_eq!(status, 422, "{inside}");
+    assert!(
+        inside["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("TR-FIRE"),
+        "{inside}"
+    );
+
+    let (status, _) = api.delete(&admin, "/api/v1/restrictions/TR-FIRE").await;
+    assert_eq!(status, 204);
+    let (status, accepted) = api
+        .post(
+            &urban,
+            "/api/v1/tasks",
+            &point_task(target.x(), target.y(), "visible"),
+        )
+        .await;
+    assert_eq!(status, 201, "{accepted}");
+
+    let (_, audit) = api.get(&admin, "/api/v1/audit").await;
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["action"].as_str())
+        .collect();
+    assert!(
+        actions.contains(&"restriction_create") && actions.contains(&"restriction_delete"),
+        "{audit}"
+    );
+    running.stop().await;
+}
