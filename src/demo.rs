@@ -174,6 +174,7 @@ pub async fn start(config: DemoConfig) -> anyhow::Result<RunningDemo> {
             drones: drones.clone(),
             telemetry_stale_after: Duration::from_secs(5),
             command_reply_limit: Duration::from_secs(60),
+            mqtt_client_id: None,
         },
         store,
     )?;

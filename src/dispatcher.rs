@@ -55,6 +55,12 @@ pub struct DispatcherConfig {
     /// bridge or the broker is gone, and the task fails instead of waiting
     /// forever.
     pub command_reply_limit: Duration,
+    /// A stable MQTT client id makes the dispatcher's session persistent:
+    /// the broker keeps its subscriptions and queues the bridges' events and
+    /// replies while it is down, so a restarted dispatcher picks up exactly
+    /// where it stopped. `None`: a fresh id and a clean session (tests, the
+    /// demo's throw-away broker). Only one dispatcher may use an id.
+    pub mqtt_client_id: Option<String>,
 }
 
 /// What the API shows of one drone.
@@ -258,9 +264,16 @@ impl Dispatcher {
         let (host, port) = parse_mqtt_url(&config.mqtt_url)
             .ok_or_else(|| DispatcherError::MqttUrl(config.mqtt_url.clone()))?;
         let zones = airspace::region_index(&config.region);
-        let client_id = format!("skyshare-dispatcher-{}", uuid::Uuid::new_v4().simple());
+        let (client_id, persistent) = match &config.mqtt_client_id {
+            Some(id) => (id.clone(), true),
+            None => (
+                format!("skyshare-dispatcher-{}", uuid::Uuid::new_v4().simple()),
+                false,
+            ),
+        };
         let mut options = MqttOptions::new(client_id, host, port);
         options.set_keep_alive(Duration::from_secs(5));
+        options.set_clean_session(!persistent);
         options.set_max_packet_size(1 << 20, 1 << 20);
         let (mqtt, eventloop) = AsyncClient::new(options, 1_000);
         let fleet = config

@@ -61,6 +61,10 @@ enum Cmd {
         /// A drone as ID:DOCK:SENSOR[+SENSOR...], e.g. square-1:dock-square:visible+thermal. Repeatable.
         #[arg(long = "drone", required = true)]
         drones: Vec<String>,
+        /// The dispatcher's MQTT client id. Its session is persistent: the
+        /// broker queues events while the dispatcher restarts.
+        #[arg(long, default_value = "skyshare-dispatcher")]
+        mqtt_client_id: String,
     },
     /// Expose a remote drone to a local ground station (QGroundControl,
     /// MAVProxy) through the MQTT tunnel its bridge opens with --gcs-tunnel.
@@ -218,6 +222,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             database,
             region,
             drones,
+            mqtt_client_id,
         } => {
             let drones = drones
                 .iter()
@@ -235,6 +240,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                     drones,
                     telemetry_stale_after: Duration::from_secs(5),
                     command_reply_limit: Duration::from_secs(60),
+                    mqtt_client_id: Some(mqtt_client_id),
                 },
                 store,
             )?;

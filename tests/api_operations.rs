@@ -48,6 +48,7 @@ async fn serve(limits: Limits) -> (String, Vec<String>, tempfile::TempDir) {
             drones: Vec::new(),
             telemetry_stale_after: Duration::from_secs(5),
             command_reply_limit: Duration::from_secs(5),
+            mqtt_client_id: None,
         },
         store,
     )

@@ -55,6 +55,7 @@ async fn a_drone_off_its_route_or_in_a_prohibited_zone_raises_alerts_that_clear_
             }],
             telemetry_stale_after: Duration::from_secs(5),
             command_reply_limit: Duration::from_secs(60),
+            mqtt_client_id: None,
         },
         store.clone(),
     )

@@ -43,6 +43,7 @@ async fn a_command_without_reply_fails_the_task_with_a_reason() {
             }],
             telemetry_stale_after: Duration::from_secs(5),
             command_reply_limit: Duration::from_secs(1),
+            mqtt_client_id: None,
         },
         store.clone(),
     )
