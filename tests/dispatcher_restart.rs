@@ -86,10 +86,10 @@ async fn a_dispatcher_restarted_mid_mission_completes_the_task_with_every_photo(
     let first_run = tokio::spawn(first.clone().run(first_stop.clone()));
     // Ready once the drone reports in.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    while !first.fleet_view()[0]
+    while first.fleet_view()[0]
         .telemetry
         .as_ref()
-        .is_some_and(|t| t.battery_pct.is_some())
+        .is_none_or(|t| t.battery_pct.is_none())
     {
         assert!(
             tokio::time::Instant::now() < deadline,
