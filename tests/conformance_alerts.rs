@@ -7,12 +7,9 @@ mod common;
 use std::time::Duration;
 
 use common::mute_bridge::MuteBridge;
+use common::standalone;
 use geo::{Destination, Haversine, Point};
-use skyshare::dispatcher::{Dispatcher, DispatcherConfig, DroneRecord};
-use skyshare::planning::Airframe;
-use skyshare::region::Region;
-use skyshare::store::Store;
-use skyshare::task::{Geometry, TaskRequest};
+use skyshare::dispatcher::Dispatcher;
 use tokio_util::sync::CancellationToken;
 use wire::{FlightMode, LandedState};
 
@@ -30,57 +27,17 @@ async fn alerts_become(dispatcher: &Dispatcher, want: impl Fn(&[String]) -> bool
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_drone_off_its_route_or_in_a_prohibited_zone_raises_alerts_that_clear_when_back() {
-    let broker = broker::EmbeddedBroker::start(broker::BrokerConfig::loopback_any_port()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("s.sqlite").display()
-    );
-    let store = Store::connect(&url).await.unwrap();
-    store
-        .upsert_department("water", "Water Authority")
-        .await
-        .unwrap();
-    let region = Region::demo();
-    let dock = region.docks[0].clone();
-    let dispatcher = Dispatcher::new(
-        DispatcherConfig {
-            mqtt_url: broker.url(),
-            region,
-            airframe: Airframe::default(),
-            drones: vec![DroneRecord {
-                id: "stray-1".into(),
-                dock_id: dock.id.clone(),
-                sensors: vec!["visible".into()],
-            }],
-            telemetry_stale_after: Duration::from_secs(5),
-            command_reply_limit: Duration::from_secs(60),
-            mqtt_client_id: None,
-        },
-        store.clone(),
-    )
-    .unwrap();
+    let parts = standalone::start().await;
+    let broker = &parts.broker;
+    let dock = parts.region.docks[0].clone();
+    let dispatcher = parts.dispatcher("stray-1", Duration::from_secs(60), None);
     let shutdown = CancellationToken::new();
     tokio::spawn(dispatcher.clone().run(shutdown.clone()));
     let mut bridge = MuteBridge::start(broker.addr().port(), "stray-1", dock.position).await;
 
     let target = Haversine.destination(dock.position, 90.0, 200.0);
     dispatcher
-        .submit(
-            "water",
-            TaskRequest {
-                kind: "point_inspection".into(),
-                geometry: Geometry::point(target),
-                alt_m: 40.0,
-                sensor: "visible".into(),
-                priority: Default::default(),
-                radius_m: 0.0,
-                photos: 1,
-                width_m: None,
-                overlap: None,
-                window: None,
-            },
-        )
+        .submit("water", standalone::inspection(target, 0.0, 1))
         .await
         .unwrap();
     tokio::time::timeout(Duration::from_secs(15), bridge.commands.recv())

@@ -4,45 +4,24 @@
 //! the store's state. Real parts: embedded broker, simulated drone over
 //! MAVLink, the bridge, SQLite.
 
+mod common;
+
 use std::time::Duration;
+
+use common::standalone;
 
 use firmware_bridge::BridgeConfig;
 use geo::{Destination, Haversine};
 use simulator::{GeoPoint, SimConfig, Simulator, VehicleSpec};
-use skyshare::dispatcher::{Dispatcher, DispatcherConfig, DroneRecord};
-use skyshare::planning::Airframe;
-use skyshare::region::Region;
-use skyshare::store::Store;
-use skyshare::task::{Geometry, TaskRequest};
 use tokio_util::sync::CancellationToken;
 
 const CLIENT_ID: &str = "skyshare-dispatcher-restart-test";
 
-fn dispatcher(broker_url: String, region: &Region, store: &Store) -> std::sync::Arc<Dispatcher> {
-    Dispatcher::new(
-        DispatcherConfig {
-            mqtt_url: broker_url,
-            region: region.clone(),
-            airframe: Airframe::default(),
-            drones: vec![DroneRecord {
-                id: "square-1".into(),
-                dock_id: region.docks[0].id.clone(),
-                sensors: vec!["visible".into()],
-            }],
-            telemetry_stale_after: Duration::from_secs(5),
-            command_reply_limit: Duration::from_secs(60),
-            mqtt_client_id: Some(CLIENT_ID.into()),
-        },
-        store.clone(),
-    )
-    .unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_dispatcher_restarted_mid_mission_completes_the_task_with_every_photo() {
-    let broker = broker::EmbeddedBroker::start(broker::BrokerConfig::loopback_any_port()).unwrap();
-    let region = Region::demo();
-    let dock = region.docks[0].clone();
+    let parts = standalone::start().await;
+    let (broker, store) = (&parts.broker, &parts.store);
+    let dock = parts.region.docks[0].clone();
     let everything = CancellationToken::new();
 
     let sim = Simulator::bind(SimConfig {
@@ -70,18 +49,7 @@ async fn a_dispatcher_restarted_mid_mission_completes_the_task_with_every_photo(
     };
     tokio::spawn(firmware_bridge::run(bridge, everything.clone()));
 
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("s.sqlite").display()
-    );
-    let store = Store::connect(&url).await.unwrap();
-    store
-        .upsert_department("water", "Water Authority")
-        .await
-        .unwrap();
-
-    let first = dispatcher(broker.url(), &region, &store);
+    let first = parts.dispatcher("square-1", Duration::from_secs(60), Some(CLIENT_ID));
     let first_stop = CancellationToken::new();
     let first_run = tokio::spawn(first.clone().run(first_stop.clone()));
     // Ready once the drone reports in.
@@ -99,21 +67,7 @@ async fn a_dispatcher_restarted_mid_mission_completes_the_task_with_every_photo(
     }
     let target = Haversine.destination(dock.position, 60.0, 250.0);
     let task = first
-        .submit(
-            "water",
-            TaskRequest {
-                kind: "point_inspection".into(),
-                geometry: Geometry::point(target),
-                alt_m: 40.0,
-                sensor: "visible".into(),
-                priority: Default::default(),
-                radius_m: 20.0,
-                photos: 3,
-                width_m: None,
-                overlap: None,
-                window: None,
-            },
-        )
+        .submit("water", standalone::inspection(target, 20.0, 3))
         .await
         .unwrap();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
@@ -135,7 +89,7 @@ async fn a_dispatcher_restarted_mid_mission_completes_the_task_with_every_photo(
     drop(first);
     tokio::time::sleep(Duration::from_secs(10)).await;
 
-    let second = dispatcher(broker.url(), &region, &store);
+    let second = parts.dispatcher("square-1", Duration::from_secs(60), Some(CLIENT_ID));
     let second_stop = CancellationToken::new();
     tokio::spawn(second.clone().run(second_stop.clone()));
     let deadline = tokio::time::Instant::now() + Duration::from_secs(60);

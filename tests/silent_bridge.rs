@@ -8,46 +8,16 @@ use std::time::Duration;
 mod common;
 
 use common::mute_bridge::MuteBridge;
-use skyshare::dispatcher::{Dispatcher, DispatcherConfig, DroneRecord};
-use skyshare::planning::Airframe;
-use skyshare::region::Region;
-use skyshare::store::Store;
-use skyshare::task::{Geometry, TaskRequest};
+use common::standalone;
 use tokio_util::sync::CancellationToken;
 use wire::{Channel, Topic};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_without_reply_fails_the_task_with_a_reason() {
-    let broker = broker::EmbeddedBroker::start(broker::BrokerConfig::loopback_any_port()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("s.sqlite").display()
-    );
-    let store = Store::connect(&url).await.unwrap();
-    store
-        .upsert_department("water", "Water Authority")
-        .await
-        .unwrap();
-    let region = Region::demo();
-    let dock = region.docks[0].clone();
-    let dispatcher = Dispatcher::new(
-        DispatcherConfig {
-            mqtt_url: broker.url(),
-            region,
-            airframe: Airframe::default(),
-            drones: vec![DroneRecord {
-                id: "mute-1".into(),
-                dock_id: dock.id.clone(),
-                sensors: vec!["visible".into()],
-            }],
-            telemetry_stale_after: Duration::from_secs(5),
-            command_reply_limit: Duration::from_secs(1),
-            mqtt_client_id: None,
-        },
-        store.clone(),
-    )
-    .unwrap();
+    let parts = standalone::start().await;
+    let (broker, store) = (&parts.broker, &parts.store);
+    let dock = parts.region.docks[0].clone();
+    let dispatcher = parts.dispatcher("mute-1", Duration::from_secs(1), None);
     let shutdown = CancellationToken::new();
     tokio::spawn(dispatcher.clone().run(shutdown.clone()));
 
@@ -56,21 +26,7 @@ async fn a_command_without_reply_fails_the_task_with_a_reason() {
 
     let target = geo::Point::new(dock.position.x() + 0.001, dock.position.y() + 0.001);
     let task = dispatcher
-        .submit(
-            "water",
-            TaskRequest {
-                kind: "point_inspection".into(),
-                geometry: Geometry::point(target),
-                alt_m: 40.0,
-                sensor: "visible".into(),
-                priority: Default::default(),
-                radius_m: 0.0,
-                photos: 1,
-                width_m: None,
-                overlap: None,
-                window: None,
-            },
-        )
+        .submit("water", standalone::inspection(target, 0.0, 1))
         .await
         .unwrap();
 

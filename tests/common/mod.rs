@@ -3,6 +3,7 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod mute_bridge;
+pub mod standalone;
 
 use std::time::Duration;
 
