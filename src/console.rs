@@ -27,9 +27,20 @@ const INDEX_HTML: &str = include_str!("../web/dist/index.html");
 const APP_JS: &str = include_str!("../web/dist/assets/app.js");
 const APP_CSS: &str = include_str!("../web/dist/assets/app.css");
 
+/// Where the region map comes from on each request: fixed, or live (the
+/// dispatcher's region with the temporary restrictions in force).
+type RegionSource = Arc<dyn Fn() -> Region + Send + Sync>;
+
 /// The console's routes: the page at `/`, its assets under `/assets/`, and
 /// `GET /api/v1/region`. Merge it into the API router.
 pub fn router(region: Region) -> Router {
+    router_with_source(move || region.clone())
+}
+
+/// As [`router`], with the region read from `source` on each request, so
+/// the map shows restrictions as soon as they are in force.
+pub fn router_with_source(source: impl Fn() -> Region + Send + Sync + 'static) -> Router {
+    let source: RegionSource = Arc::new(source);
     Router::new()
         .route(
             "/",
@@ -44,7 +55,7 @@ pub fn router(region: Region) -> Router {
             get(|| async { asset(APP_CSS, "text/css; charset=utf-8") }),
         )
         .route("/api/v1/region", get(region_handler))
-        .with_state(Arc::new(region))
+        .with_state(source)
 }
 
 fn asset(body: &'static str, content_type: &'static str) -> Response {
@@ -61,8 +72,8 @@ fn asset(body: &'static str, content_type: &'static str) -> Response {
         .into_response()
 }
 
-async fn region_handler(State(region): State<Arc<Region>>) -> Json<Value> {
-    Json(region_geojson(&region, Utc::now()))
+async fn region_handler(State(source): State<RegionSource>) -> Json<Value> {
+    Json(region_geojson(&source(), Utc::now()))
 }
 
 /// The region as one GeoJSON FeatureCollection, with each zone's state at

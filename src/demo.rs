@@ -191,7 +191,11 @@ pub async fn start(config: DemoConfig) -> anyhow::Result<RunningDemo> {
         .with_context(|| format!("listening on {}", config.listen))?;
     let http_addr = listener.local_addr()?;
     // The API, and the console (static assets and the region map) beside it.
-    let app = api::router(dispatcher.clone()).merge(crate::console::router(config.region.clone()));
+    let live_region = dispatcher.clone();
+    let app =
+        api::router(dispatcher.clone()).merge(crate::console::router_with_source(move || {
+            live_region.region_now()
+        }));
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
         let served = axum::serve(listener, app)

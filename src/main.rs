@@ -250,8 +250,10 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 .await
                 .with_context(|| format!("listening on {listen}"))?;
             println!("skyshare serve: API on http://{}", listener.local_addr()?);
-            let app = skyshare::api::router(Arc::clone(&dispatcher))
-                .merge(skyshare::console::router(region.clone()));
+            let live_region = Arc::clone(&dispatcher);
+            let app = skyshare::api::router(Arc::clone(&dispatcher)).merge(
+                skyshare::console::router_with_source(move || live_region.region_now()),
+            );
             let stop = shutdown.clone();
             let http = tokio::spawn(async move {
                 axum::serve(listener, app)

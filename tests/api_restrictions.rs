@@ -92,6 +92,17 @@ async fn a_restriction_over_a_flight_names_it_refuses_new_work_there_and_lifts()
         "{listed}"
     );
 
+    // The console's map shows it at once.
+    let (_, map) = api.get(&urban, "/api/v1/region").await;
+    assert!(
+        map["features"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|f| f["properties"]["id"] == "TR-FIRE" && f["properties"]["active"] == true),
+        "restriction on the console map: {map}"
+    );
+
     let (status, inside) = api
         .post(
             &urban,
