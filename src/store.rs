@@ -504,7 +504,8 @@ impl Store {
     pub async fn catalogue(&self, query: &CatalogueQuery) -> StoreResult<Vec<CatalogueRow>> {
         let mut clauses: Vec<String> = Vec::new();
         let mut params: Vec<Param> = Vec::new();
-        let placeholder = |p: Param, params: &mut Vec<Param>| {
+        // Each value is bound in turn; the SQL names it `$n`.
+        let bind_next = |p: Param, params: &mut Vec<Param>| {
             params.push(p);
             format!("${}", params.len())
         };
@@ -518,28 +519,28 @@ impl Store {
                 }
                 let list: Vec<String> = values
                     .iter()
-                    .map(|v| placeholder(Param::Text(v.clone()), &mut params))
+                    .map(|v| bind_next(Param::Text(v.clone()), &mut params))
                     .collect();
                 clauses.push(format!("{column} IN ({})", list.join(", ")));
             }
         }
         if let Some([w, s, e, n]) = query.bbox {
             let (w, s, e, n) = (
-                placeholder(Param::Float(w), &mut params),
-                placeholder(Param::Float(s), &mut params),
-                placeholder(Param::Float(e), &mut params),
-                placeholder(Param::Float(n), &mut params),
+                bind_next(Param::Float(w), &mut params),
+                bind_next(Param::Float(s), &mut params),
+                bind_next(Param::Float(e), &mut params),
+                bind_next(Param::Float(n), &mut params),
             );
             clauses.push(format!(
                 "min_lon <= {e} AND max_lon >= {w} AND min_lat <= {n} AND max_lat >= {s}"
             ));
         }
         if let Some(from) = query.from_ms {
-            let p = placeholder(Param::Int(from), &mut params);
+            let p = bind_next(Param::Int(from), &mut params);
             clauses.push(format!("captured_at_ms >= {p}"));
         }
         if let Some(to) = query.to_ms {
-            let p = placeholder(Param::Int(to), &mut params);
+            let p = bind_next(Param::Int(to), &mut params);
             clauses.push(format!("captured_at_ms <= {p}"));
         }
         let filter = if clauses.is_empty() {

@@ -4,32 +4,16 @@
 //! The script is tests/conformance/mavsdk_mission.py; scripts/test installs
 //! MAVSDK. Outside CI a machine without it skips with a printed reason.
 
-use std::process::Command;
+mod python_judge;
+
 use std::time::Duration;
 
 use simulator::{GeoPoint, SimConfig, Simulator, VehicleSpec};
 use tokio_util::sync::CancellationToken;
 
-fn mavsdk_available() -> Result<(), String> {
-    let probe = Command::new("python3")
-        .args(["-c", "import mavsdk"])
-        .output()
-        .map_err(|e| format!("python3 not runnable: {e}"))?;
-    if probe.status.success() {
-        Ok(())
-    } else {
-        Err("python package `mavsdk` is not installed (scripts/test installs it)".into())
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mavsdk_flies_a_mission_on_a_simulated_drone() {
-    if let Err(reason) = mavsdk_available() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI must run the MAVSDK test: {reason}"
-        );
-        println!("SKIPPED: {reason}");
+    if !python_judge::available("mavsdk") {
         return;
     }
     let sim = Simulator::bind(SimConfig {
@@ -52,44 +36,20 @@ async fn mavsdk_flies_a_mission_on_a_simulated_drone() {
     let shutdown = CancellationToken::new();
     let running = tokio::spawn(sim.run(shutdown.clone()));
 
-    let script = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/conformance/mavsdk_mission.py"
-    );
-    let output = tokio::time::timeout(
+    python_judge::run(
+        "MAVSDK",
+        "mavsdk_mission.py",
+        &[port.to_string()],
+        &[],
         Duration::from_secs(180),
-        tokio::process::Command::new("python3")
-            .arg(script)
-            .arg(port.to_string())
-            .kill_on_drop(true)
-            .output(),
+        &[
+            "mission uploaded",
+            "armed",
+            "mission finished",
+            "MAVSDK flew the mission",
+        ],
     )
-    .await
-    .expect("MAVSDK script finished within 180 s")
-    .expect("python3 runs");
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(
-        output.status.success(),
-        "MAVSDK refused the vehicle:\nstdout:\n{stdout}\nstderr (tail):\n{}",
-        stderr
-            .lines()
-            .rev()
-            .take(30)
-            .collect::<Vec<_>>()
-            .into_iter()
-            .rev()
-            .collect::<Vec<_>>()
-            .join("\n")
-    );
-    for step in [
-        "mission uploaded",
-        "armed",
-        "mission finished",
-        "MAVSDK flew the mission",
-    ] {
-        assert!(stdout.contains(step), "missing step `{step}`:\n{stdout}");
-    }
+    .await;
     shutdown.cancel();
     running.await.unwrap().unwrap();
 }
