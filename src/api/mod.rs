@@ -4,6 +4,7 @@
 //! ids read as absent). Errors are JSON of one shape (see [`error`]).
 
 mod admin;
+mod alerts;
 pub mod error;
 mod fleet;
 mod limits;
@@ -92,6 +93,8 @@ pub fn router_with(dispatcher: Arc<Dispatcher>, limits: Limits) -> Router {
         .route("/api/v1/fleet", get(fleet::fleet))
         .route("/api/v1/flights", get(fleet::flights))
         .route("/api/v1/drones/{id}/commands", post(fleet::drone_command))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/api/v1/departments", get(admin::list_departments))
         .route("/api/v1/departments/{id}", put(admin::put_department))
         .route("/api/v1/users", get(admin::list_users))
