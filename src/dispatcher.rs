@@ -36,6 +36,9 @@ use crate::scheduling::{self, Forecast, Launch, Ready, Waiting};
 use crate::store::{ImageRow, Store, StoreError, TaskRow};
 use crate::task::{Priority, TaskRequest, TaskState, Work};
 
+mod takeover;
+pub use takeover::{TakeOver, TakeOverError, TakenOver};
+
 /// A drone the dispatcher knows: its id and what it carries.
 #[derive(Debug, Clone)]
 pub struct DroneRecord {
@@ -81,6 +84,8 @@ pub struct DroneView {
     /// in or near a zone that refuses flight, outside the operating area.
     pub alerts: Vec<String>,
     pub seconds_since_telemetry: Option<f64>,
+    /// The pilot holding it, if one has taken it over.
+    pub taken_over: Option<TakeOver>,
 }
 
 #[derive(Debug, Default)]
@@ -249,6 +254,8 @@ pub struct Dispatcher {
     zones: Mutex<Arc<ZoneIndex>>,
     /// Alerts with identity: raised, cleared, acknowledged, stored.
     alerts: AlertDesk,
+    /// Drones pilots have taken over (also in the store).
+    takeovers: Mutex<HashMap<String, TakeOver>>,
 }
 
 fn now_ms() -> i64 {
@@ -287,6 +294,7 @@ impl Dispatcher {
             .collect();
         Ok(Arc::new(Dispatcher {
             alerts: AlertDesk::new(store.clone()),
+            takeovers: Mutex::new(HashMap::new()),
             store,
             config,
             fleet: Mutex::new(fleet),
@@ -502,6 +510,7 @@ impl Dispatcher {
     }
 
     pub fn fleet_view(&self) -> Vec<DroneView> {
+        let held = self.takeovers.lock().expect("takeovers").clone();
         let fleet = self.fleet.lock().expect("fleet lock");
         let mut out: Vec<DroneView> = self
             .config
@@ -527,6 +536,7 @@ impl Dispatcher {
                     seconds_since_telemetry: live
                         .and_then(|l| l.telemetry_at)
                         .map(|t| t.elapsed().as_secs_f64()),
+                    taken_over: held.get(&d.id).cloned(),
                 }
             })
             .collect();
@@ -538,6 +548,7 @@ impl Dispatcher {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), DispatcherError> {
         self.load_restrictions().await?;
         self.alerts.load().await?;
+        self.load_takeovers().await?;
         self.resume_after_restart().await?;
         let (tx, mut rx) = mpsc::channel(10_000);
         let eventloop = self
@@ -988,6 +999,15 @@ impl Dispatcher {
             return Ok(());
         };
         let now = now_ms();
+        if matches!(pending.purpose, Purpose::Upload | Purpose::Start)
+            && self.is_taken_over(&pending.drone_id)
+            && !(reply.state == CommandState::Succeeded
+                && matches!(pending.purpose, Purpose::Start))
+        {
+            return self
+                .abandon_for_takeover(&pending.drone_id, &pending.task_ids)
+                .await;
+        }
         match (reply.state, pending.purpose) {
             (CommandState::Succeeded, Purpose::Upload) => {
                 self.send(
@@ -1009,6 +1029,8 @@ impl Dispatcher {
                     tasks = ?pending.task_ids,
                     "flight started"
                 );
+                // Started just as a pilot took it over: it holds for them.
+                self.hold_for_pilot(&pending.drone_id).await;
             }
             (CommandState::Succeeded, Purpose::Recall) => {
                 tracing::info!(drone = pending.drone_id, "recalled drone is returning");
@@ -1139,6 +1161,7 @@ impl Dispatcher {
                     position: Point::new(t.lon_deg, t.lat_deg),
                     battery_pct: t.battery_pct.unwrap_or(0.0),
                     ready: live.online
+                        && !self.is_taken_over(&d.id)
                         && fresh
                         && live.flight.is_none()
                         && !t.armed
@@ -1502,7 +1525,8 @@ impl Dispatcher {
                     let live = fleet.get(&d.id)?;
                     let flight = live.flight.as_ref()?;
                     let t = live.telemetry.as_ref()?;
-                    (live.online && live.recalled_for.is_none()).then(|| {
+                    let free = live.recalled_for.is_none() && !self.is_taken_over(&d.id);
+                    (live.online && free).then(|| {
                         (
                             d.id.clone(),
                             Point::new(t.lon_deg, t.lat_deg),

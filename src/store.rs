@@ -6,6 +6,7 @@ use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
 mod alerts;
+mod takeovers;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -153,6 +154,7 @@ impl Store {
         sqlx::query(audit).execute(&pool).await?;
         let store = Store { pool };
         store.create_alert_schema().await?;
+        store.create_takeover_schema().await?;
         store.backfill_footprints().await?;
         Ok(store)
     }

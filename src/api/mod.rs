@@ -12,6 +12,7 @@ mod live;
 mod metrics;
 pub mod openapi;
 mod stac;
+mod takeover;
 mod tasks;
 
 use std::sync::Arc;
@@ -93,6 +94,8 @@ pub fn router_with(dispatcher: Arc<Dispatcher>, limits: Limits) -> Router {
         .route("/api/v1/fleet", get(fleet::fleet))
         .route("/api/v1/flights", get(fleet::flights))
         .route("/api/v1/drones/{id}/commands", post(fleet::drone_command))
+        .route("/api/v1/drones/{id}/takeover", post(takeover::take_over))
+        .route("/api/v1/drones/{id}/release", post(takeover::release))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/api/v1/departments", get(admin::list_departments))

@@ -135,7 +135,7 @@ pub fn document() -> Value {
     doc
 }
 
-/// Alerts (pilots and administrators).
+/// Alerts and taking a drone over (pilots; alerts also administrators).
 fn pilot_paths() -> Value {
     let time = json!({"type": "string", "format": "date-time"});
     let maybe_time = json!({"type": "string", "format": "date-time", "nullable": true});
@@ -147,6 +147,10 @@ fn pilot_paths() -> Value {
         "message": {"type": "string"}, "raised_at": time, "cleared_at": maybe_time.clone(),
         "acknowledged_by": {"type": "string", "nullable": true}, "acknowledged_at": maybe_time
     }});
+    let takeover = json!({"type": "object", "required": ["drone", "taken_over_by", "state"], "properties": {
+        "drone": {"type": "string"}, "taken_over_by": {"type": "string", "nullable": true},
+        "state": {"type": "string", "enum": ["taken_over", "released"]},
+        "command_id": {"type": "string", "nullable": true}, "audit_seq": {"type": "integer"}}});
     json!({
         "/api/v1/alerts": {"get": {
             "operationId": "listAlerts", "summary": "Alerts, open ones by default (pilots and administrators)",
@@ -162,6 +166,26 @@ fn pilot_paths() -> Value {
             "responses": with_common(json!({
                 "200": ok_json("the alert", alert),
                 "404": error_response("no such alert")
+            }))
+        }},
+        "/api/v1/drones/{id}/takeover": {"post": {
+            "operationId": "takeOverDrone",
+            "summary": "A pilot takes the drone over: the dispatcher stops commanding it and assigns it nothing; in the air it is told to hold (audited, with the command's outcome)",
+            "parameters": [path_id("drone id")],
+            "responses": with_common(json!({
+                "200": ok_json("taken over", takeover.clone()),
+                "404": error_response("no such drone"),
+                "409": error_response("another pilot holds it"),
+                "503": error_response("the MQTT broker did not take the hold command")
+            }))
+        }},
+        "/api/v1/drones/{id}/release": {"post": {
+            "operationId": "releaseDrone", "summary": "Hand a taken-over drone back to the dispatcher (audited)",
+            "parameters": [path_id("drone id")],
+            "responses": with_common(json!({
+                "200": ok_json("released", takeover),
+                "404": error_response("no such drone"),
+                "409": error_response("nobody holds it")
             }))
         }}
     })
@@ -376,7 +400,8 @@ fn paths_and_components() -> Value {
                     "id": {"type": "string"}, "dock_id": {"type": "string"}, "sensors": {"type": "array", "items": {"type": "string"}},
                     "online": {"type": "boolean"}, "telemetry": {"type": "object", "nullable": true},
                     "task_id": {"type": "string", "nullable": true}, "task_ids": {"type": "array", "items": {"type": "string"}},
-                    "seconds_since_telemetry": {"type": "number", "nullable": true}
+                    "seconds_since_telemetry": {"type": "number", "nullable": true},
+                    "taken_over": {"type": "object", "nullable": true, "description": "the pilot holding it and since when", "properties": {"pilot": {"type": "string"}, "since": {"type": "string", "format": "date-time"}}}
                 }},
                 "Department": {"type": "object", "required": ["id", "name"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "max_open_tasks": {"type": "integer", "nullable": true}}},
                 "User": {"type": "object", "required": ["id", "name", "role", "created_at_ms"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "role": {"type": "string", "enum": ["department", "pilot", "admin"]}, "department_id": {"type": "string", "nullable": true}, "created_at_ms": {"type": "integer"}}},
