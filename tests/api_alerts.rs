@@ -111,9 +111,11 @@ async fn alerts_scenario(mut served: Served) {
             .contains("battery critical"),
         "{failsafe}"
     );
+    // RFC 3339, in UTC.
+    let raised = failsafe["raised_at"].as_str().unwrap();
     assert!(
-        failsafe["raised_at"].as_str().unwrap().ends_with('Z')
-            || failsafe["raised_at"].as_str().unwrap().contains('+')
+        chrono::DateTime::parse_from_rfc3339(raised).is_ok() && raised.ends_with('Z'),
+        "{raised}"
     );
     assert_eq!(failsafe["cleared_at"], Value::Null);
     assert_eq!(failsafe["acknowledged_by"], Value::Null);
