@@ -36,6 +36,7 @@ use crate::scheduling::{self, Forecast, Launch, Ready, Waiting};
 use crate::store::{ImageRow, Store, StoreError, TaskRow};
 use crate::task::{Priority, TaskRequest, TaskState, Work};
 
+mod imagery;
 mod takeover;
 pub use takeover::{TakeOver, TakeOverError, TakenOver};
 
@@ -795,6 +796,7 @@ impl Dispatcher {
                     .time_utc_us
                     .map(|us| (us / 1000) as i64)
                     .unwrap_or(event.ts_ms);
+                self.store_image_attitude(drone, &event.id, image.q).await?;
                 self.store
                     .insert_image(&ImageRow {
                         id: event.id.clone(),
