@@ -29,6 +29,7 @@ use crate::airspace::{conformance, Zone, ZoneIndex};
 use crate::alerts::desk::AlertDesk;
 use crate::alerts::{AlertKind, Condition};
 use crate::coverage::{CoverageError, Overlap};
+use crate::instruments::{CommandOrigin, Instruments};
 use crate::planning::{self, Airframe, SurveyPlan, Visit};
 use crate::region::{Dock, Region};
 use crate::scheduling::{self, Forecast, Launch, Ready, Waiting};
@@ -257,6 +258,8 @@ pub struct Dispatcher {
     alerts: AlertDesk,
     /// Drones pilots have taken over (also in the store).
     takeovers: Mutex<HashMap<String, TakeOver>>,
+    /// Telemetry rate, command latency and queue wait, for /metrics.
+    instruments: Arc<Instruments>,
 }
 
 fn now_ms() -> i64 {
@@ -296,6 +299,7 @@ impl Dispatcher {
         Ok(Arc::new(Dispatcher {
             alerts: AlertDesk::new(store.clone()),
             takeovers: Mutex::new(HashMap::new()),
+            instruments: Arc::new(Instruments::default()),
             store,
             config,
             fleet: Mutex::new(fleet),
@@ -317,6 +321,10 @@ impl Dispatcher {
 
     pub fn alert_desk(&self) -> &AlertDesk {
         &self.alerts
+    }
+
+    pub fn instruments(&self) -> &Instruments {
+        &self.instruments
     }
 
     pub fn region(&self) -> &Region {
@@ -651,6 +659,7 @@ impl Dispatcher {
             }),
             Channel::Telemetry => match wire::decode::<Telemetry>(payload) {
                 Ok(t) => {
+                    self.instruments.telemetry(&drone, Instant::now());
                     let findings = self.conformance(&drone, &t);
                     let alerts: Vec<String> =
                         findings.iter().map(crate::alerts::describe).collect();
@@ -1000,6 +1009,8 @@ impl Dispatcher {
         else {
             return Ok(());
         };
+        self.instruments
+            .command_answered(CommandOrigin::Dispatcher, Some(pending.sent_at.elapsed()));
         let now = now_ms();
         if matches!(pending.purpose, Purpose::Upload | Purpose::Start)
             && self.is_taken_over(&pending.drone_id)
@@ -1103,6 +1114,8 @@ impl Dispatcher {
                 .collect()
         };
         for (id, p) in expired {
+            self.instruments
+                .command_answered(CommandOrigin::Dispatcher, None);
             let reason = format!(
                 "drone {} did not answer command {id} within {}s; its bridge or the broker may be down",
                 p.drone_id,
@@ -1603,13 +1616,21 @@ impl Dispatcher {
         // A task cancelled since the round read the queue stays on the
         // ground.
         let mut still_queued = Vec::with_capacity(chosen.len());
+        // Submission times of tasks not flown before (for the queue wait).
+        let mut first_time: HashMap<String, i64> = HashMap::new();
         for entry in chosen {
-            if self
-                .store
-                .task(entry.0)
-                .await?
-                .is_some_and(|t| t.state == TaskState::Queued.as_str())
-            {
+            let Some(task) = self.store.task(entry.0).await? else {
+                continue;
+            };
+            if task.state == TaskState::Queued.as_str() {
+                let retried = self
+                    .attempts
+                    .lock()
+                    .expect("attempts")
+                    .contains_key(&task.id);
+                if task.progress_seq.unwrap_or(0) == 0 && !retried {
+                    first_time.insert(task.id.clone(), task.created_at_ms);
+                }
                 still_queued.push(entry);
             }
         }
@@ -1764,6 +1785,10 @@ impl Dispatcher {
             .insert(launch.drone.clone(), intent);
         let now = now_ms();
         for id in &task_ids {
+            if let Some(created) = first_time.get(id) {
+                let waited = Duration::from_millis((now - created).max(0) as u64);
+                self.instruments.queue_wait(waited);
+            }
             self.store
                 .set_task_state(
                     id,
@@ -1937,6 +1962,7 @@ impl Dispatcher {
         let (tx, outcome) = tokio::sync::oneshot::channel();
         let id = command.id.clone();
         let limit = self.config.command_reply_limit;
+        let (instruments, sent_at) = (Arc::clone(&self.instruments), Instant::now());
         tokio::spawn(async move {
             let reply = tokio::time::timeout(limit, async {
                 loop {
@@ -1959,6 +1985,10 @@ impl Dispatcher {
             .await
             .ok()
             .flatten();
+            instruments.command_answered(
+                CommandOrigin::Pilot,
+                reply.as_ref().map(|_| sent_at.elapsed()),
+            );
             let _ = tx.send(reply);
             let _ = client.try_disconnect();
             // Let the DISCONNECT go out; the loop ends with an error then.

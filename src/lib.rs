@@ -17,6 +17,7 @@ pub mod coverage;
 pub mod demo;
 pub mod dispatcher;
 pub mod footprint;
+pub mod instruments;
 pub mod live;
 pub mod planning;
 pub mod region;

@@ -70,7 +70,7 @@ fn stac_get_parameters(in_collection: bool) -> Value {
 fn more_paths() -> Value {
     json!({
             "/metrics": {"get": {
-                "operationId": "metrics", "security": [], "summary": "Prometheus text: tasks by state, queue wait, drones, flights, HTTP answers",
+                "operationId": "metrics", "security": [], "summary": "Prometheus text: tasks by state, queue wait (oldest, and a histogram until assignment), drones, flights, telemetry rate and counts, command latency to the bridge's answer, HTTP answers",
                 "responses": {"200": {"description": "metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}}
             }},
             "/api/v1/stac": {"get": {
