@@ -637,6 +637,12 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Handles one MQTT message as if the broker had delivered it: for
+    /// benchmarks that feed a fleet's telemetry without a broker.
+    pub async fn ingest(&self, topic: &str, payload: &[u8]) {
+        self.on_message(topic, payload).await
+    }
+
     async fn on_message(&self, topic: &str, payload: &[u8]) {
         let parsed = match Topic::parse(topic) {
             Ok(t) => t,

@@ -12,6 +12,7 @@ pub mod api;
 pub mod audit;
 pub mod auth;
 pub mod bench_airspace;
+pub mod bench_live;
 pub mod console;
 pub mod coverage;
 pub mod demo;

@@ -65,6 +65,12 @@ pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
 
 pub fn router_with(dispatcher: Arc<Dispatcher>, limits: Limits) -> Router {
     let live = LiveHub::start(&dispatcher);
+    router_on(dispatcher, limits, live)
+}
+
+/// The API with its live streams fed by `live` (benchmarks and tests
+/// publish on it directly).
+pub fn router_on(dispatcher: Arc<Dispatcher>, limits: Limits, live: Arc<LiveHub>) -> Router {
     let counters = Arc::new(metrics::HttpCounters::default());
     let limiter = limits::RateLimiter::new(limits);
     // Bearer tokens, not cookies, carry identity: any origin may call.
