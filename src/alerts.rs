@@ -172,10 +172,17 @@ impl Alert {
     }
 }
 
+/// A condition from position must stay away this long before its alert
+/// clears, so a drone hovering on a boundary (GPS noise) does not raise a
+/// new alert every few messages.
+pub const CLEAR_AFTER_MS: i64 = 2_000;
+
 /// The open alerts, one per drone and condition key.
 #[derive(Debug, Default)]
 pub struct AlertBook {
     open: BTreeMap<(String, String), Alert>,
+    /// Since when an open alert's condition from position has not been seen.
+    absent_since: BTreeMap<(String, String), DateTime<Utc>>,
 }
 
 impl AlertBook {
@@ -188,12 +195,14 @@ impl AlertBook {
                 .filter(Alert::is_open)
                 .map(|a| ((a.drone_id.clone(), a.key.clone()), a))
                 .collect(),
+            absent_since: BTreeMap::new(),
         }
     }
 
     /// What one position of `drone` shows: every condition from position
-    /// not already open is raised, every open one no longer shown is
-    /// cleared. Alerts the bridge announces are left alone.
+    /// not already open is raised; an open one not shown for
+    /// [`CLEAR_AFTER_MS`] is cleared, as of when it was first missing.
+    /// Alerts the bridge announces are left alone.
     pub fn observe_position(
         &mut self,
         drone: &str,
@@ -201,19 +210,19 @@ impl AlertBook {
         now: DateTime<Utc>,
     ) -> Vec<Alert> {
         let mut changed = Vec::new();
-        let gone: Vec<(String, String)> = self
+        let (shown, gone): (Vec<(String, String)>, Vec<(String, String)>) = self
             .open
             .iter()
-            .filter(|((d, key), alert)| {
-                d == drone
-                    && alert.kind.from_position()
-                    && !conditions.iter().any(|c| &c.key == key)
-            })
+            .filter(|((d, _), alert)| d == drone && alert.kind.from_position())
             .map(|(k, _)| k.clone())
-            .collect();
+            .partition(|(_, key)| conditions.iter().any(|c| &c.key == key));
+        for key in shown {
+            self.absent_since.remove(&key);
+        }
         for key in gone {
-            if let Some(alert) = self.close(&key, now) {
-                changed.push(alert);
+            let since = *self.absent_since.entry(key.clone()).or_insert(now);
+            if (now - since).num_milliseconds() >= CLEAR_AFTER_MS {
+                changed.extend(self.close(&key, since));
             }
         }
         for condition in conditions.iter().filter(|c| c.kind.from_position()) {
@@ -255,6 +264,7 @@ impl AlertBook {
     }
 
     fn close(&mut self, key: &(String, String), now: DateTime<Utc>) -> Option<Alert> {
+        self.absent_since.remove(key);
         let mut alert = self.open.remove(key)?;
         alert.cleared_at = Some(now);
         Some(alert)
@@ -309,14 +319,33 @@ mod tests {
         assert!(book
             .observe_position("d1", &[in_zone("Z")], at(1))
             .is_empty());
-        let cleared = book.observe_position("d1", &[], at(2));
+        assert!(book.observe_position("d1", &[], at(2)).is_empty());
+        let cleared = book.observe_position("d1", &[], at(4));
         assert_eq!(cleared.len(), 1);
         assert_eq!(cleared[0].id, raised[0].id);
+        // Cleared as of when the condition was first seen gone.
         assert_eq!(cleared[0].cleared_at, Some(at(2)));
         assert!(book.open().is_empty());
         // The same condition again is a new alert.
-        let again = book.observe_position("d1", &[in_zone("Z")], at(3));
+        let again = book.observe_position("d1", &[in_zone("Z")], at(5));
         assert_ne!(again[0].id, raised[0].id);
+    }
+
+    #[test]
+    fn a_condition_flickering_on_a_boundary_stays_one_alert() {
+        let mut book = AlertBook::default();
+        let raised = book.observe_position("d1", &[in_zone("Z")], at(0));
+        // Seen every other second: never gone for two seconds.
+        for s in 1..20 {
+            let conditions = if s % 2 == 0 {
+                vec![in_zone("Z")]
+            } else {
+                Vec::new()
+            };
+            assert!(book.observe_position("d1", &conditions, at(s)).is_empty());
+        }
+        assert_eq!(book.open().len(), 1);
+        assert_eq!(book.open()[0].id, raised[0].id);
     }
 
     #[test]
@@ -325,7 +354,10 @@ mod tests {
         book.observe_position("d1", &[in_zone("A"), in_zone("B")], at(0));
         book.observe_position("d2", &[in_zone("A")], at(0));
         assert_eq!(book.open().len(), 3);
-        let changed = book.observe_position("d1", &[in_zone("B")], at(1));
+        assert!(book
+            .observe_position("d1", &[in_zone("B")], at(1))
+            .is_empty());
+        let changed = book.observe_position("d1", &[in_zone("B")], at(3));
         assert_eq!(changed.len(), 1);
         assert_eq!(changed[0].key, "in_zone:A");
         assert_eq!(changed[0].drone_id, "d1");
@@ -343,6 +375,7 @@ mod tests {
             )
             .unwrap();
         assert!(book.observe_position("d1", &[], at(1)).is_empty());
+        assert!(book.observe_position("d1", &[], at(9)).is_empty());
         // A repeated announcement is the same alert.
         assert!(book
             .raise(
@@ -386,7 +419,8 @@ mod tests {
         assert!(after
             .observe_position("d1", &[in_zone("Z")], at(2))
             .is_empty());
-        assert_eq!(after.observe_position("d1", &[], at(3))[0].id, open[0].id);
+        assert!(after.observe_position("d1", &[], at(3)).is_empty());
+        assert_eq!(after.observe_position("d1", &[], at(5))[0].id, open[0].id);
     }
 
     #[test]

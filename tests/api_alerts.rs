@@ -5,7 +5,8 @@
 //! refused), acknowledgements are audited and survive a restart, and the
 //! live stream announces each change. A pilot takes a drone over (the
 //! dispatcher then assigns it nothing, and in the air tells it to hold) and
-//! releases it; both audited, with the hold command's outcome.
+//! releases it; both audited, with the hold command's outcome. A drone
+//! flying into a prohibited zone raises one alert, cleared when it is back.
 
 mod common;
 
@@ -491,6 +492,71 @@ async fn takeover_scenario(served: Served) {
     served.stop();
 }
 
+/// A drone on a sortie flying over the hospital (Z-HOSP, prohibited)
+/// raises an `in_zone` alert once, however many positions show it, and it
+/// clears when the drone is back on its route.
+async fn conformance_scenario(served: Served) {
+    let dock = Region::demo().docks[0].position;
+    let mut bridge = TalkingBridge::start(served.broker.addr().port(), "cf-1", dock).await;
+    wait_online(&served).await;
+    let target = Haversine.destination(dock, 90.0, 200.0);
+    let request = json!({"kind": "point_inspection", "geometry": {"type": "Point", "coordinates": [target.x(), target.y()]},
+        "alt_m": 40, "sensor": "visible", "radius_m": 0, "photos": 1});
+    let (status, task) = served
+        .call(
+            "POST",
+            Some(&served.department),
+            "/api/v1/tasks",
+            Some(request),
+        )
+        .await;
+    assert_eq!(status, 201, "{task}");
+    assert_eq!(
+        bridge
+            .next_command(Duration::from_secs(10))
+            .await
+            .as_deref(),
+        Some("upload_mission")
+    );
+    assert_eq!(
+        bridge
+            .next_command(Duration::from_secs(10))
+            .await
+            .as_deref(),
+        Some("start_mission")
+    );
+    let fly_to = |lon: f64, lat: f64| {
+        let mut t = bridge.telemetry.lock().unwrap();
+        t.lon_deg = lon;
+        t.lat_deg = lat;
+        t.alt_rel_m = 40.0;
+        t.armed = true;
+        t.landed = LandedState::InAir;
+        t.mode = FlightMode::Mission;
+    };
+    fly_to(114.408, 30.5015);
+    let open = open_alerts_become(&served, |a| a.iter().any(|x| x["kind"] == "in_zone")).await;
+    let in_zone = of_kind(&open, "in_zone").unwrap().clone();
+    assert!(
+        in_zone["message"].as_str().unwrap().contains("Z-HOSP"),
+        "{in_zone}"
+    );
+    // Many positions later, still the one alert.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    let all = alerts(&served, &served.pilot, "?state=all").await;
+    assert_eq!(
+        all.iter().filter(|a| a["kind"] == "in_zone").count(),
+        1,
+        "{all:?}"
+    );
+    fly_to(target.x(), target.y());
+    open_alerts_become(&served, |a| a.iter().all(|x| x["id"] != in_zone["id"])).await;
+    let all = alerts(&served, &served.pilot, "?state=all").await;
+    let cleared = all.iter().find(|a| a["id"] == in_zone["id"]).unwrap();
+    assert!(cleared["cleared_at"].is_string(), "{cleared}");
+    served.stop();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn alerts_are_raised_acknowledged_cleared_and_kept_with_sqlite() {
     alerts_scenario(served::start(None, &["al-1"]).await).await;
@@ -516,5 +582,19 @@ async fn a_pilot_takes_a_drone_over_and_releases_it_with_postgresql() {
         return;
     };
     takeover_scenario(served::start(Some(pg.url.clone()), &["to-1"]).await).await;
+    pg.drop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drone_in_a_prohibited_zone_raises_one_alert_that_clears_with_sqlite() {
+    conformance_scenario(served::start(None, &["cf-1"]).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_drone_in_a_prohibited_zone_raises_one_alert_that_clears_with_postgresql() {
+    let Some(pg) = common::pg::schema("conformance").await else {
+        return;
+    };
+    conformance_scenario(served::start(Some(pg.url.clone()), &["cf-1"]).await).await;
     pg.drop().await;
 }
