@@ -177,12 +177,15 @@ impl Alert {
 /// new alert every few messages.
 pub const CLEAR_AFTER_MS: i64 = 2_000;
 
+/// Drone and condition key.
+type BookKey = (String, String);
+
 /// The open alerts, one per drone and condition key.
 #[derive(Debug, Default)]
 pub struct AlertBook {
-    open: BTreeMap<(String, String), Alert>,
+    open: BTreeMap<BookKey, Alert>,
     /// Since when an open alert's condition from position has not been seen.
-    absent_since: BTreeMap<(String, String), DateTime<Utc>>,
+    absent_since: BTreeMap<BookKey, DateTime<Utc>>,
 }
 
 impl AlertBook {
@@ -210,7 +213,7 @@ impl AlertBook {
         now: DateTime<Utc>,
     ) -> Vec<Alert> {
         let mut changed = Vec::new();
-        let (shown, gone): (Vec<(String, String)>, Vec<(String, String)>) = self
+        let (shown, gone): (Vec<BookKey>, Vec<BookKey>) = self
             .open
             .iter()
             .filter(|((d, _), alert)| d == drone && alert.kind.from_position())

@@ -103,7 +103,7 @@ impl RateWindow {
             .filter(|(s, _)| *s >= from && *s < second)
             .map(|(_, n)| n)
             .sum();
-        let span = second.min(RATE_WINDOW_S).max(1);
+        let span = second.clamp(1, RATE_WINDOW_S);
         n as f64 / span as f64
     }
 }
