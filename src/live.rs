@@ -59,6 +59,7 @@ impl LiveEvent {
                     "ts_ms": t.map(|t| t.ts_ms),
                     "task_id": task_id,
                     "task_ids": task_ids,
+                    "taken_over_by": view.taken_over.as_ref().map(|t| &t.pilot),
                 }))
             }
             LiveEvent::Task(task) => caller.may_see(&task.department_id).then(|| {
