@@ -157,10 +157,11 @@ async fn a_stalled_live_client_never_delays_a_healthy_one() {
         .expect("the healthy client did not get every message")
         .unwrap();
     assert_eq!(seqs, (0..BURSTS * FLEET).collect::<Vec<_>>());
-    // It kept up: everything had arrived by the end of the last pause, or
-    // within a moment of it, while the other client read nothing.
+    // It kept up while the other client read nothing: everything had
+    // arrived by the end of the last pause or soon after (a hub waiting on
+    // the stalled client would never have delivered the rest).
     assert!(
-        done.saturating_duration_since(published) < Duration::from_secs(5),
+        done.saturating_duration_since(published) < Duration::from_secs(10),
         "healthy client finished {:?} after the last burst",
         done.saturating_duration_since(published)
     );
