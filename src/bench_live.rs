@@ -3,8 +3,8 @@
 //! given rate, the real sampler and hub publish the fleet, and WebSocket
 //! clients over loopback TCP count what reaches them and how old it is.
 //! Then slow clients join (one reading a few messages a second, one not
-//! reading at all) and the healthy clients are measured again: their rate
-//! and latency must not change.
+//! reading at all, both with a small TCP window) and the healthy clients
+//! are measured again: their rate and latency must not change.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::sync::Arc;
@@ -66,19 +66,48 @@ struct ClientLog {
     phases: [Seen; 2],
 }
 
+/// A live WebSocket; `small_window` keeps the client's receive buffer to a
+/// few kilobytes, as on a poor mobile link, so what it does not read backs
+/// up at the server at once instead of in megabytes of loopback buffers.
+async fn connect(
+    url: &str,
+    token: &str,
+    small_window: bool,
+) -> anyhow::Result<
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>,
+> {
+    let mut request = url.into_client_request()?;
+    request
+        .headers_mut()
+        .insert("authorization", format!("Bearer {token}").parse()?);
+    if !small_window {
+        let (ws, _) = tokio_tungstenite::connect_async(request)
+            .await
+            .context("opening the live WebSocket")?;
+        return Ok(ws);
+    }
+    let addr = url
+        .strip_prefix("ws://")
+        .and_then(|rest| rest.split('/').next())
+        .context("a ws:// URL")?
+        .parse()?;
+    let socket = tokio::net::TcpSocket::new_v4()?;
+    socket.set_recv_buffer_size(16 * 1024)?;
+    let stream = socket.connect(addr).await?;
+    let (ws, _) =
+        tokio_tungstenite::client_async(request, tokio_tungstenite::MaybeTlsStream::Plain(stream))
+            .await
+            .context("opening the live WebSocket")?;
+    Ok(ws)
+}
+
 async fn client(
     url: String,
     token: String,
     phase: Arc<AtomicU8>,
     pause_per_message: Option<Duration>,
 ) -> anyhow::Result<ClientLog> {
-    let mut request = url.into_client_request()?;
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    let (mut ws, _) = tokio_tungstenite::connect_async(request)
-        .await
-        .context("opening the live WebSocket")?;
+    let mut ws = connect(&url, &token, pause_per_message.is_some()).await?;
     let mut log = ClientLog::default();
     while let Some(message) = ws.next().await {
         let now = phase.load(Ordering::Relaxed);
@@ -116,11 +145,7 @@ async fn client(
 
 /// A client that connects and then reads nothing until the end.
 async fn stalled(url: String, token: String, phase: Arc<AtomicU8>) -> anyhow::Result<Seen> {
-    let mut request = url.into_client_request()?;
-    request
-        .headers_mut()
-        .insert("authorization", format!("Bearer {token}").parse()?);
-    let (mut ws, _) = tokio_tungstenite::connect_async(request).await?;
+    let mut ws = connect(&url, &token, true).await?;
     while phase.load(Ordering::Relaxed) != DONE {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
