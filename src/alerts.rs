@@ -1,7 +1,7 @@
 //! Alerts a pilot acts on, each with an identity: raised when a condition
 //! starts (a drone leaves its planned route, enters a zone, its autopilot
-//! declares a failsafe, breaches its fence, or its bridge stops hearing
-//! it), cleared when the condition ends, and acknowledged by a person.
+//! declares a failsafe, breaches its fence, its bridge stops hearing it or
+//! drops off the broker), cleared when the condition ends, and acknowledged by a person.
 //!
 //! The [`AlertBook`] is pure: it is told what is true now and answers with
 //! the alerts that changed, so the same conditions seen on every telemetry
@@ -36,6 +36,8 @@ pub enum AlertKind {
     FenceBreach,
     /// The bridge stopped hearing its autopilot.
     LinkLost,
+    /// The bridge itself is off the broker (its Last Will).
+    BridgeOffline,
 }
 
 impl AlertKind {
@@ -48,6 +50,7 @@ impl AlertKind {
             AlertKind::Failsafe => "failsafe",
             AlertKind::FenceBreach => "fence_breach",
             AlertKind::LinkLost => "link_lost",
+            AlertKind::BridgeOffline => "bridge_offline",
         }
     }
 
@@ -60,6 +63,7 @@ impl AlertKind {
             AlertKind::Failsafe,
             AlertKind::FenceBreach,
             AlertKind::LinkLost,
+            AlertKind::BridgeOffline,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
@@ -443,6 +447,7 @@ mod tests {
             AlertKind::Failsafe,
             AlertKind::FenceBreach,
             AlertKind::LinkLost,
+            AlertKind::BridgeOffline,
         ] {
             assert_eq!(AlertKind::parse(kind.as_str()), Some(kind));
         }

@@ -657,12 +657,21 @@ impl Dispatcher {
             return;
         }
         let outcome = match parsed.channel {
-            Channel::Status => wire::decode::<wire::Status>(payload).map(|s| {
-                let mut fleet = self.fleet.lock().expect("fleet");
-                let live = fleet.entry(drone.clone()).or_default();
-                live.online = s.state == Availability::Online;
-                tracing::info!(drone, online = live.online, "drone status");
-            }),
+            Channel::Status => match wire::decode::<wire::Status>(payload) {
+                Ok(s) => {
+                    let online = s.state == Availability::Online;
+                    self.fleet
+                        .lock()
+                        .expect("fleet")
+                        .entry(drone.clone())
+                        .or_default()
+                        .online = online;
+                    tracing::info!(drone, online, "drone status");
+                    self.alerts.bridge_status(&drone, online).await;
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            },
             Channel::Telemetry => match wire::decode::<Telemetry>(payload) {
                 Ok(t) => {
                     self.instruments.telemetry(&drone, Instant::now());

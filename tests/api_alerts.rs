@@ -274,6 +274,14 @@ async fn alerts_scenario(mut served: Served) {
         })
         .await;
     open_alerts_become(&served, |a| a.is_empty()).await;
+
+    // The bridge dropping off the broker (its Last Will) is an alert too,
+    // cleared when it is back.
+    bridge.status(false).await;
+    let open = open_alerts_become(&served, |a| a.len() == 1).await;
+    assert_eq!(open[0]["kind"], "bridge_offline", "{open:?}");
+    bridge.status(true).await;
+    open_alerts_become(&served, |a| a.is_empty()).await;
     served.stop();
 }
 

@@ -128,6 +128,31 @@ impl TalkingBridge {
             .unwrap();
     }
 
+    /// Publishes the bridge's status, as its Last Will would when offline.
+    pub async fn status(&self, online: bool) {
+        let status = Status {
+            v: wire::VERSION,
+            drone: self.drone.clone(),
+            state: if online {
+                Availability::Online
+            } else {
+                Availability::Offline
+            },
+            ts_ms: chrono::Utc::now().timestamp_millis(),
+            autopilot: Some("px4".into()),
+            autopilot_link: online,
+        };
+        self.client
+            .publish(
+                Topic::new(&self.drone, Channel::Status).name(),
+                QoS::AtLeastOnce,
+                true,
+                wire::encode(&status),
+            )
+            .await
+            .unwrap();
+    }
+
     /// The next command heard within `limit`, if any.
     pub async fn next_command(&mut self, limit: Duration) -> Option<String> {
         tokio::time::timeout(limit, self.commands.recv())
