@@ -47,6 +47,17 @@ async fn scenario(served: Served) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     bridge.telemetry.lock().unwrap().heading_deg = Some(80.0);
+    // The dispatcher knows the heading before the photos come.
+    loop {
+        let (_, fleet) = served
+            .call("GET", Some(&served.pilot), "/api/v1/fleet", None)
+            .await;
+        if fleet["drones"][0]["telemetry"]["heading_deg"] == 80.0 {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{fleet}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     let target = Haversine.destination(dock, 90.0, 150.0);
     let request = json!({"kind": "point_inspection", "geometry": {"type": "Point", "coordinates": [target.x(), target.y()]},
         "alt_m": 40, "sensor": "visible", "radius_m": 20, "photos": 2});
