@@ -5,6 +5,14 @@
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
+mod fleet_service;
+mod flights;
+mod series;
+mod shares;
+pub use fleet_service::DroneServiceRow;
+pub use flights::*;
+pub use series::*;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -140,7 +148,13 @@ impl Store {
             .max_connections(max)
             .connect(url)
             .await?;
-        for statement in SCHEMA {
+        for statement in SCHEMA
+            .iter()
+            .chain(flights::SCHEMA)
+            .chain(fleet_service::SCHEMA)
+            .chain(shares::SCHEMA)
+            .chain(series::SCHEMA)
+        {
             sqlx::query(statement).execute(&pool).await?;
         }
         let audit = if url.starts_with("sqlite") {
