@@ -290,7 +290,13 @@ fn live_udp_ingest(options: &Options) {
             while let Some((header, message)) = frames_rx.recv().await {
                 let before = state.clone();
                 state.apply(&header, &message, Instant::now());
-                std::hint::black_box(detector.observe(&before, &state, Some(&message), &hints));
+                std::hint::black_box(detector.observe(
+                    &before,
+                    &state,
+                    Some(&message),
+                    &hints,
+                    Instant::now(),
+                ));
                 counter.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             }
         });
