@@ -35,6 +35,11 @@ pub enum LinkError {
         #[source]
         source: std::io::Error,
     },
+    #[error("cannot send {message}: MAVLink link {address} is down, being reopened")]
+    Down {
+        address: String,
+        message: &'static str,
+    },
     #[error("cannot send {message} on MAVLink link {address}: {reason}")]
     Send {
         address: String,
@@ -368,15 +373,17 @@ struct StreamLink {
     endpoint: StreamEndpoint,
     /// The sending half of the open stream; None while it is reopened.
     writer: tokio::sync::Mutex<Option<StreamWriter>>,
-    /// The receiving half opened with the link, until the receiver takes
-    /// it; later ones the receiver opens itself.
+    /// The receiving half opened with the link, if it could be, until the
+    /// receiver takes it; later ones the receiver opens itself.
     first_reader: Mutex<Option<(StreamReader, String)>>,
 }
 
 impl MavlinkLink {
     /// Opens the link; see [`validate_address`] for the address forms.
-    /// TCP and serial links are connected before this returns (`tcpin`
-    /// waits for the autopilot to connect).
+    /// A `tcpin` port is bound here and a `tcpout` or serial link tried
+    /// once; an autopilot not there yet (still booting, USB adapter not yet
+    /// enumerated) is waited for by [`MavlinkLink::receive`], while the
+    /// bridge already reports the link as down.
     pub async fn open(
         address: &str,
         signing: Option<LinkSigning>,
@@ -386,15 +393,22 @@ impl MavlinkLink {
             Transport::Udp(Box::new(UdpLink::open(scheme, target, address).await?))
         } else {
             let endpoint = StreamEndpoint::parse(scheme, target, address).await?;
-            let (reader, writer, peer) =
-                endpoint.open().await.map_err(|source| LinkError::Open {
-                    address: address.to_owned(),
-                    source,
-                })?;
+            let (writer, first_reader) = match &endpoint {
+                // Accepting would hold up the whole bridge until the
+                // autopilot connects.
+                StreamEndpoint::TcpIn(_) => (None, None),
+                _ => match endpoint.open().await {
+                    Ok((reader, writer, peer)) => (Some(writer), Some((reader, peer))),
+                    Err(error) => {
+                        tracing::warn!(link = address, %error, "MAVLink link not reachable yet; retrying");
+                        (None, None)
+                    }
+                },
+            };
             Transport::Stream(Box::new(StreamLink {
                 endpoint,
-                writer: tokio::sync::Mutex::new(Some(writer)),
-                first_reader: Mutex::new(Some((reader, peer))),
+                writer: tokio::sync::Mutex::new(writer),
+                first_reader: Mutex::new(first_reader),
             }))
         };
         Ok(Arc::new(MavlinkLink {
@@ -443,7 +457,10 @@ impl MavlinkLink {
             Transport::Stream(stream) => {
                 let mut writer = stream.writer.lock().await;
                 let Some(open) = writer.as_mut() else {
-                    return Err(send_error("link is down; reconnecting".into()));
+                    return Err(LinkError::Down {
+                        address: self.address.clone(),
+                        message: mavlink::Message::message_name(message),
+                    });
                 };
                 open.write_all(&bytes)
                     .await
@@ -517,8 +534,11 @@ impl MavlinkLink {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .take();
-        let Some((mut reader, mut peer)) = first else {
-            tracing::error!(link = %self.address, "MAVLink stream receiver started twice");
+        let opened = match first {
+            Some(first) => Some(first),
+            None => self.reopen(stream, &shutdown, false).await,
+        };
+        let Some((mut reader, mut peer)) = opened else {
             return;
         };
         loop {
@@ -552,7 +572,7 @@ impl MavlinkLink {
             }
             tracing::warn!(link = %self.address, %peer, "MAVLink link closed; reopening");
             *stream.writer.lock().await = None;
-            let Some((next_reader, next_peer)) = self.reopen(stream, &shutdown).await else {
+            let Some((next_reader, next_peer)) = self.reopen(stream, &shutdown, true).await else {
                 return;
             };
             reader = next_reader;
@@ -560,18 +580,25 @@ impl MavlinkLink {
         }
     }
 
-    /// Opens a TCP or serial link again, retrying until it works or
-    /// `shutdown`; installs the new sending half and returns the receiving one.
+    /// Opens a TCP or serial link (again), retrying every second until it
+    /// works or `shutdown`; installs the new sending half and returns the
+    /// receiving one. After a break it first waits a second, so a link
+    /// that fails at once is not hammered.
     async fn reopen(
         &self,
         stream: &StreamLink,
         shutdown: &CancellationToken,
+        after_break: bool,
     ) -> Option<(StreamReader, String)> {
+        let mut wait_first = after_break;
         loop {
-            tokio::select! {
-                () = shutdown.cancelled() => return None,
-                () = tokio::time::sleep(RECONNECT_BACKOFF) => {}
+            if wait_first {
+                tokio::select! {
+                    () = shutdown.cancelled() => return None,
+                    () = tokio::time::sleep(RECONNECT_BACKOFF) => {}
+                }
             }
+            wait_first = true;
             let opened = tokio::select! {
                 () = shutdown.cancelled() => return None,
                 opened = stream.endpoint.open() => opened,
@@ -579,7 +606,7 @@ impl MavlinkLink {
             match opened {
                 Ok((reader, writer, peer)) => {
                     *stream.writer.lock().await = Some(writer);
-                    tracing::info!(link = %self.address, %peer, "MAVLink link reopened");
+                    tracing::info!(link = %self.address, %peer, "MAVLink link open");
                     return Some((reader, peer));
                 }
                 Err(error) => {
@@ -600,8 +627,13 @@ impl MavlinkLink {
                 () = shutdown.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            if let Err(error) = self.send(&bridge_heartbeat()).await {
-                tracing::warn!(%error, "bridge heartbeat not sent");
+            match self.send(&bridge_heartbeat()).await {
+                Ok(()) => {}
+                // The receiver already said so, and says when it is back.
+                Err(error @ LinkError::Down { .. }) => {
+                    tracing::debug!(%error, "bridge heartbeat not sent")
+                }
+                Err(error) => tracing::warn!(%error, "bridge heartbeat not sent"),
             }
         }
     }

@@ -422,3 +422,98 @@ async fn garbage_and_bad_crc_frames_on_a_serial_link_are_counted_and_good_frames
     stop.cancel();
     drop(port);
 }
+
+/// Connects to the bridge's `tcpin` port once it listens, and sends PX4
+/// HEARTBEATs every 200 ms until `stop` (which closes the connection).
+async fn connect_and_send_heartbeats(port: u16, stop: CancellationToken) {
+    let mut stream = tokio::time::timeout(WAIT, async {
+        loop {
+            match tokio::net::TcpStream::connect(("127.0.0.1", port)).await {
+                Ok(stream) => return stream,
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    })
+    .await
+    .expect("the bridge listens on its tcpin port");
+    tokio::spawn(async move {
+        loop {
+            if stream.write_all(&heartbeat_bytes()).await.is_err() {
+                return;
+            }
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep(Duration::from_millis(200)) => {}
+            }
+        }
+    });
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_listens_on_tcp_and_takes_the_autopilot_back_after_a_break() {
+    let broker = broker::EmbeddedBroker::start(broker::BrokerConfig::loopback_any_port())
+        .expect("broker starts");
+    let (_client, mut heard) = test_client(&broker.url()).await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let shutdown = CancellationToken::new();
+    let config = BridgeConfig::new(DRONE, format!("tcpin:127.0.0.1:{port}"), broker.url());
+    let bridge = tokio::spawn(firmware_bridge::run(config, shutdown.clone()));
+
+    let first = CancellationToken::new();
+    connect_and_send_heartbeats(port, first.clone()).await;
+    link_reported(&mut heard, true, "link up over tcpin").await;
+    first.cancel();
+    link_reported(&mut heard, false, "link lost when the autopilot hangs up").await;
+    // The bridge kept its listener: the autopilot connects again.
+    connect_and_send_heartbeats(port, shutdown.clone()).await;
+    link_reported(&mut heard, true, "link regained over tcpin").await;
+
+    shutdown.cancel();
+    tokio::time::timeout(WAIT, bridge)
+        .await
+        .expect("bridge stops")
+        .unwrap()
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_bridge_started_before_its_tcp_autopilot_goes_online_and_finds_it_later() {
+    let broker = broker::EmbeddedBroker::start(broker::BrokerConfig::loopback_any_port())
+        .expect("broker starts");
+    let (_client, mut heard) = test_client(&broker.url()).await;
+    // A port nobody listens on yet: the autopilot is still booting.
+    let address = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let shutdown = CancellationToken::new();
+    let config = BridgeConfig::new(DRONE, format!("tcpout:{address}"), broker.url());
+    let bridge = tokio::spawn(firmware_bridge::run(config, shutdown.clone()));
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(Heard::Status(status)) = heard.recv().await {
+                if status.state == wire::Availability::Online && !status.autopilot_link {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the bridge is online, saying its autopilot link is down");
+    assert!(!bridge.is_finished(), "an absent autopilot is not fatal");
+
+    let listener = tokio::net::TcpListener::bind(address).await.unwrap();
+    serve_heartbeats(listener, shutdown.clone());
+    link_reported(&mut heard, true, "link up once the autopilot listens").await;
+
+    shutdown.cancel();
+    tokio::time::timeout(WAIT, bridge)
+        .await
+        .expect("bridge stops")
+        .unwrap()
+        .unwrap();
+}
