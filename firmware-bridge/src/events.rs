@@ -488,6 +488,28 @@ mod tests {
     }
 
     #[test]
+    fn the_incomplete_flag_is_on_the_wire_only_when_set() {
+        let event = |incomplete| wire::Event {
+            v: wire::VERSION,
+            id: "e-1".into(),
+            drone: "d1".into(),
+            ts_ms: 0,
+            body: EventBody::StatusText {
+                severity: 6,
+                text: "hello".into(),
+                incomplete,
+            },
+        };
+        let complete = String::from_utf8(wire::encode(&event(false))).unwrap();
+        assert!(!complete.contains("incomplete"), "{complete}");
+        let partial = String::from_utf8(wire::encode(&event(true))).unwrap();
+        assert!(partial.contains(r#""incomplete":true"#), "{partial}");
+        // Readers of the old form (no field) get a complete text.
+        let old = br#"{"v":1,"id":"e-1","drone":"d1","ts_ms":0,"kind":"status_text","body":{"severity":6,"text":"hello"}}"#;
+        assert_eq!(wire::decode::<wire::Event>(old).unwrap(), event(false));
+    }
+
+    #[test]
     fn a_chunked_status_text_missing_its_end_is_reported_incomplete_on_a_link_check() {
         let mut script = Script::new();
         script.feed(heartbeat(Px4Mode::MISSION, true));
