@@ -517,3 +517,66 @@ async fn a_bridge_started_before_its_tcp_autopilot_goes_online_and_finds_it_late
         .unwrap()
         .unwrap();
 }
+
+#[cfg(feature = "signing")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signed_tcp_link_refuses_and_counts_frames_signed_with_another_key() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    let link_address = format!("tcpout:{address}");
+    let key = [7u8; 32];
+    let (link, accepted) = tokio::join!(
+        firmware_bridge::link::MavlinkLink::open(
+            &link_address,
+            Some(firmware_bridge::link::LinkSigning {
+                secret_key: key,
+                accept_unsigned: false,
+            })
+        ),
+        listener.accept()
+    );
+    let link = link.unwrap();
+    let (mut autopilot, _) = accepted.unwrap();
+    let stop = CancellationToken::new();
+    let (frames_tx, mut frames_rx) = tokio::sync::mpsc::channel(16);
+    tokio::spawn(link.clone().receive(frames_tx, stop.clone()));
+
+    let signer =
+        |key| mavlink::SigningData::from_config(mavlink::SigningConfig::new(key, 0, true, false));
+    let impostor = signer([9u8; 32]);
+    let genuine = signer(key);
+    let mut bytes = signed_heartbeat(&impostor);
+    bytes.extend_from_slice(&heartbeat_bytes()); // unsigned
+    bytes.extend_from_slice(&signed_heartbeat(&genuine));
+    trickle(&mut autopilot, &bytes).await;
+
+    let (header, _) = tokio::time::timeout(WAIT, frames_rx.recv())
+        .await
+        .expect("the genuinely signed frame arrives")
+        .unwrap();
+    assert_eq!(header.system_id, 1);
+    let tally = link.input_tally();
+    assert_eq!(
+        (tally.frames, tally.rejected_frames, tally.skipped_bytes),
+        (1, 2, 0),
+        "{tally:?}"
+    );
+    assert!(frames_rx.try_recv().is_err(), "nothing else got through");
+
+    // What the bridge sends on the stream is signed too.
+    link.send(&firmware_bridge::link::bridge_heartbeat())
+        .await
+        .unwrap();
+    let mut sent = [0u8; 64];
+    use tokio::io::AsyncReadExt;
+    let len = tokio::time::timeout(WAIT, autopilot.read(&mut sent))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        len > 3 && sent[0] == 0xFD && sent[2] & 0x01 == 0x01,
+        "{:02x?}",
+        &sent[..len]
+    );
+    stop.cancel();
+}
