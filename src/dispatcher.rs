@@ -927,7 +927,7 @@ impl Dispatcher {
                 self.wake.notify_one();
             }
             EventBody::AutopilotLinkLost => tracing::warn!(drone, "bridge lost its autopilot"),
-            EventBody::StatusText { severity, text } => {
+            EventBody::StatusText { severity, text, .. } => {
                 tracing::info!(drone, severity, text, "autopilot says")
             }
             EventBody::Failsafe { reason, mode } => {
