@@ -6,8 +6,15 @@ use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
 mod alerts;
+mod fleet_service;
+mod flights;
 mod imagery;
+mod series;
+mod shares;
 mod takeovers;
+pub use fleet_service::DroneServiceRow;
+pub use flights::*;
+pub use series::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -144,7 +151,13 @@ impl Store {
             .max_connections(max)
             .connect(url)
             .await?;
-        for statement in SCHEMA {
+        for statement in SCHEMA
+            .iter()
+            .chain(flights::SCHEMA)
+            .chain(fleet_service::SCHEMA)
+            .chain(shares::SCHEMA)
+            .chain(series::SCHEMA)
+        {
             sqlx::query(statement).execute(&pool).await?;
         }
         let audit = if url.starts_with("sqlite") {

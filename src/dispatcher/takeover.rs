@@ -165,9 +165,7 @@ impl Dispatcher {
         drone: &str,
         task_ids: &[String],
     ) -> Result<(), StoreError> {
-        if let Some(live) = self.fleet.lock().expect("fleet").get_mut(drone) {
-            live.flight = None;
-        }
+        self.abort_flight(drone).await?;
         self.intents.lock().expect("intents").remove(drone);
         let reason = format!("drone {drone} was taken over by a pilot before take-off; re-queued");
         for task in task_ids {
