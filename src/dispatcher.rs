@@ -34,6 +34,9 @@ use crate::scheduling::{self, Forecast, Launch, Ready, Waiting};
 use crate::store::{ImageRow, Store, StoreError, TaskRow};
 use crate::task::{Priority, TaskRequest, TaskState, Work};
 
+mod zones;
+pub use zones::{import_into_store, ZoneDeleteError, ZoneImportError};
+
 /// A drone the dispatcher knows: its id and what it carries.
 #[derive(Debug, Clone)]
 pub struct DroneRecord {
@@ -245,6 +248,10 @@ pub struct Dispatcher {
     /// The region's zones and the restrictions, indexed; replaced whole when
     /// a restriction comes or goes.
     zones: Mutex<Arc<ZoneIndex>>,
+    /// Zones imported at run time (also in the store), and the lock that
+    /// serialises changes to them.
+    imported_zones: Mutex<Vec<Zone>>,
+    zone_changes: tokio::sync::Mutex<()>,
 }
 
 fn now_ms() -> i64 {
@@ -294,6 +301,8 @@ impl Dispatcher {
             intents: Mutex::new(HashMap::new()),
             restrictions: Mutex::new(Vec::new()),
             zones: Mutex::new(Arc::new(zones)),
+            imported_zones: Mutex::new(Vec::new()),
+            zone_changes: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -527,6 +536,7 @@ impl Dispatcher {
 
     /// Runs until `shutdown`: MQTT ingest, scheduling and flight follow-up.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), DispatcherError> {
+        self.load_imported_zones().await?;
         self.load_restrictions().await?;
         self.resume_after_restart().await?;
         let (tx, mut rx) = mpsc::channel(10_000);
@@ -1274,6 +1284,7 @@ impl Dispatcher {
     /// The region as it stands now: its own zones and every restriction.
     pub fn region_now(&self) -> Region {
         let mut region = self.config.region.clone();
+        region.zones.extend(self.imported_zones());
         region.zones.extend(
             self.restrictions
                 .lock()

@@ -5,6 +5,9 @@
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
+mod zones;
+pub use zones::StoredZone;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -149,6 +152,7 @@ impl Store {
             AUDIT_POSTGRES
         };
         sqlx::query(audit).execute(&pool).await?;
+        sqlx::query(zones::SCHEMA).execute(&pool).await?;
         let store = Store { pool };
         store.backfill_footprints().await?;
         Ok(store)

@@ -12,6 +12,7 @@ mod metrics;
 pub mod openapi;
 mod stac;
 mod tasks;
+mod zones;
 
 use std::sync::Arc;
 
@@ -108,6 +109,14 @@ pub fn router_with(dispatcher: Arc<Dispatcher>, limits: Limits) -> Router {
         .route(
             "/api/v1/restrictions/{id}",
             axum::routing::delete(admin::delete_restriction),
+        )
+        .route(
+            "/api/v1/zones",
+            get(zones::export_zones).post(zones::import_zones),
+        )
+        .route(
+            "/api/v1/zones/{id}",
+            axum::routing::delete(zones::delete_zone),
         )
         .route("/api/v1/live/ws", get(live::websocket))
         .route("/api/v1/live/sse", get(live::sse))
