@@ -217,8 +217,13 @@ impl ZoneIndex {
                 let (floor, ceiling) = z.band.agl(&frame.vertical);
                 // The grid has at most 4096 cells a side.
                 let (cx, cy) = grid.cell_of(bboxes[i].min_x, bboxes[i].min_y);
+                // A polygon with more rings than fit is checked on its
+                // `PlanarShape` instead (the count 0 says so).
                 let (flat_first, flat_rings) = match flat_polygons[i] {
-                    Some(p) => (p.first, (p.end - p.first) as u16),
+                    Some(p) => match u16::try_from(p.end - p.first) {
+                        Ok(n) => (p.first, n),
+                        Err(_) => (0, 0),
+                    },
                     None => (0, 0),
                 };
                 ZoneHot {
