@@ -13,7 +13,8 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::sync::Arc;
 
 use super::geom::{
-    leg_intervals_into, leg_meets_with_intervals, Bbox, Interval, LegScratch, PlanarShape, Xy,
+    leg_intervals_into, leg_meets_with_intervals, Bbox, Interval, LegScratch, LocalFrame,
+    PlanarShape, Xy,
 };
 use super::index::ZoneIndex;
 use super::zone::{Zone, ZoneKind};
@@ -91,7 +92,10 @@ pub enum ConflictKind {
     /// worked out when asked ([`LegConflict::depth_m`]): the decision needs
     /// only the interval, and a route check stays in microseconds.
     Enters {
-        shape: Arc<PlanarShape>,
+        /// The index's local frame: the zone's footprint is projected
+        /// again when the depth is asked for, so finding a conflict costs
+        /// no second shared pointer.
+        frame: LocalFrame,
         a: Xy,
         b: Xy,
         s: f64,
@@ -178,7 +182,9 @@ impl LegConflict {
     /// operating area, how far outside it goes.
     pub fn depth_m(&self) -> f64 {
         match &self.kind {
-            ConflictKind::Enters { shape, a, b, s, e } => depth(*a, *b, *s, *e, shape),
+            ConflictKind::Enters { frame, a, b, s, e } => {
+                depth(*a, *b, *s, *e, &self.zone.shape.to_planar(frame))
+            }
             ConflictKind::LeavesOperatingArea { outside_m } => *outside_m,
         }
     }
@@ -353,7 +359,7 @@ impl ZoneIndex {
                         leg,
                         zone: Arc::clone(zone),
                         kind: ConflictKind::Enters {
-                            shape: Arc::clone(self.shape_arc(z)),
+                            frame: frame.local,
                             a,
                             b,
                             s,
