@@ -338,20 +338,19 @@ impl Dispatcher {
                 field: e.field,
                 message: e.message,
             })?;
-        let region = self.region_now();
+        let zones = self.zone_index();
         // Every corner of an area, every point of a corridor, must be
         // somewhere the fleet may fly now.
         for (index, at) in request.positions().into_iter().enumerate() {
-            airspace::check_point(&region, at, request.alt_m, Utc::now()).map_err(|r| {
-                SubmitError::Refused {
+            airspace::check_point_in(&zones, self.region(), at, request.alt_m, Utc::now())
+                .map_err(|r| SubmitError::Refused {
                     field: "geometry",
                     message: if index == 0 {
                         r.to_string()
                     } else {
                         format!("position {index}: {r}")
                     },
-                }
-            })?;
+                })?;
         }
         // Even a full battery from the nearest dock must be enough.
         let nearest = self.nearest_dock(request.anchor());
@@ -1577,7 +1576,7 @@ impl Dispatcher {
         if chosen.is_empty() {
             return Ok(());
         }
-        let region = self.region_now();
+        let zones = self.zone_index();
         let sortie = loop {
             let plan: Vec<Visit> = chosen
                 .iter()
@@ -1586,8 +1585,8 @@ impl Dispatcher {
             let sortie = planning::plan_sortie(&origin, &plan, &self.config.airframe);
             let highest = plan.iter().map(Visit::alt_agl_m).fold(0.0, f64::max);
             let duration = chrono::Duration::seconds(sortie.flight.duration_s.ceil() as i64);
-            match airspace::check_route(
-                &region,
+            match airspace::check_route_in(
+                &zones,
                 &sortie.flight.route,
                 highest,
                 Utc::now(),

@@ -99,6 +99,19 @@ pub fn check_point(
     alt_agl_m: f64,
     when: DateTime<Utc>,
 ) -> Result<(), Refusal> {
+    check_point_in(&region_index(region), region, target, alt_agl_m, when)
+}
+
+/// [`check_point`] against an index already built for the region (the
+/// dispatcher keeps one, swapped when zones change), with the region's
+/// boundary.
+pub fn check_point_in(
+    index: &ZoneIndex,
+    region: &Region,
+    target: Point,
+    alt_agl_m: f64,
+    when: DateTime<Utc>,
+) -> Result<(), Refusal> {
     if !region.boundary.contains(&target) {
         return Err(Refusal::OutsideRegion {
             region: region.name.clone(),
@@ -106,7 +119,6 @@ pub fn check_point(
             lon: target.x(),
         });
     }
-    let index = region_index(region);
     let p = index.frame().local.to_local(target.x(), target.y());
     let mut near = Vec::new();
     // Distance 0: a point on a zone's edge is in the zone.
@@ -156,7 +168,17 @@ pub fn check_route(
     start: DateTime<Utc>,
     duration: Duration,
 ) -> Result<(), Refusal> {
-    let index = region_index(region);
+    check_route_in(&region_index(region), route, alt_agl_m, start, duration)
+}
+
+/// [`check_route`] against an index already built for the region.
+pub fn check_route_in(
+    index: &ZoneIndex,
+    route: &[Point],
+    alt_agl_m: f64,
+    start: DateTime<Utc>,
+    duration: Duration,
+) -> Result<(), Refusal> {
     let frame = index.frame().local;
     let lengths: Vec<f64> = route
         .windows(2)
