@@ -678,6 +678,86 @@ pub fn leg_meets_with_intervals(
     true
 }
 
+/// [`leg_intervals`] with a buffer (`buffer_m > 0`) for a leg of non-zero
+/// length and a polygon laid out flat, exactly as `leg_intervals` gives them,
+/// into `scratch.out`: the pieces inside, read by counting crossings where
+/// the ring is crossed cleanly, and the capsules of the edges near the leg.
+pub fn leg_intervals_flat(
+    a: Xy,
+    b: Xy,
+    flat: &FlatRings,
+    polygon: FlatPolygon,
+    buffer_m: f64,
+    scratch: &mut LegScratch,
+) {
+    let v = b.sub(a);
+    let LegScratch { cuts, out } = scratch;
+    out.clear();
+    cuts.clear();
+    cuts.extend([0.0, 1.0]);
+    let leg_box = Bbox::of_segment(a, b);
+    let near_box = leg_box.expanded(buffer_m);
+    let rings = flat.rings(polygon);
+    let mut clean = rings.len() == 1;
+    let mut inside = false;
+    for ring in rings {
+        if !ring.bbox.intersects(&near_box) {
+            // Neither crossed nor near; `a` is outside its box.
+            clean &= !ring.bbox.contains_point(a);
+            continue;
+        }
+        let points = flat.points(ring);
+        let mut parity = false;
+        for w in points.windows(2) {
+            let (c, d) = (w[0], w[1]);
+            if (c.y > a.y) != (d.y > a.y) {
+                let x = c.x + (a.y - c.y) / (d.y - c.y) * (d.x - c.x);
+                if a.x < x {
+                    parity = !parity;
+                }
+            }
+            if edge_box_meets(c, d, &near_box) {
+                if edge_box_meets(c, d, &leg_box) {
+                    match line_crossing(a, v, c, d) {
+                        Some((t, u)) => {
+                            if (0.0..=1.0).contains(&t) && (0.0..=1.0).contains(&u) {
+                                cuts.push(t);
+                            }
+                            let near_u = u > -CLEAN_GAP && u < 1.0 + CLEAN_GAP;
+                            let near_end = t.abs() <= CLEAN_GAP || (t - 1.0).abs() <= CLEAN_GAP;
+                            clean &=
+                                !(near_u && (u <= CLEAN_GAP || u >= 1.0 - CLEAN_GAP || near_end));
+                        }
+                        None => clean = false,
+                    }
+                }
+                if let Some(i) = line_capsule(a, v, c, d, buffer_m) {
+                    out.push(i);
+                }
+            }
+        }
+        inside = parity;
+    }
+    cuts.sort_unstable_by(f64::total_cmp);
+    clean &= cuts.windows(2).all(|w| w[1] - w[0] > CLEAN_GAP);
+    if clean {
+        let mut state = inside;
+        for w in cuts.windows(2) {
+            if state {
+                out.push((w[0], w[1]));
+            }
+            state = !state;
+        }
+    } else {
+        for w in cuts.windows(2) {
+            if w[1] > w[0] && flat.polygon_contains(polygon, a.lerp(b, (w[0] + w[1]) / 2.0)) {
+                out.push((w[0], w[1]));
+            }
+        }
+    }
+    merge_intervals(out);
+}
+
 /// Sorts and merges overlapping intervals in place.
 fn merge_intervals(v: &mut Vec<Interval>) {
     if v.len() < 2 {

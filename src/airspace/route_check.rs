@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::sync::Arc;
 
 use super::geom::{
-    leg_intervals_into, leg_meets_with_intervals, Bbox, Interval, LegScratch, LocalFrame,
-    PlanarShape, Xy,
+    leg_intervals_flat, leg_intervals_into, leg_meets_with_intervals, Bbox, Interval, LegScratch,
+    LocalFrame, PlanarShape, Xy,
 };
 use super::index::ZoneIndex;
 use super::zone::{Zone, ZoneKind};
@@ -309,7 +309,19 @@ impl ZoneIndex {
                         return;
                     }
                 } else {
-                    leg_intervals_into(a, b, shape, options.lateral_buffer_m, &mut scratch);
+                    match self.flat_polygon(z) {
+                        Some(polygon) if a != b => leg_intervals_flat(
+                            a,
+                            b,
+                            self.flat_rings(),
+                            polygon,
+                            options.lateral_buffer_m,
+                            &mut scratch,
+                        ),
+                        _ => {
+                            leg_intervals_into(a, b, shape, options.lateral_buffer_m, &mut scratch)
+                        }
+                    }
                 }
                 for &(s, e) in &scratch.out {
                     let (s, e) = (s.max(vertical.0), e.min(vertical.1));
