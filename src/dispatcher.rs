@@ -44,8 +44,10 @@ mod takeover;
 pub use takeover::{TakeOver, TakeOverError, TakenOver};
 mod fleet_ops;
 mod series;
+mod zones;
 pub use fleet_ops::{DroneAdminView, ServiceChange, ServiceError, SHARE_PERIOD};
 pub use series::SeriesSubmitted;
+pub use zones::{import_into_store, ZoneDeleteError, ZoneImportError};
 
 /// A drone the dispatcher knows: its id and what it carries.
 #[derive(Debug, Clone)]
@@ -236,6 +238,10 @@ pub struct Dispatcher {
     series_checked: Mutex<Option<Instant>>,
     /// Departments' weekly shares of flight time, as last read.
     accounting: Mutex<Option<(Instant, HashMap<String, crate::routing::fair_share::Share>)>>,
+    /// Zones imported at run time (also in the store), and the lock that
+    /// serialises changes to them.
+    imported_zones: Mutex<Vec<Zone>>,
+    zone_changes: tokio::sync::Mutex<()>,
 }
 
 /// Operating figures set by the operator, with safe defaults.
@@ -311,6 +317,8 @@ impl Dispatcher {
             policy: Mutex::new(DispatchPolicy::default()),
             series_checked: Mutex::new(None),
             accounting: Mutex::new(None),
+            imported_zones: Mutex::new(Vec::new()),
+            zone_changes: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -390,20 +398,19 @@ impl Dispatcher {
                 field: e.field,
                 message: e.message,
             })?;
-        let region = self.region_now();
+        let zones = self.zone_index();
         // Every corner of an area, every point of a corridor, must be
         // somewhere the fleet may fly now.
         for (index, at) in request.positions().into_iter().enumerate() {
-            airspace::check_point(&region, at, request.alt_m, Utc::now()).map_err(|r| {
-                SubmitError::Refused {
+            airspace::check_point_in(&zones, self.region(), at, request.alt_m, Utc::now())
+                .map_err(|r| SubmitError::Refused {
                     field: "geometry",
                     message: if index == 0 {
                         r.to_string()
                     } else {
                         format!("position {index}: {r}")
                     },
-                }
-            })?;
+                })?;
         }
         // Even a full battery from the nearest dock must be enough.
         let nearest = self.nearest_dock(request.anchor());
@@ -597,6 +604,7 @@ impl Dispatcher {
 
     /// Runs until `shutdown`: MQTT ingest, scheduling and flight follow-up.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), DispatcherError> {
+        self.load_imported_zones().await?;
         self.load_restrictions().await?;
         self.alerts.load().await?;
         self.load_takeovers().await?;
@@ -1498,6 +1506,7 @@ impl Dispatcher {
     /// The region as it stands now: its own zones and every restriction.
     pub fn region_now(&self) -> Region {
         let mut region = self.config.region.clone();
+        region.zones.extend(self.imported_zones());
         region.zones.extend(
             self.restrictions
                 .lock()
@@ -1792,7 +1801,7 @@ impl Dispatcher {
         if chosen.is_empty() {
             return Ok(());
         }
-        let region = self.region_now();
+        let zones = self.zone_index();
         let sortie = loop {
             let plan: Vec<Visit> = chosen
                 .iter()
@@ -1806,8 +1815,8 @@ impl Dispatcher {
             );
             let highest = plan.iter().map(Visit::alt_agl_m).fold(0.0, f64::max);
             let duration = chrono::Duration::seconds(sortie.flight.duration_s.ceil() as i64);
-            match airspace::check_route(
-                &region,
+            match airspace::check_route_in(
+                &zones,
                 &sortie.flight.route,
                 highest,
                 Utc::now(),

@@ -6,7 +6,9 @@ use serde_json::Value;
 
 /// Weekly window during which a zone is active: on `days`, from `start`
 /// (inclusive) to `end` (exclusive), in local time — the region's own
-/// offset unless the schedule carries one (ED-269 times end in `Z`).
+/// offset unless the schedule carries one (ED-269 times end in `Z`). An
+/// `end` at or before `start` runs past midnight: the window opens on each
+/// of `days` and closes the next day (a night closure 22:00-06:00).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Schedule {
     pub days: Vec<Weekday>,
@@ -35,8 +37,11 @@ impl Schedule {
                 .ok_or_else(|| format!("schedule.{key} must be a time like \"14:00\""))
         };
         let (start, end) = (time("start")?, time("end")?);
-        if start >= end {
-            return Err("schedule.start must be before schedule.end".into());
+        if start == end {
+            return Err(
+                "schedule.start and schedule.end must differ (an end before the start runs past midnight)"
+                    .into(),
+            );
         }
         let offset = match value.get("utc_offset_minutes") {
             None | Some(Value::Null) => None,
@@ -73,10 +78,20 @@ impl Schedule {
         self.offset.unwrap_or(local)
     }
 
+    /// Whether the window runs past midnight into the next day.
+    pub fn overnight(&self) -> bool {
+        self.end <= self.start
+    }
+
     pub fn active_at(&self, when: DateTime<Utc>, local: FixedOffset) -> bool {
         let t = when.with_timezone(&self.offset(local));
         let time = t.time();
-        self.days.contains(&t.weekday()) && time >= self.start && time < self.end
+        if self.overnight() {
+            (self.days.contains(&t.weekday()) && time >= self.start)
+                || (self.days.contains(&t.weekday().pred()) && time < self.end)
+        } else {
+            self.days.contains(&t.weekday()) && time >= self.start && time < self.end
+        }
     }
 
     /// The earliest instant of `[from, to]` inside one of the weekly windows.
@@ -88,6 +103,10 @@ impl Schedule {
     ) -> Option<DateTime<Utc>> {
         let offset = self.offset(local);
         let mut day = from.with_timezone(&offset).date_naive();
+        if self.overnight() {
+            // Yesterday's window may still be open.
+            day = day.pred_opt()?;
+        }
         let last = to.with_timezone(&offset).date_naive();
         while day <= last {
             if self.days.contains(&day.weekday()) {
@@ -95,8 +114,13 @@ impl Schedule {
                     .from_local_datetime(&day.and_time(self.start))
                     .single()?
                     .with_timezone(&Utc);
+                let close_day = if self.overnight() {
+                    day.succ_opt()?
+                } else {
+                    day
+                };
                 let close = offset
-                    .from_local_datetime(&day.and_time(self.end))
+                    .from_local_datetime(&close_day.and_time(self.end))
                     .single()?
                     .with_timezone(&Utc);
                 let lo = open.max(from);
@@ -111,7 +135,7 @@ impl Schedule {
 
     pub fn describe(&self) -> String {
         format!(
-            "on {} from {} to {} {}",
+            "on {} from {} to {}{} {}",
             self.days
                 .iter()
                 .map(|d| d.to_string())
@@ -119,6 +143,11 @@ impl Schedule {
                 .join(", "),
             self.start.format("%H:%M"),
             self.end.format("%H:%M"),
+            if self.overnight() {
+                " the next day"
+            } else {
+                ""
+            },
             match self.offset {
                 None => "local time".to_string(),
                 Some(o) if o.local_minus_utc() == 0 => "UTC".to_string(),
@@ -254,5 +283,35 @@ mod tests {
         );
         let sunday = Utc.with_ymd_and_hms(2026, 11, 29, 6, 30, 0).unwrap();
         assert!(!a.active_at(sunday, local));
+    }
+
+    #[test]
+    fn a_night_window_runs_past_midnight_into_the_next_day() {
+        // Fridays 22:00 to 06:00 UTC; 2026-11-27 is a Friday.
+        let s = Schedule::from_json(
+            &serde_json::json!({"days": ["FRI"], "start": "22:00", "end": "06:00", "utc_offset_minutes": 0}),
+        )
+        .unwrap();
+        assert!(s.describe().contains("from 22:00 to 06:00 the next day"));
+        let a = Applicability::weekly(s);
+        let z = FixedOffset::east_opt(0).unwrap();
+        let at = |d: u32, h: u32| Utc.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap();
+        assert!(!a.active_at(at(27, 21), z), "Friday 21:00");
+        assert!(a.active_at(at(27, 23), z), "Friday 23:00");
+        assert!(a.active_at(at(28, 2), z), "Saturday 02:00");
+        assert!(!a.active_at(at(28, 7), z), "Saturday 07:00");
+        assert!(
+            !a.active_at(at(29, 2), z),
+            "Sunday 02:00: Saturday has no window"
+        );
+        // A flight from Saturday 01:00 meets it at once; one from 05:00 to
+        // 08:00 meets it at 05:00; one on Saturday evening not at all.
+        assert_eq!(a.first_active(at(28, 1), at(28, 3), z), Some(at(28, 1)));
+        assert_eq!(a.first_active(at(27, 20), at(27, 23), z), Some(at(27, 22)));
+        assert_eq!(a.first_active(at(28, 7), at(28, 23), z), None);
+        assert!(Schedule::from_json(
+            &serde_json::json!({"days": ["FRI"], "start": "06:00", "end": "06:00"})
+        )
+        .is_err());
     }
 }

@@ -255,8 +255,9 @@ fn applicability(a: &Value) -> Result<Applicability, String> {
             })
         };
         let (st, en) = (parse("startTime")?, parse("endTime")?);
-        if st >= en {
-            return Err(format!("schedule[{k}]: startTime is not before endTime"));
+        // An endTime before the startTime closes the next day.
+        if st == en {
+            return Err(format!("schedule[{k}]: startTime equals endTime"));
         }
         weekly.push(Schedule {
             days,
