@@ -101,6 +101,9 @@ struct Flight {
     tasks: Vec<FlightTask>,
     /// The last mission item the drone reported reaching.
     last_reached: Option<u16>,
+    /// The planned route (lon/lat), for the console; empty for a flight
+    /// picked up after a dispatcher restart.
+    route: Vec<Point>,
 }
 
 #[derive(Debug, Clone)]
@@ -476,6 +479,53 @@ impl Dispatcher {
             .expect("surveys")
             .insert(key, Arc::clone(&plan));
         Ok(plan)
+    }
+
+    /// The flight a request would need, as submitted now: its route from
+    /// the nearest dock (a survey's sorties one after the other, each back
+    /// to the dock), the highest altitude flown, the total flight time and
+    /// the dock's id. For the pre-submit airspace check.
+    pub fn planned_flight(
+        &self,
+        request: &TaskRequest,
+    ) -> Result<(Vec<Point>, f64, f64, String), CoverageError> {
+        let nearest = self.nearest_dock(request.anchor());
+        let visits: Vec<Visit> = match request.work() {
+            Work::Point(inspection) => vec![Visit::Inspect(inspection)],
+            _ => self
+                .survey_plan(request)?
+                .legs
+                .iter()
+                .cloned()
+                .map(Visit::Survey)
+                .collect(),
+        };
+        let mut route: Vec<Point> = Vec::new();
+        let mut duration_s = 0.0;
+        for visit in &visits {
+            let flight =
+                planning::plan_sortie(nearest, std::slice::from_ref(visit), &self.config.airframe)
+                    .flight;
+            duration_s += flight.duration_s;
+            // Each sortie starts where the last ended, at the dock.
+            let skip = usize::from(!route.is_empty());
+            route.extend(flight.route.into_iter().skip(skip));
+        }
+        let highest = visits.iter().map(Visit::alt_agl_m).fold(0.0, f64::max);
+        Ok((route, highest, duration_s, nearest.id.clone()))
+    }
+
+    /// Each flying drone's planned route (lon/lat), when known.
+    pub fn flight_routes(&self) -> HashMap<String, Vec<Point>> {
+        self.fleet
+            .lock()
+            .expect("fleet lock")
+            .iter()
+            .filter_map(|(id, live)| {
+                let flight = live.flight.as_ref()?;
+                (!flight.route.is_empty()).then(|| (id.clone(), flight.route.clone()))
+            })
+            .collect()
     }
 
     fn nearest_dock(&self, target: Point) -> &Dock {
@@ -1701,6 +1751,7 @@ impl Dispatcher {
                 })
                 .collect(),
             last_reached: None,
+            route: sortie.flight.route.clone(),
         };
         let task_ids = flight.task_ids();
         if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&launch.drone) {

@@ -4,10 +4,12 @@
 //! ids read as absent). Errors are JSON of one shape (see [`error`]).
 
 mod admin;
+mod airspace_check;
 pub mod error;
 mod fleet;
 mod limits;
 mod live;
+mod live_token;
 mod metrics;
 pub mod openapi;
 mod stac;
@@ -92,6 +94,7 @@ pub fn router_with(dispatcher: Arc<Dispatcher>, limits: Limits) -> Router {
         .route("/api/v1/fleet", get(fleet::fleet))
         .route("/api/v1/flights", get(fleet::flights))
         .route("/api/v1/drones/{id}/commands", post(fleet::drone_command))
+        .route("/api/v1/airspace/check", post(airspace_check::check))
         .route("/api/v1/departments", get(admin::list_departments))
         .route("/api/v1/departments/{id}", put(admin::put_department))
         .route("/api/v1/users", get(admin::list_users))

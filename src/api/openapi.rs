@@ -129,7 +129,34 @@ pub fn document() -> Value {
     {
         paths.extend(more);
     }
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), check_paths()) {
+        paths.extend(more);
+    }
     doc
+}
+
+/// The pre-submit airspace check.
+fn check_paths() -> Value {
+    let line = json!({"type": "object", "required": ["type", "coordinates"], "properties": {
+        "type": {"type": "string", "enum": ["LineString"]},
+        "coordinates": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}}});
+    let conflict = json!({"type": "object", "required": ["leg", "zone_id", "zone_kind", "blocking", "explanation", "leg_geometry"], "properties": {
+        "leg": {"type": "integer", "minimum": 1}, "zone_id": {"type": "string"}, "zone_kind": {"type": "string"},
+        "blocking": {"type": "boolean"}, "explanation": {"type": "string"}, "leg_geometry": line.clone()}});
+    json!({
+        "/api/v1/airspace/check": {"post": {
+            "operationId": "checkAirspace",
+            "summary": "The airspace check of a task request before it is submitted: the flight the dispatcher would plan now and every conflict of its legs with the zones in force. Stores nothing",
+            "requestBody": json_body(json!({"$ref": "#/components/schemas/TaskRequest"})),
+            "responses": with_common(json!({
+                "200": ok_json("the verdict", json!({"type": "object", "required": ["ok", "route", "conflicts", "explanation"], "properties": {
+                    "ok": {"type": "boolean"}, "route": line, "conflicts": {"type": "array", "items": conflict},
+                    "explanation": {"type": "string"}}})),
+                "400": error_response("body is not a task request"),
+                "422": error_response("the request is invalid or no flight can be planned for it")
+            }))
+        }}
+    })
 }
 
 /// Temporary restrictions (kept apart: one `json!` for the whole document
@@ -239,7 +266,7 @@ fn paths_and_components() -> Value {
             }},
             "/api/v1/flights": {"get": {
                 "operationId": "flights", "summary": "Drones flying tasks the caller may see",
-                "responses": with_common(json!({"200": ok_json("flights", json!({"type": "object", "required": ["flights"], "properties": {"flights": {"type": "array", "items": {"$ref": "#/components/schemas/Drone"}}}}))}))
+                "responses": with_common(json!({"200": ok_json("flights", json!({"type": "object", "required": ["flights"], "properties": {"flights": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Drone"}, {"type": "object", "properties": {"route": {"type": "object", "nullable": true, "description": "planned route, GeoJSON LineString"}}}]}}}}))}))
             }},
             "/api/v1/drones/{id}/commands": {"post": {
                 "operationId": "droneCommand", "summary": "Pause, resume, return or land a drone (pilots)",
