@@ -53,6 +53,17 @@ impl LiveEvent {
                     "heading_deg": t.and_then(|t| t.heading_deg),
                     "battery_pct": t.and_then(|t| t.battery_pct),
                     "ts_ms": t.map(|t| t.ts_ms),
+                    // The rest of the sample, so a console needs no poll.
+                    "alt_msl_m": t.map(|t| t.alt_msl_m),
+                    "vel_north_mps": t.map(|t| t.vel_north_mps),
+                    "vel_east_mps": t.map(|t| t.vel_east_mps),
+                    "vel_down_mps": t.map(|t| t.vel_down_mps),
+                    "battery_v": t.and_then(|t| t.battery_v),
+                    "mode": t.map(|t| t.mode),
+                    "armed": t.map(|t| t.armed),
+                    "landed": t.map(|t| t.landed),
+                    "mission_seq": t.and_then(|t| t.mission_seq),
+                    "mission_total": t.and_then(|t| t.mission_total),
                     "task_id": task_id,
                     "task_ids": task_ids,
                 }))

@@ -14,6 +14,7 @@ use serde_json::{json, Value};
 use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::broadcast::Receiver;
 
+use super::live_token::{self, LiveCaller};
 use crate::auth::Caller;
 use crate::live::{LiveEvent, LiveHub};
 
@@ -37,11 +38,13 @@ async fn next_for(rx: &mut Receiver<LiveEvent>, caller: &Caller) -> Option<Value
 
 pub async fn websocket(
     State(hub): State<Arc<LiveHub>>,
-    caller: Caller,
+    LiveCaller(caller): LiveCaller,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let rx = hub.subscribe();
-    upgrade.on_upgrade(move |socket| pump(socket, rx, caller))
+    upgrade
+        .protocols([live_token::PROTOCOL])
+        .on_upgrade(move |socket| pump(socket, rx, caller))
 }
 
 async fn pump(mut socket: WebSocket, mut rx: Receiver<LiveEvent>, caller: Caller) {
