@@ -1,4 +1,4 @@
-// The dispatcher's HTTP API, with the department's bearer token kept in
+// The dispatcher's HTTP API, with the caller's bearer token kept in
 // localStorage so a reload does not ask again.
 const TOKEN_KEY = 'skyshare.token';
 
@@ -44,5 +44,7 @@ async function call(method, path, body, token = savedToken()) {
 export const api = {
   get: (path, token) => call('GET', path, undefined, token),
   post: (path, body) => call('POST', path, body),
+  put: (path, body) => call('PUT', path, body),
+  del: (path) => call('DELETE', path),
   region: () => fetch('/api/v1/region').then((r) => r.json()),
 };

@@ -1,6 +1,17 @@
 // Pilot view: every drone in a table updated in place (rows are reused,
-// only changed cells are written) and the selected drone's telemetry.
+// only changed cells are written), the selected drone's telemetry, and its
+// commands (pause, resume, return, land), each confirmed before it is sent.
+import { api, ApiError } from './api.js';
 import { batteryColour, linkState } from './fleet-layer.js';
+import { confirmAction } from './confirm.js';
+
+/// The commands a pilot may give, as POST /api/v1/drones/{id}/commands names them.
+const COMMANDS = {
+  pause: { label: 'Pause', ask: (id) => `Pause drone ${id}? It holds its position until resumed.` },
+  resume: { label: 'Resume', ask: (id) => `Resume drone ${id}'s mission from where it paused?` },
+  return_to_launch: { label: 'Return', ask: (id) => `Send drone ${id} back to its dock now? Its unfinished work goes back to the queue.` },
+  land: { label: 'Land', ask: (id) => `Land drone ${id} where it is now?` },
+};
 
 const FIELDS = [
   ['link', (d) => linkState(d)],
@@ -34,6 +45,31 @@ export class PilotView {
     this.rows = new Map();
     this.drones = [];
     document.getElementById('drone-filter').addEventListener('input', () => this.filter());
+    for (const button of document.querySelectorAll('[data-command]')) {
+      button.addEventListener('click', () => this.command(button.dataset.command));
+    }
+  }
+
+  /// Asks the pilot to confirm, then sends the command to the selected drone.
+  async command(name) {
+    const id = this.selected;
+    const message = document.getElementById('command-message');
+    if (!id || !COMMANDS[name]) return;
+    if (!(await confirmAction(COMMANDS[name].ask(id), COMMANDS[name].label))) {
+      message.className = 'muted';
+      message.textContent = `${COMMANDS[name].label} not sent.`;
+      return;
+    }
+    message.className = '';
+    message.textContent = `Sending ${COMMANDS[name].label.toLowerCase()} to ${id}...`;
+    try {
+      const sent = await api.post(`/api/v1/drones/${encodeURIComponent(id)}/commands`, { command: name });
+      message.textContent = `${COMMANDS[name].label} sent to ${id} (command ${sent.command_id.slice(0, 8)}); its mode shows the result.`;
+      message.dataset.sent = name;
+    } catch (error) {
+      message.className = 'error';
+      message.textContent = error instanceof ApiError ? `${COMMANDS[name].label} refused: ${error.describe()}` : `${COMMANDS[name].label} failed: ${error}`;
+    }
   }
 
   /// Hides the rows that do not match the find box (id, mode or link).
@@ -72,11 +108,20 @@ export class PilotView {
   }
 
   select(id) {
+    if (id !== this.selected) document.getElementById('command-message').textContent = '';
     if (this.selected) this.rows.get(this.selected)?.classList.remove('selected');
     this.selected = id;
     this.rows.get(id)?.classList.add('selected');
     this.fleetLayer.select(id);
     this._renderDetail();
+  }
+
+  /// The selected drone's place along its planned route, if it flies one.
+  showRoute(routes) {
+    const node = document.getElementById('drone-route');
+    const p = routes.progress().find((f) => f.id === this.selected);
+    const text = p ? `Planned route: leg ${p.leg} of ${p.legs} (dashed ahead, solid flown)` : '';
+    if (node.textContent !== text) node.textContent = text;
   }
 
   _renderDetail() {
