@@ -191,9 +191,11 @@ async fn in_the_browser_a_pilot_follows_a_flight_on_the_live_stream_and_pauses_a
     }
     let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
     let dir = tempfile::tempdir().unwrap();
-    let running = demo::start(config(dir.path(), 2, None, None))
-        .await
-        .unwrap();
+    // Slower than the other tests' 40x, so the flight is still in the air
+    // while the page clicks through two confirmations.
+    let mut slower = config(dir.path(), 2, None, None);
+    slower.speedup = 10.0;
+    let running = demo::start(slower).await.unwrap();
     let department = running.token("environment").to_owned();
     let pilot = running.pilot_token.clone();
     let admin = running.admin_token.clone();

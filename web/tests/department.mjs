@@ -48,7 +48,7 @@ try {
   await page.click('#token-submit');
   await page.waitForSelector('#token-dialog', { state: 'hidden' });
   await until('the region', () => document.body.dataset.region === 'loaded');
-  await until('the first poll', () => document.getElementById('poll-status').textContent.startsWith('updated'));
+  await until('the live stream', () => document.body.dataset.live === 'open');
   await shot('02-region.png');
 
   // A 90 m x 60 m block 100 m north-east of the Software Square dock.

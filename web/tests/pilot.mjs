@@ -64,11 +64,11 @@ try {
   await until('the live stream', () => document.body.dataset.live === 'open' && document.body.dataset.role);
   const role = await page.evaluate(() => document.body.dataset.role);
 
-  // A department's area survey north of the square's dock, submitted
-  // through the API: the flight the pilot will handle.
+  // A department's area survey (200 m x 150 m) north of the square's
+  // dock, submitted through the API: the flight the pilot will handle.
   const area = {
     kind: 'area_survey',
-    geometry: { type: 'Polygon', coordinates: [[[114.396, 30.506], [114.402, 30.506], [114.402, 30.51], [114.396, 30.51], [114.396, 30.506]]] },
+    geometry: { type: 'Polygon', coordinates: [[[114.3975, 30.5055], [114.3996, 30.5055], [114.3996, 30.50685], [114.3975, 30.50685], [114.3975, 30.5055]]] },
     alt_m: 40,
     sensor: 'visible',
     priority: 'routine',
