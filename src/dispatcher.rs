@@ -26,6 +26,8 @@ use crate::airspace;
 use crate::airspace::deconflict::{self, EqualPriority, Intent, VolumeMargins};
 use crate::airspace::route_check::timed_route;
 use crate::airspace::{conformance, Zone, ZoneIndex};
+use crate::alerts::desk::AlertDesk;
+use crate::alerts::{AlertKind, Condition};
 use crate::coverage::{CoverageError, Overlap};
 use crate::planning::{self, Airframe, SurveyPlan, Visit};
 use crate::region::{Dock, Region};
@@ -248,6 +250,8 @@ pub struct Dispatcher {
     /// The region's zones and the restrictions, indexed; replaced whole when
     /// a restriction comes or goes.
     zones: Mutex<Arc<ZoneIndex>>,
+    /// Alerts with identity: raised, cleared, acknowledged, stored.
+    alerts: AlertDesk,
 }
 
 fn now_ms() -> i64 {
@@ -285,6 +289,7 @@ impl Dispatcher {
             .map(|d| (d.id.clone(), DroneLive::default()))
             .collect();
         Ok(Arc::new(Dispatcher {
+            alerts: AlertDesk::new(store.clone()),
             store,
             config,
             fleet: Mutex::new(fleet),
@@ -302,6 +307,10 @@ impl Dispatcher {
 
     pub fn store(&self) -> &Store {
         &self.store
+    }
+
+    pub fn alert_desk(&self) -> &AlertDesk {
+        &self.alerts
     }
 
     pub fn region(&self) -> &Region {
@@ -578,6 +587,7 @@ impl Dispatcher {
     /// Runs until `shutdown`: MQTT ingest, scheduling and flight follow-up.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), DispatcherError> {
         self.load_restrictions().await?;
+        self.alerts.load().await?;
         self.resume_after_restart().await?;
         let (tx, mut rx) = mpsc::channel(10_000);
         let eventloop = self
@@ -677,22 +687,26 @@ impl Dispatcher {
                 live.online = s.state == Availability::Online;
                 tracing::info!(drone, online = live.online, "drone status");
             }),
-            Channel::Telemetry => wire::decode::<Telemetry>(payload).map(|t| {
-                let alerts = self.conformance(&drone, &t);
-                let mut fleet = self.fleet.lock().expect("fleet");
-                let live = fleet.entry(drone.clone()).or_default();
-                live.online = true;
-                live.telemetry = Some(t);
-                live.telemetry_at = Some(Instant::now());
-                if alerts != live.alerts {
-                    if !alerts.is_empty() {
-                        tracing::warn!(drone, alerts = ?alerts, "conformance alert");
-                    } else {
-                        tracing::info!(drone, "conformance restored");
+            Channel::Telemetry => match wire::decode::<Telemetry>(payload) {
+                Ok(t) => {
+                    let findings = self.conformance(&drone, &t);
+                    let alerts: Vec<String> =
+                        findings.iter().map(crate::alerts::describe).collect();
+                    {
+                        let mut fleet = self.fleet.lock().expect("fleet");
+                        let live = fleet.entry(drone.clone()).or_default();
+                        live.online = true;
+                        live.telemetry = Some(t);
+                        live.telemetry_at = Some(Instant::now());
+                        live.alerts = alerts;
                     }
-                    live.alerts = alerts;
+                    let conditions: Vec<Condition> =
+                        findings.iter().map(Condition::from_conformance).collect();
+                    self.alerts.observe_position(&drone, &conditions).await;
+                    Ok(())
                 }
-            }),
+                Err(e) => Err(e),
+            },
             Channel::Events => match wire::decode::<wire::Event>(payload) {
                 Ok(event) => {
                     if let Err(error) = self.on_event(&drone, event).await {
@@ -728,6 +742,8 @@ impl Dispatcher {
             return Ok(());
         }
         let now = now_ms();
+        // Alerts the bridge announces carry the time it saw them.
+        let at = chrono::DateTime::from_timestamp_millis(event.ts_ms).unwrap_or_else(Utc::now);
         match event.body {
             EventBody::MissionItemReached { seq, total } => {
                 // Credit the task whose items these are; finish it when its
@@ -876,21 +892,50 @@ impl Dispatcher {
                     }
                 }
                 self.wake.notify_one();
+                // A failsafe ends with the drone on the ground.
+                self.alerts
+                    .clear(drone, AlertKind::Failsafe.as_str(), at)
+                    .await;
             }
-            EventBody::AutopilotLinkLost => tracing::warn!(drone, "bridge lost its autopilot"),
+            EventBody::AutopilotLinkLost => {
+                tracing::warn!(drone, "bridge lost its autopilot");
+                let condition = Condition::single(
+                    AlertKind::LinkLost,
+                    "its bridge no longer hears the autopilot",
+                );
+                self.alerts.raise(drone, condition, at).await;
+            }
+            EventBody::AutopilotLinkRegained => {
+                self.alerts
+                    .clear(drone, AlertKind::LinkLost.as_str(), at)
+                    .await
+            }
             EventBody::StatusText { severity, text } => {
                 tracing::info!(drone, severity, text, "autopilot says")
             }
             EventBody::Failsafe { reason, mode } => {
-                tracing::warn!(drone, reason, ?mode, "autopilot failsafe")
+                tracing::warn!(drone, reason, ?mode, "autopilot failsafe");
+                let message = match mode {
+                    Some(mode) => format!("autopilot failsafe: {reason} (now in {mode:?})"),
+                    None => format!("autopilot failsafe: {reason}"),
+                };
+                let condition = Condition::single(AlertKind::Failsafe, message);
+                self.alerts.raise(drone, condition, at).await;
             }
             EventBody::FenceBreached { breach, .. } => {
-                tracing::warn!(drone, breach, "geofence breached")
+                tracing::warn!(drone, breach, "geofence breached");
+                let condition = Condition::single(
+                    AlertKind::FenceBreach,
+                    format!("geofence breached: {breach}"),
+                );
+                self.alerts.raise(drone, condition, at).await;
             }
-            EventBody::ModeChanged { .. }
-            | EventBody::ArmedChanged { .. }
-            | EventBody::AutopilotLinkRegained
-            | EventBody::FenceCleared => {}
+            EventBody::FenceCleared => {
+                self.alerts
+                    .clear(drone, AlertKind::FenceBreach.as_str(), at)
+                    .await
+            }
+            EventBody::ModeChanged { .. } | EventBody::ArmedChanged { .. } => {}
         }
         Ok(())
     }
@@ -1432,9 +1477,9 @@ impl Dispatcher {
     }
 
     /// Conformance of an airborne drone's position with its sortie's planned
-    /// volumes and the zones, in words a pilot can act on. Pure checks, a
+    /// volumes and the zones (`alerts::describe` words them). Pure checks, a
     /// few microseconds: run on every telemetry message.
-    fn conformance(&self, drone: &str, t: &Telemetry) -> Vec<String> {
+    fn conformance(&self, drone: &str, t: &Telemetry) -> Vec<conformance::Alert> {
         if t.landed == LandedState::OnGround {
             return Vec::new();
         }
@@ -1453,26 +1498,6 @@ impl Dispatcher {
         };
         let zones = self.zone_index();
         conformance::assess(&intent, &zones, &position, &config)
-            .into_iter()
-            .map(|alert| match alert {
-                conformance::Alert::OutsideVolume {
-                    distance_m: Some(d),
-                } => format!("off its planned route by {d:.0} m"),
-                conformance::Alert::OutsideVolume { distance_m: None } => {
-                    "outside its planned time: no planned volume is active now".to_string()
-                }
-                conformance::Alert::InZone { zone_id, kind } => {
-                    format!("inside zone {zone_id} ({kind:?})")
-                }
-                conformance::Alert::NearZone {
-                    zone_id,
-                    distance_m,
-                } => format!("{distance_m:.0} m from zone {zone_id}"),
-                conformance::Alert::OutsideOperatingArea => {
-                    "outside the operating area".to_string()
-                }
-            })
-            .collect()
     }
 
     /// The 4D volumes of a sortie flying `route` from now, one per leg: the

@@ -7,6 +7,7 @@
 //! with the simulator and the bridges, in one process. See ARCHITECTURE.md.
 
 pub mod airspace;
+pub mod alerts;
 pub mod api;
 pub mod audit;
 pub mod auth;

@@ -11,7 +11,8 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use tokio::sync::broadcast;
 
-use crate::auth::Caller;
+use crate::alerts::Alert;
+use crate::auth::{Caller, Role};
 use crate::dispatcher::{Dispatcher, DroneView};
 use crate::store::TaskRow;
 
@@ -32,6 +33,9 @@ pub enum LiveEvent {
     /// A task changed state or progress; only its department (and pilots
     /// and administrators) see it.
     Task(Arc<TaskRow>),
+    /// An alert was raised, cleared or acknowledged; pilots and
+    /// administrators see it.
+    Alert(Arc<Alert>),
 }
 
 impl LiveEvent {
@@ -81,6 +85,8 @@ impl LiveEvent {
                     "updated_at_ms": task.updated_at_ms,
                 })
             }),
+            LiveEvent::Alert(alert) => matches!(caller.role, Role::Pilot | Role::Admin)
+                .then(|| json!({"type": "alert", "alert": &**alert})),
         }
     }
 }
@@ -98,7 +104,8 @@ impl LiveHub {
         let hub = Arc::new(LiveHub { tx });
         let weak_hub = Arc::downgrade(&hub);
         let weak_dispatcher = Arc::downgrade(dispatcher);
-        tokio::spawn(sample(weak_hub, weak_dispatcher));
+        tokio::spawn(sample(weak_hub.clone(), weak_dispatcher));
+        tokio::spawn(relay_alerts(weak_hub, dispatcher.alert_desk().subscribe()));
         hub
     }
 
@@ -110,6 +117,22 @@ impl LiveHub {
     pub fn publish(&self, event: LiveEvent) {
         // No subscriber is not an error: nobody is watching.
         let _ = self.tx.send(event);
+    }
+}
+
+/// Alert changes go out as they happen, not at the sampling period.
+async fn relay_alerts(hub: Weak<LiveHub>, mut changes: broadcast::Receiver<Alert>) {
+    loop {
+        let alert = match changes.recv().await {
+            Ok(alert) => alert,
+            Err(broadcast::error::RecvError::Lagged(missed)) => {
+                tracing::warn!(missed, "live stream: alert changes dropped");
+                continue;
+            }
+            Err(broadcast::error::RecvError::Closed) => return,
+        };
+        let Some(hub) = hub.upgrade() else { return };
+        hub.publish(LiveEvent::Alert(Arc::new(alert)));
     }
 }
 

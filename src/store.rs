@@ -5,6 +5,8 @@
 use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
+mod alerts;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database error: {0}")]
@@ -150,6 +152,7 @@ impl Store {
         };
         sqlx::query(audit).execute(&pool).await?;
         let store = Store { pool };
+        store.create_alert_schema().await?;
         store.backfill_footprints().await?;
         Ok(store)
     }

@@ -5,6 +5,7 @@
 
 mod admin;
 mod airspace_check;
+mod alerts;
 pub mod error;
 mod fleet;
 mod limits;
@@ -95,6 +96,8 @@ pub fn router_with(dispatcher: Arc<Dispatcher>, limits: Limits) -> Router {
         .route("/api/v1/flights", get(fleet::flights))
         .route("/api/v1/drones/{id}/commands", post(fleet::drone_command))
         .route("/api/v1/airspace/check", post(airspace_check::check))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/api/v1/departments", get(admin::list_departments))
         .route("/api/v1/departments/{id}", put(admin::put_department))
         .route("/api/v1/users", get(admin::list_users))

@@ -132,6 +132,9 @@ pub fn document() -> Value {
     if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), check_paths()) {
         paths.extend(more);
     }
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), pilot_paths()) {
+        paths.extend(more);
+    }
     doc
 }
 
@@ -154,6 +157,38 @@ fn check_paths() -> Value {
                     "explanation": {"type": "string"}}})),
                 "400": error_response("body is not a task request"),
                 "422": error_response("the request is invalid or no flight can be planned for it")
+            }))
+        }}
+    })
+}
+
+/// Alerts (pilots and administrators).
+fn pilot_paths() -> Value {
+    let time = json!({"type": "string", "format": "date-time"});
+    let maybe_time = json!({"type": "string", "format": "date-time", "nullable": true});
+    let alert = json!({"type": "object",
+    "required": ["id", "drone_id", "kind", "message", "raised_at", "cleared_at", "acknowledged_by", "acknowledged_at"],
+    "properties": {
+        "id": {"type": "string"}, "drone_id": {"type": "string"},
+        "kind": {"type": "string", "enum": ["off_route", "in_zone", "near_zone", "outside_area", "failsafe", "fence_breach", "link_lost"]},
+        "message": {"type": "string"}, "raised_at": time, "cleared_at": maybe_time.clone(),
+        "acknowledged_by": {"type": "string", "nullable": true}, "acknowledged_at": maybe_time
+    }});
+    json!({
+        "/api/v1/alerts": {"get": {
+            "operationId": "listAlerts", "summary": "Alerts, open ones by default (pilots and administrators)",
+            "parameters": [{"name": "state", "in": "query", "required": false, "schema": {"type": "string", "enum": ["open", "all"]}}],
+            "responses": with_common(json!({
+                "200": ok_json("alerts, newest first", json!({"type": "object", "required": ["alerts"], "properties": {"alerts": {"type": "array", "items": alert.clone()}}})),
+                "400": error_response("a query parameter is invalid")
+            }))
+        }},
+        "/api/v1/alerts/{id}/acknowledge": {"post": {
+            "operationId": "acknowledgeAlert", "summary": "Acknowledge an alert; repeating it keeps the first acknowledgement (audited)",
+            "parameters": [path_id("alert id")],
+            "responses": with_common(json!({
+                "200": ok_json("the alert", alert),
+                "404": error_response("no such alert")
             }))
         }}
     })
@@ -206,7 +241,7 @@ fn paths_and_components() -> Value {
         "info": {
             "title": "skyshare dispatcher API",
             "version": "1",
-            "description": "Shared-drone dispatch. Live streams (not described here, they never end): GET /api/v1/live/ws (WebSocket) and /api/v1/live/sse (Server-Sent Events), JSON messages of type drone, task or lagged. Bearer tokens belong to users with one role: department (its own tasks, flights and imagery), pilot (every flight; drone commands), admin (departments, quotas, users, tokens, audit log). Another department's ids read as 404."
+            "description": "Shared-drone dispatch. Live streams (not described here, they never end): GET /api/v1/live/ws (WebSocket) and /api/v1/live/sse (Server-Sent Events), JSON messages of type drone, task, alert (pilots and administrators) or lagged. Bearer tokens belong to users with one role: department (its own tasks, flights and imagery), pilot (every flight; drone commands), admin (departments, quotas, users, tokens, audit log). Another department's ids read as 404."
         },
         "security": [{"bearer": []}],
         "paths": {
