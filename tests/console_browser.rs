@@ -22,8 +22,7 @@ use std::process::Command;
 
 use common::{config, wait_for_fleet, Api};
 use serde_json::Value;
-use skyshare::region::Region;
-use skyshare::{api, console, demo};
+use skyshare::demo;
 
 fn chromium() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("CHROMIUM") {
@@ -55,6 +54,8 @@ static ONE_BROWSER_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const
 /// Runs one script of web/tests with `env`; returns the JSON line it printed
 /// last.
 async fn run_script(web: &Path, script: &str, shots: &Path, env: &[(&str, String)]) -> Value {
+    // Only this run's screenshots (a failure.png from an earlier run would mislead).
+    let _ = std::fs::remove_dir_all(shots);
     let mut command = Command::new("node");
     command
         .arg(web.join("tests").join(script))
@@ -105,12 +106,8 @@ async fn in_the_browser_a_department_draws_an_area_sees_it_flown_with_photos_and
         .await
         .unwrap();
     let token = running.token("environment").to_owned();
-    // The app as the demo will serve it once the console is wired in: the
-    // API with the console's routes merged.
-    let app = api::router(running.dispatcher.clone()).merge(console::router(Region::demo()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    // The demo's own server: the API and the console with the live region.
+    let addr = running.http_addr;
     wait_for_fleet(&Api::new(&running), &token).await;
 
     let shots = screenshot_dir().join("department");
@@ -173,7 +170,6 @@ async fn in_the_browser_a_department_draws_an_area_sees_it_flown_with_photos_and
     ] {
         assert!(shots.join(name).exists(), "no screenshot {name}");
     }
-    server.abort();
     running.stop().await;
 }
 
@@ -199,10 +195,7 @@ async fn in_the_browser_a_pilot_follows_a_flight_on_the_live_stream_and_pauses_a
     let department = running.token("environment").to_owned();
     let pilot = running.pilot_token.clone();
     let admin = running.admin_token.clone();
-    let app = api::router(running.dispatcher.clone()).merge(console::router(Region::demo()));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await });
+    let addr = running.http_addr;
     wait_for_fleet(&Api::new(&running), &department).await;
 
     let shots = screenshot_dir().join("pilot");
@@ -214,6 +207,7 @@ async fn in_the_browser_a_pilot_follows_a_flight_on_the_live_stream_and_pauses_a
             ("SKYSHARE_URL", format!("http://{addr}")),
             ("SKYSHARE_TOKEN", pilot.clone()),
             ("SKYSHARE_DEPARTMENT_TOKEN", department.clone()),
+            ("SKYSHARE_ADMIN_TOKEN", admin.clone()),
         ],
     )
     .await;
@@ -250,9 +244,86 @@ async fn in_the_browser_a_pilot_follows_a_flight_on_the_live_stream_and_pauses_a
         seen["speed_held_mps"].as_f64().unwrap() < 1.0,
         "a paused drone holds: {seen}"
     );
-    for name in ["p1-flight-selected.png", "p2-paused.png", "p3-resumed.png"] {
+    // The alert the page acknowledged is acknowledged by the pilot.
+    assert_eq!(seen["role"], "pilot", "{seen}");
+    let alert_id = seen["acknowledged"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no alert acknowledged: {seen}"));
+    let (status, alerts) = api_client.get(&pilot, "/api/v1/alerts?state=all").await;
+    assert_eq!(status, 200, "{alerts}");
+    let alert = alerts["alerts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == alert_id)
+        .unwrap_or_else(|| panic!("no alert {alert_id}: {alerts}"));
+    assert_eq!(alert["drone_id"], drone, "{alert}");
+    assert_eq!(alert["acknowledged_by"], "pilot", "{alert}");
+    for name in [
+        "p1-flight-selected.png",
+        "p2-paused.png",
+        "p3-resumed.png",
+        "p4-alert.png",
+        "p5-alert-acknowledged.png",
+    ] {
         assert!(shots.join(name).exists(), "no screenshot {name}");
     }
-    server.abort();
+    running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn in_the_browser_an_administrator_sets_a_quota_and_draws_a_restriction_with_start_and_end_then_lifts_it(
+) {
+    let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
+    if let Some(why) = missing_tools(&web) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "the browser test cannot run in CI: {why}"
+        );
+        println!("SKIPPED: {why}");
+        return;
+    }
+    let _turn = ONE_BROWSER_AT_A_TIME.lock().await;
+    let dir = tempfile::tempdir().unwrap();
+    let running = demo::start(config(dir.path(), 1, None, None))
+        .await
+        .unwrap();
+    let admin = running.admin_token.clone();
+    // The demo's own server: the console with the live region.
+    let shots = screenshot_dir().join("admin");
+    let seen = run_script(
+        &web,
+        "admin.mjs",
+        &shots,
+        &[
+            ("SKYSHARE_URL", format!("http://{}", running.http_addr)),
+            ("SKYSHARE_TOKEN", admin.clone()),
+        ],
+    )
+    .await;
+
+    let api_client = Api::new(&running);
+    let (_, departments) = api_client.get(&admin, "/api/v1/departments").await;
+    let environment = departments["departments"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == "environment")
+        .unwrap_or_else(|| panic!("{departments}"));
+    assert_eq!(environment["max_open_tasks"], 3, "{departments}");
+    // Stored with the drawn start and end (two hours apart, as the form
+    // proposed), then lifted.
+    let stored = &seen["stored"];
+    let time = |key: &str| {
+        chrono::DateTime::parse_from_rfc3339(stored[key].as_str().unwrap())
+            .unwrap_or_else(|e| panic!("{key}: {e}: {seen}"))
+    };
+    assert_eq!((time("end") - time("start")).num_minutes(), 120, "{seen}");
+    assert_eq!(stored["kind"], "prohibited", "{seen}");
+    let (_, left) = api_client.get(&admin, "/api/v1/restrictions").await;
+    assert_eq!(left["features"], serde_json::json!([]), "{left}");
+    for name in ["a1-restriction.png", "a2-lifted.png"] {
+        assert!(shots.join(name).exists(), "no screenshot {name}");
+    }
     running.stop().await;
 }

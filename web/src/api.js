@@ -23,13 +23,14 @@ export class ApiError extends Error {
   }
 }
 
+/// `body`: an object sent as JSON, or a RawText sent as it is (a file).
 async function call(method, path, body, token = savedToken()) {
   const headers = { Authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(path, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : (body instanceof RawText ? body.text : JSON.stringify(body)),
   });
   let parsed = null;
   try {
@@ -41,7 +42,14 @@ async function call(method, path, body, token = savedToken()) {
   return parsed;
 }
 
+class RawText {
+  constructor(text) {
+    this.text = text;
+  }
+}
+
 export const api = {
+  postText: (path, text) => call('POST', path, new RawText(text)),
   get: (path, token) => call('GET', path, undefined, token),
   post: (path, body) => call('POST', path, body),
   put: (path, body) => call('PUT', path, body),

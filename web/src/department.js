@@ -15,6 +15,8 @@ export class DepartmentView {
     this.renderer = renderer;
     this.fleetLayer = fleetLayer;
     this.tasks = [];
+    /// Ids submitted here that the list read back may not hold yet.
+    this.submitted = new Set();
     this.selected = null;
     this.imageCount = -1;
     this.taskLayer = L.layerGroup().addTo(map);
@@ -139,7 +141,8 @@ export class DepartmentView {
     }
     node.dataset.ok = String(answer.ok);
     node.className = answer.ok ? 'check-ok' : 'error';
-    node.textContent = `Airspace check: ${answer.ok ? 'clear' : 'conflict'}. ${answer.explanation}`;
+    const explanation = answer.explanation.charAt(0).toUpperCase() + answer.explanation.slice(1);
+    node.textContent = `Airspace check: ${answer.ok ? 'clear' : 'conflict'}. ${explanation}.`;
     this._showOffendingZones(blocking.map((c) => c.zone_id).join(' '));
   }
 
@@ -152,11 +155,15 @@ export class DepartmentView {
     this._showOffendingZones('');
     try {
       const task = await api.post('/api/v1/tasks', body);
-      message.textContent = `Task ${task.id.slice(0, 8)} submitted: ${task.state}.`;
       this.draw.clear();
       this._showCheck(null);
-      await this.refresh();
+      // Listed and selected at once (a read of the list may be under way),
+      // then the message: whoever sees it sees the new task selected.
+      this.submitted.add(task.id);
+      this.tasks = [task, ...this.tasks.filter((t) => t.id !== task.id)];
       this.select(task.id);
+      message.textContent = `Task ${task.id.slice(0, 8)} submitted: ${task.state}.`;
+      this.refresh().catch(() => {});
     } catch (error) {
       message.className = 'error';
       message.textContent = error instanceof ApiError ? `Refused: ${error.describe()}` : `Failed: ${error}`;
@@ -174,6 +181,10 @@ export class DepartmentView {
   /// One poll: the department's tasks, and the selected task's photos.
   async refresh() {
     const { tasks } = await api.get('/api/v1/tasks');
+    // A task submitted while this read was under way stays listed.
+    const listed = new Set(tasks.map((t) => t.id));
+    for (const t of this.tasks) if (this.submitted.has(t.id) && !listed.has(t.id)) tasks.push(t);
+    for (const id of listed) this.submitted.delete(id);
     this.tasks = tasks.sort((a, b) => b.created_at_ms - a.created_at_ms);
     this._renderTable();
     this.fleetLayer.highlightTasks(this.tasks.filter((t) => t.state === 'in_flight' || t.state === 'assigned').map((t) => t.id));

@@ -28,7 +28,7 @@ map.setView([30.5, 114.45], 12);
 
 let view = 'department';
 const fleet = new FleetModel();
-const pilot = new PilotView(null);
+const pilot = new PilotView(null, map);
 let department = null;
 let admin = null;
 const drawing = () => Boolean(department?.draw.mode && !department.draw.finished) || Boolean(admin?.drawing());
@@ -49,7 +49,7 @@ department = new DepartmentView(map, renderer, fleetLayer);
 const alerts = new AlertsPanel({
   onSelectDrone: (id) => {
     showView('pilot');
-    pilot.select(id);
+    pilot.select(id, { reveal: true });
   },
 });
 let regionParts = null;

@@ -39,8 +39,9 @@ function fmt(value, digits, unit) {
 }
 
 export class PilotView {
-  constructor(fleetLayer) {
+  constructor(fleetLayer, map = null) {
     this.fleetLayer = fleetLayer;
+    this.map = map;
     this.selected = null;
     this.rows = new Map();
     this.drones = [];
@@ -92,7 +93,7 @@ export class PilotView {
         row.dataset.drone = drone.id;
         row.innerHTML = '<td></td><td></td><td></td><td></td><td></td>';
         row.cells[0].textContent = drone.id;
-        row.addEventListener('click', () => this.select(drone.id));
+        row.addEventListener('click', () => this.select(drone.id, { reveal: true }));
         body.appendChild(row);
         this.rows.set(drone.id, row);
       }
@@ -107,8 +108,13 @@ export class PilotView {
     this._renderDetail();
   }
 
-  select(id) {
+  /// Selects a drone; `reveal` (a pick from the list) brings it into view.
+  select(id, { reveal = false } = {}) {
     if (id !== this.selected) document.getElementById('command-message').textContent = '';
+    const t = this.drones.find((d) => d.id === id)?.telemetry;
+    if (reveal && t && this.map && !this.map.getBounds().contains([t.lat_deg, t.lon_deg])) {
+      this.map.setView([t.lat_deg, t.lon_deg], Math.max(this.map.getZoom(), 16));
+    }
     if (this.selected) this.rows.get(this.selected)?.classList.remove('selected');
     this.selected = id;
     this.rows.get(id)?.classList.add('selected');

@@ -2,12 +2,14 @@
 // the pilot's token, see the fleet move over the live WebSocket, follow a
 // department's flight along its planned route, select the drone, pause it
 // (a cancelled confirmation sends nothing; a confirmed one holds the drone)
-// and resume it; the live stream is dropped and comes back by itself; when
-// the dispatcher reports alerts, one is acknowledged. Screenshots go to
+// and resume it; an alert raised for it (a restriction put over it) is
+// acknowledged; the live stream is dropped and comes back by itself.
+// Screenshots go to
 // SCREENSHOT_DIR.
 //
 // env: SKYSHARE_URL, SKYSHARE_TOKEN (the pilot's), SKYSHARE_DEPARTMENT_TOKEN
-// (to submit the flight), SCREENSHOT_DIR, CHROMIUM. Prints one JSON line.
+// (to submit the flight), SKYSHARE_ADMIN_TOKEN (to put a restriction over
+// it), SCREENSHOT_DIR, CHROMIUM. Prints one JSON line.
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { launch } from './browser.mjs';
@@ -15,9 +17,10 @@ import { launch } from './browser.mjs';
 const url = process.env.SKYSHARE_URL;
 const token = process.env.SKYSHARE_TOKEN;
 const departmentToken = process.env.SKYSHARE_DEPARTMENT_TOKEN;
+const adminToken = process.env.SKYSHARE_ADMIN_TOKEN;
 const shots = process.env.SCREENSHOT_DIR ?? 'console-screenshots';
-if (!url || !token || !departmentToken) {
-  console.error('pilot.mjs: set SKYSHARE_URL, SKYSHARE_TOKEN and SKYSHARE_DEPARTMENT_TOKEN');
+if (!url || !token || !departmentToken || !adminToken) {
+  console.error('pilot.mjs: set SKYSHARE_URL, SKYSHARE_TOKEN, SKYSHARE_DEPARTMENT_TOKEN and SKYSHARE_ADMIN_TOKEN');
   process.exit(2);
 }
 await mkdir(shots, { recursive: true });
@@ -133,18 +136,40 @@ try {
   const ts = await page.evaluate((id) => window.skyshare.fleet.byId.get(id).telemetry.ts_ms, drone);
   await until('positions after the reconnection', ([id, t]) => window.skyshare.fleet.byId.get(id).telemetry.ts_ms > t, [drone, ts], 10000);
 
-  // Alerts, when this dispatcher reports them: acknowledge the first open one.
+  // An administrator puts a prohibited restriction over where the drone
+  // is flying (through the API): the dispatcher raises an in_zone alert,
+  // which reaches the list over the stream; the pilot acknowledges it.
   let acknowledged = null;
   const alertsShown = await page.evaluate(() => window.skyshare.alerts.available);
   if (alertsShown) {
-    const open = await page.evaluate(() => document.querySelector('#alert-list li.open')?.dataset.alert ?? null);
-    if (open) {
-      await page.click(`#alert-list li[data-alert="${open}"] button.acknowledge`);
-      await until('the alert acknowledged', (id) => document.querySelector(`#alert-list li[data-alert="${id}"]`)?.classList.contains('acknowledged')
-        || !document.querySelector(`#alert-list li[data-alert="${id}"]`), open);
-      await shot('p4-alert-acknowledged.png');
-      acknowledged = open;
-    }
+    const here = await page.evaluate((id) => window.skyshare.fleet.byId.get(id).telemetry, drone);
+    const d = 0.003;
+    const ring = [[-d, -d], [d, -d], [d, d], [-d, d], [-d, -d]].map(([x, y]) => [here.lon_deg + x, here.lat_deg + y]);
+    const restriction = {
+      type: 'FeatureCollection',
+      features: [{
+        type: 'Feature',
+        properties: { id: 'TR-PILOT-TEST', name: 'test restriction', kind: 'prohibited', reason: 'browser test', end: new Date(Date.now() + 3600e3).toISOString() },
+        geometry: { type: 'Polygon', coordinates: [ring] },
+      }],
+    };
+    const put = await page.evaluate(async ([body, t]) => {
+      const r = await fetch('/api/v1/restrictions', {
+        method: 'POST', headers: { Authorization: `Bearer ${t}`, 'content-type': 'application/json' }, body: JSON.stringify(body),
+      });
+      return { status: r.status, body: await r.json() };
+    }, [restriction, adminToken]);
+    if (put.status !== 201) await fail(`the restriction was refused: ${JSON.stringify(put)}`);
+    const open = await until('an alert for the drone', (id) => [...document.querySelectorAll('#alert-list li.open')]
+      .find((li) => li.querySelector('.alert-drone').textContent === id)?.dataset.alert, drone, 20000);
+    await shot('p4-alert.png');
+    await page.click(`#alert-list li[data-alert="${open}"] button.acknowledge`);
+    await until('the alert acknowledged', (id) => {
+      const li = document.querySelector(`#alert-list li[data-alert="${id}"]`);
+      return !li || li.classList.contains('acknowledged');
+    }, open);
+    await shot('p5-alert-acknowledged.png');
+    acknowledged = open;
   }
   if (errors.length) await fail('the page raised errors');
   console.log(JSON.stringify({
