@@ -292,6 +292,7 @@ async fn submit_samples(dispatcher: &Dispatcher, region: &Region) {
             width_m: None,
             overlap: None,
             window: None,
+            recurrence: None,
         };
         match dispatcher.submit(department, request).await {
             Ok(task) => tracing::info!(task = task.id, department, "sample task submitted"),

@@ -29,12 +29,19 @@ use crate::airspace::{conformance, Zone, ZoneIndex};
 use crate::alerts::desk::AlertDesk;
 use crate::alerts::{AlertKind, Condition};
 use crate::coverage::{CoverageError, Overlap};
+use crate::fleet_service::Service;
+use crate::flight::{Flight, FlightTask, Leg};
 use crate::planning::{self, Airframe, SurveyPlan, Visit};
 use crate::region::{Dock, Region};
 use crate::scheduling::{self, Forecast, Launch, Ready, Waiting};
 
 use crate::store::{ImageRow, Store, StoreError, TaskRow};
 use crate::task::{Priority, TaskRequest, TaskState, Work};
+
+mod fleet_ops;
+mod series;
+pub use fleet_ops::{DroneAdminView, ServiceChange, ServiceError, SHARE_PERIOD};
+pub use series::SeriesSubmitted;
 
 /// A drone the dispatcher knows: its id and what it carries.
 #[derive(Debug, Clone)]
@@ -94,51 +101,15 @@ struct DroneLive {
     recalled_for: Option<String>,
     /// What its last position breaks: planned volumes, zones.
     alerts: Vec<String>,
-}
-
-/// One sortie: its tasks in the order flown, and which mission items are
-/// whose, so progress and photos are credited to the right task.
-#[derive(Debug, Clone, Default)]
-struct Flight {
-    tasks: Vec<FlightTask>,
-    /// The last mission item the drone reported reaching.
-    last_reached: Option<u16>,
-    /// The planned route (lon/lat), for the console; empty for a flight
-    /// picked up after a dispatcher restart.
-    route: Vec<Point>,
-}
-
-#[derive(Debug, Clone)]
-struct FlightTask {
-    id: String,
-    /// First and last mission item. Unknown for a flight picked up after a
-    /// dispatcher restart.
-    items: Option<(u16, u16)>,
-    /// For a survey: which leg this flight flies, and of how many.
-    leg: Option<(usize, usize)>,
-    finished: bool,
-}
-
-impl Flight {
-    fn task_ids(&self) -> Vec<String> {
-        self.tasks.iter().map(|t| t.id.clone()).collect()
-    }
-
-    /// The task whose items include `seq`; without known items, the first
-    /// unfinished task.
-    fn task_at(&self, seq: Option<u16>) -> Option<&FlightTask> {
-        seq.and_then(|seq| {
-            self.tasks.iter().find(|t| {
-                t.items
-                    .is_some_and(|(first, last)| first <= seq && seq <= last)
-            })
-        })
-        .or_else(|| self.tasks.iter().find(|t| !t.finished))
-    }
-
-    fn current(&self) -> Option<&FlightTask> {
-        self.tasks.iter().find(|t| !t.finished)
-    }
+    /// When its bridge said it went offline (Last Will or shutdown).
+    offline_since: Option<Instant>,
+    /// When the dispatcher began following its flight (launch or restart).
+    following_since: Option<Instant>,
+    /// Its sortie has taken off (started), so it is out in the air.
+    flying: bool,
+    /// The planned route of the flight with this id (lon/lat), for the
+    /// console; a flight picked up after a restart has none.
+    planned_route: Option<(String, Vec<Point>)>,
 }
 
 /// Time a drone spends on its dock between two flights, seconds: a full
@@ -183,8 +154,6 @@ fn intent_priority(priority: Priority) -> i32 {
     }
 }
 
-/// A survey leg: which one, of how many.
-type Leg = (usize, usize);
 /// What a queued task would fly if launched: its visit, and for a survey
 /// the leg.
 type Planned = (Visit, Option<Leg>);
@@ -252,6 +221,33 @@ pub struct Dispatcher {
     zones: Mutex<Arc<ZoneIndex>>,
     /// Alerts with identity: raised, cleared, acknowledged, stored.
     alerts: AlertDesk,
+    /// Drones' service states (maintenance, lost); absent is in service.
+    service: Mutex<HashMap<String, Service>>,
+    /// Wind and lost-link threshold (see [`DispatchPolicy`]).
+    policy: Mutex<DispatchPolicy>,
+    /// When recurring series were last checked for occurrences due.
+    series_checked: Mutex<Option<Instant>>,
+    /// Departments' weekly shares of flight time, as last read.
+    accounting: Mutex<Option<(Instant, HashMap<String, crate::routing::fair_share::Share>)>>,
+}
+
+/// Operating figures set by the operator, with safe defaults.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DispatchPolicy {
+    /// The design wind every flight is planned for.
+    pub wind: planning::Wind,
+    /// A drone out on a flight unheard of for longer is declared lost and
+    /// its remaining work re-queued.
+    pub lost_after: Duration,
+}
+
+impl Default for DispatchPolicy {
+    fn default() -> Self {
+        DispatchPolicy {
+            wind: planning::Wind::CALM,
+            lost_after: Duration::from_secs(60),
+        }
+    }
 }
 
 fn now_ms() -> i64 {
@@ -302,6 +298,10 @@ impl Dispatcher {
             intents: Mutex::new(HashMap::new()),
             restrictions: Mutex::new(Vec::new()),
             zones: Mutex::new(Arc::new(zones)),
+            service: Mutex::new(HashMap::new()),
+            policy: Mutex::new(DispatchPolicy::default()),
+            series_checked: Mutex::new(None),
+            accounting: Mutex::new(None),
         }))
     }
 
@@ -324,17 +324,53 @@ impl Dispatcher {
         department_id: &str,
         request: TaskRequest,
     ) -> Result<TaskRow, SubmitError> {
-        let carried = self
+        let legs = self.vet(&request).await?;
+        let now = now_ms();
+        let task = TaskRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            department_id: department_id.to_owned(),
+            kind: request.kind.clone(),
+            request: serde_json::to_value(&request).expect("request serialises"),
+            state: TaskState::Queued.as_str().into(),
+            reason: Some("waiting for the scheduler".into()),
+            drone_id: None,
+            created_at_ms: now,
+            updated_at_ms: now,
+            // A survey's progress counts its legs; a point's, its items.
+            progress_seq: legs.map(|_| 0),
+            progress_total: legs,
+        };
+        self.store.insert_task(&task).await?;
+        tracing::info!(task = %task.id, department = department_id, "task queued");
+        self.wake.notify_one();
+        Ok(task)
+    }
+
+    /// Every check a request must pass before it is stored; for a survey,
+    /// how many legs it is cut into.
+    async fn vet(&self, request: &TaskRequest) -> Result<Option<i64>, SubmitError> {
+        let carriers: Vec<&DroneRecord> = self
             .config
             .drones
             .iter()
-            .any(|d| d.sensors.contains(&request.sensor));
-        if !carried {
+            .filter(|d| d.sensors.contains(&request.sensor))
+            .collect();
+        if carriers.is_empty() {
             return Err(SubmitError::Refused {
                 field: "sensor",
                 message: format!("no drone in the fleet carries a {} sensor", request.sensor),
             });
         }
+        if let Some(why) = self.all_out_of_service(&carriers) {
+            return Err(SubmitError::Refused {
+                field: "sensor",
+                message: format!(
+                    "every drone carrying a {} sensor is out of service: {why}",
+                    request.sensor
+                ),
+            });
+        }
+        let wind = self.policy().wind;
         request
             .check_window(Utc::now())
             .map_err(|e| SubmitError::Refused {
@@ -360,14 +396,27 @@ impl Dispatcher {
         let nearest = self.nearest_dock(request.anchor());
         let legs = match request.work() {
             Work::Point(inspection) => {
-                let plan =
-                    planning::plan_point_inspection(nearest, &inspection, &self.config.airframe);
-                self.check_deadline(&request, plan.duration_s, 1)?;
+                let plan = planning::plan_sortie_in_wind(
+                    nearest,
+                    &[Visit::Inspect(inspection)],
+                    &self.config.airframe,
+                    &wind,
+                )
+                .flight;
+                self.check_deadline(request, plan.duration_s, 1)?;
                 if plan.battery_needed_pct(&self.config.airframe) > 100.0 {
+                    let in_wind = if wind.speed_mps > 0.0 {
+                        format!(
+                            " in the planned wind of {:.0} m/s from {:.0}°",
+                            wind.speed_mps, wind.from_deg
+                        )
+                    } else {
+                        String::new()
+                    };
                     return Err(SubmitError::Refused {
                         field: "geometry",
                         message: format!(
-                            "the point is too far: from the nearest dock `{}` the flight needs {:.0}% of a battery plus the {:.0}% reserve",
+                            "the point is too far: from the nearest dock `{}` the flight needs {:.0}% of a battery{in_wind} plus the {:.0}% reserve",
                             nearest.id, plan.energy_pct, self.config.airframe.reserve_pct
                         ),
                     });
@@ -376,7 +425,7 @@ impl Dispatcher {
             }
             _ => {
                 let survey = self
-                    .survey_plan(&request)
+                    .survey_plan(request)
                     .map_err(|e| SubmitError::Refused {
                         field: "geometry",
                         message: format!(
@@ -389,34 +438,21 @@ impl Dispatcher {
                     .iter()
                     .map(|leg| {
                         let visit = Visit::Survey(leg.clone());
-                        planning::plan_sortie(nearest, &[visit], &self.config.airframe)
-                            .flight
-                            .duration_s
+                        planning::plan_sortie_in_wind(
+                            nearest,
+                            &[visit],
+                            &self.config.airframe,
+                            &wind,
+                        )
+                        .flight
+                        .duration_s
                     })
                     .fold(0.0, f64::max);
-                self.check_deadline(&request, longest_s, survey.legs.len())?;
+                self.check_deadline(request, longest_s, survey.legs.len())?;
                 Some(survey.legs.len() as i64)
             }
         };
-        let now = now_ms();
-        let task = TaskRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            department_id: department_id.to_owned(),
-            kind: request.kind.clone(),
-            request: serde_json::to_value(&request).expect("request serialises"),
-            state: TaskState::Queued.as_str().into(),
-            reason: Some("waiting for the scheduler".into()),
-            drone_id: None,
-            created_at_ms: now,
-            updated_at_ms: now,
-            // A survey's progress counts its legs; a point's, its items.
-            progress_seq: legs.map(|_| 0),
-            progress_total: legs,
-        };
-        self.store.insert_task(&task).await?;
-        tracing::info!(task = %task.id, department = department_id, "task queued");
-        self.wake.notify_one();
-        Ok(task)
+        Ok(legs)
     }
 
     /// Refuses work that cannot be done before its window closes even if
@@ -466,7 +502,13 @@ impl Dispatcher {
     /// whichever drone flies each one. Cached: planning an area compares
     /// many headings.
     fn survey_plan(&self, request: &TaskRequest) -> Result<Arc<SurveyPlan>, CoverageError> {
-        let key = serde_json::to_string(request).expect("request serialises");
+        let wind = self.policy().wind;
+        let key = format!(
+            "{}|{}@{}",
+            serde_json::to_string(request).expect("request serialises"),
+            wind.speed_mps,
+            wind.from_deg
+        );
         if let Some(plan) = self.surveys.lock().expect("surveys").get(&key) {
             return Ok(Arc::clone(plan));
         }
@@ -475,13 +517,14 @@ impl Dispatcher {
             side: o.side,
             front: o.front,
         });
-        let plan = Arc::new(planning::plan_survey(
+        let plan = Arc::new(planning::plan_survey_in_wind(
             &request.work(),
             request.alt_m,
             &request.sensor,
             overlap,
             dock,
             &self.config.airframe,
+            &wind,
         )?);
         self.surveys
             .lock()
@@ -532,7 +575,8 @@ impl Dispatcher {
             .iter()
             .filter_map(|(id, live)| {
                 let flight = live.flight.as_ref()?;
-                (!flight.route.is_empty()).then(|| (id.clone(), flight.route.clone()))
+                let (of, route) = live.planned_route.as_ref()?;
+                (*of == flight.id).then(|| (id.clone(), route.clone()))
             })
             .collect()
     }
@@ -588,7 +632,9 @@ impl Dispatcher {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), DispatcherError> {
         self.load_restrictions().await?;
         self.alerts.load().await?;
+        self.load_service().await?;
         self.resume_after_restart().await?;
+        self.create_due_occurrences(true).await;
         let (tx, mut rx) = mpsc::channel(10_000);
         let eventloop = self
             .eventloop
@@ -613,6 +659,8 @@ impl Dispatcher {
                 _ = self.wake.notified() => self.schedule().await,
                 _ = tick.tick() => {
                     self.expire_silent_commands().await;
+                    self.detect_lost_drones().await;
+                    self.create_due_occurrences(false).await;
                     self.schedule().await;
                 }
             }
@@ -625,20 +673,66 @@ impl Dispatcher {
     /// Tasks caught mid-way by a restart: flying ones are followed again;
     /// ones whose upload was never confirmed go back to the queue.
     async fn resume_after_restart(&self) -> Result<(), StoreError> {
+        // Sorties in the air come back as they were stored: which items
+        // are whose, how far the drone got, whether it was recalled.
+        let mut followed: std::collections::HashSet<String> = Default::default();
+        for row in self.store.open_flights().await? {
+            if row.state != crate::store::FLIGHT_FLYING {
+                // Never confirmed started: its tasks go back to the queue
+                // below, and the flight is closed unflown.
+                self.store
+                    .end_flight(&row.id, crate::store::FLIGHT_ABORTED, now_ms())
+                    .await?;
+                continue;
+            }
+            let flight = Flight::from_row(&row);
+            for task in &flight.tasks {
+                followed.insert(task.id.clone());
+                // Started but stopped before its tasks were marked so.
+                if !task.finished
+                    && self
+                        .store
+                        .task(&task.id)
+                        .await?
+                        .is_some_and(|t| t.state == TaskState::Assigned.as_str())
+                {
+                    self.store
+                        .set_task_state(
+                            &task.id,
+                            TaskState::InFlight.as_str(),
+                            None,
+                            None,
+                            now_ms(),
+                        )
+                        .await?;
+                }
+            }
+            tracing::info!(drone = row.drone_id, flight = row.id, last_reached = ?row.last_reached, "resuming a flight after a restart");
+            let mut fleet = self.fleet.lock().expect("fleet");
+            let live = fleet.entry(row.drone_id.clone()).or_default();
+            live.flight = Some(flight);
+            live.mission_completed = row.mission_completed;
+            live.recalled_for = row.recalled_for.clone();
+            live.following_since = Some(Instant::now());
+            live.flying = true;
+        }
         for task in self
             .store
             .tasks_in_state(TaskState::InFlight.as_str())
             .await?
         {
+            if followed.contains(&task.id) {
+                continue;
+            }
             if let Some(drone) = &task.drone_id {
-                // Which items were whose is not stored: progress and photos
-                // go to the first unfinished task of the drone's sortie.
-                self.fleet
-                    .lock()
-                    .expect("fleet")
-                    .entry(drone.clone())
-                    .or_default()
-                    .flight
+                // A flight from before flights were stored: which items
+                // were whose is unknown, so progress and photos go to the
+                // first unfinished task of the drone's sortie.
+                let mut fleet = self.fleet.lock().expect("fleet");
+                let live = fleet.entry(drone.clone()).or_default();
+                live.following_since = Some(Instant::now());
+                live.flying = true;
+                live.flight
                     .get_or_insert_with(Flight::default)
                     .tasks
                     .push(FlightTask {
@@ -685,6 +779,11 @@ impl Dispatcher {
                 let mut fleet = self.fleet.lock().expect("fleet");
                 let live = fleet.entry(drone.clone()).or_default();
                 live.online = s.state == Availability::Online;
+                if live.online {
+                    live.offline_since = None;
+                } else if live.offline_since.is_none() {
+                    live.offline_since = Some(Instant::now());
+                }
                 tracing::info!(drone, online = live.online, "drone status");
             }),
             Channel::Telemetry => match wire::decode::<Telemetry>(payload) {
@@ -696,6 +795,7 @@ impl Dispatcher {
                         let mut fleet = self.fleet.lock().expect("fleet");
                         let live = fleet.entry(drone.clone()).or_default();
                         live.online = true;
+                        live.offline_since = None;
                         live.telemetry = Some(t);
                         live.telemetry_at = Some(Instant::now());
                         live.alerts = alerts;
@@ -748,39 +848,23 @@ impl Dispatcher {
             EventBody::MissionItemReached { seq, total } => {
                 // Credit the task whose items these are; finish it when its
                 // last item is reached, even while the sortie flies on.
-                let progress = {
+                let reached = {
                     let mut fleet = self.fleet.lock().expect("fleet");
                     fleet
                         .get_mut(drone)
                         .and_then(|l| l.flight.as_mut())
-                        .and_then(|flight| {
-                            flight.last_reached = Some(seq);
-                            let index = flight
-                                .tasks
-                                .iter()
-                                .position(|t| t.items.is_some_and(|(a, b)| a <= seq && seq <= b))
-                                // Take-off and return belong to no task;
-                                // only a flight picked up after a restart,
-                                // whose items are unknown, credits its
-                                // first unfinished task.
-                                .or_else(|| {
-                                    flight
-                                        .tasks
-                                        .iter()
-                                        .position(|t| t.items.is_none() && !t.finished)
-                                })?;
-                            let task = &mut flight.tasks[index];
-                            Some(match task.items {
-                                Some((first, last)) => {
-                                    task.finished |= seq == last;
-                                    let (reached, of) =
-                                        (seq.saturating_sub(first) + 1, last - first + 1);
-                                    (task.id.clone(), task.leg, reached, of, seq == last)
-                                }
-                                None => (task.id.clone(), None, seq + 1, total, false),
-                            })
-                        })
+                        .map(|flight| (flight.id.clone(), flight.reach(seq, total)))
                 };
+                let Some((flight_id, reached)) = reached else {
+                    return Ok(());
+                };
+                if !flight_id.is_empty() {
+                    let finished = reached.as_ref().filter(|p| p.finished).map(|p| p.index);
+                    self.store
+                        .flight_reached(&flight_id, i64::from(seq), finished)
+                        .await?;
+                }
+                let progress = reached.map(|p| (p.task_id, p.leg, p.reached, p.of, p.finished));
                 match progress {
                     // A survey's progress counts legs, not items.
                     Some((task, Some(leg), _, _, true)) => {
@@ -807,8 +891,17 @@ impl Dispatcher {
                 }
             }
             EventBody::MissionCompleted { .. } => {
-                if let Some(live) = self.fleet.lock().expect("fleet").get_mut(drone) {
-                    live.mission_completed = true;
+                let flight_id = self
+                    .fleet
+                    .lock()
+                    .expect("fleet")
+                    .get_mut(drone)
+                    .and_then(|live| {
+                        live.mission_completed = true;
+                        live.flight.as_ref().map(|f| f.id.clone())
+                    });
+                if let Some(id) = flight_id.filter(|id| !id.is_empty()) {
+                    self.store.flight_mission_completed(&id).await?;
                 }
             }
             EventBody::ImageCaptured(image) => {
@@ -861,8 +954,15 @@ impl Dispatcher {
                     );
                     self.intents.lock().expect("intents").remove(drone);
                     live.mission_completed = false;
+                    live.following_since = None;
+                    live.flying = false;
                     done
                 };
+                if let Some(id) = flight.as_ref().map(|f| &f.id).filter(|id| !id.is_empty()) {
+                    self.store
+                        .end_flight(id, crate::store::FLIGHT_LANDED, now)
+                        .await?;
+                }
                 for task in flight.map(|f| f.tasks).unwrap_or_default() {
                     if task.finished {
                         continue;
@@ -1049,6 +1149,9 @@ impl Dispatcher {
                 .await;
             }
             (CommandState::Succeeded, Purpose::Start) => {
+                if let Some(id) = self.mark_flying(&pending.drone_id) {
+                    self.store.flight_started(&id, now).await?;
+                }
                 for task in &pending.task_ids {
                     self.store
                         .set_task_state(task, TaskState::InFlight.as_str(), None, None, now)
@@ -1066,8 +1169,17 @@ impl Dispatcher {
             (state, Purpose::Recall) => {
                 // Let a later round try again, with this drone or another.
                 tracing::warn!(drone = pending.drone_id, ?state, message = ?reply.message, "recall refused");
-                if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&pending.drone_id) {
-                    live.recalled_for = None;
+                let flight_id = self
+                    .fleet
+                    .lock()
+                    .expect("fleet")
+                    .get_mut(&pending.drone_id)
+                    .and_then(|live| {
+                        live.recalled_for = None;
+                        live.flight.as_ref().map(|f| f.id.clone())
+                    });
+                if let Some(id) = flight_id.filter(|id| !id.is_empty()) {
+                    self.store.flight_recalled(&id, None).await?;
                 }
             }
             (state, purpose) => {
@@ -1085,9 +1197,7 @@ impl Dispatcher {
                         "failed"
                     }
                 );
-                if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&pending.drone_id) {
-                    live.flight = None;
-                }
+                self.abort_flight(&pending.drone_id).await?;
                 self.intents
                     .lock()
                     .expect("intents")
@@ -1134,8 +1244,8 @@ impl Dispatcher {
                 p.drone_id,
                 self.config.command_reply_limit.as_secs()
             );
-            if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&p.drone_id) {
-                live.flight = None;
+            if let Err(error) = self.abort_flight(&p.drone_id).await {
+                tracing::error!(%error, "could not record an aborted flight");
             }
             self.intents.lock().expect("intents").remove(&p.drone_id);
             for task in &p.task_ids {
@@ -1189,6 +1299,7 @@ impl Dispatcher {
                     position: Point::new(t.lon_deg, t.lat_deg),
                     battery_pct: t.battery_pct.unwrap_or(0.0),
                     ready: live.online
+                        && self.service_of(&d.id).state.assignable()
                         && fresh
                         && live.flight.is_none()
                         && !t.armed
@@ -1305,16 +1416,11 @@ impl Dispatcher {
             })
             .collect();
         let airframe = self.config.airframe;
+        let shares = self.weekly_shares().await?;
         let planned = {
             let (waiting, ready) = (waiting.clone(), ready.clone());
             tokio::task::spawn_blocking(move || {
-                scheduling::plan_round(
-                    &waiting,
-                    &ready,
-                    &HashMap::new(),
-                    &airframe,
-                    PLANNING_BUDGET,
-                )
+                scheduling::plan_round(&waiting, &ready, &shares, &airframe, PLANNING_BUDGET)
             })
             .await
         };
@@ -1331,6 +1437,10 @@ impl Dispatcher {
             self.launch(launch, &visits, &priorities, &candidates)
                 .await?;
         }
+        let sensors: HashMap<&str, &str> = waiting
+            .iter()
+            .map(|w| (w.id.as_str(), w.sensor.as_str()))
+            .collect();
         let mut recalls: HashMap<String, String> = HashMap::new();
         for w in waiting.iter().filter(|w| w.priority == Priority::Emergency) {
             if matches!(round.forecasts.get(&w.id), Some(Forecast::Held(_))) {
@@ -1356,6 +1466,25 @@ impl Dispatcher {
                     (take_off_in_s + 59) / 60
                 ),
                 Forecast::Held(why) => why.clone(),
+            };
+            // Held because nothing that could fly it is in service: say so,
+            // rather than that the drones are busy.
+            let why = match (forecast, sensors.get(task.id.as_str())) {
+                (Forecast::Held(_), Some(sensor)) => {
+                    let carriers: Vec<&DroneRecord> = self
+                        .config
+                        .drones
+                        .iter()
+                        .filter(|d| d.sensors.iter().any(|s| s == sensor))
+                        .collect();
+                    match self.all_out_of_service(&carriers) {
+                        Some(note) if !carriers.is_empty() => format!(
+                            "every drone carrying a {sensor} sensor is out of service: {note}"
+                        ),
+                        _ => why,
+                    }
+                }
+                _ => why,
             };
             if task.reason.as_deref() != Some(why.as_str()) {
                 self.store
@@ -1552,13 +1681,16 @@ impl Dispatcher {
                     let live = fleet.get(&d.id)?;
                     let flight = live.flight.as_ref()?;
                     let t = live.telemetry.as_ref()?;
-                    (live.online && live.recalled_for.is_none()).then(|| {
-                        (
-                            d.id.clone(),
-                            Point::new(t.lon_deg, t.lat_deg),
-                            flight.task_ids(),
-                        )
-                    })
+                    (live.online
+                        && live.recalled_for.is_none()
+                        && self.service_of(&d.id).state != crate::fleet_service::ServiceState::Lost)
+                        .then(|| {
+                            (
+                                d.id.clone(),
+                                Point::new(t.lon_deg, t.lat_deg),
+                                flight.task_ids(),
+                            )
+                        })
                 })
                 .collect()
         };
@@ -1582,8 +1714,17 @@ impl Dispatcher {
         let Some((_, drone)) = best else {
             return Ok(None);
         };
-        if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&drone) {
-            live.recalled_for = Some(task.id.clone());
+        let flight_id = self
+            .fleet
+            .lock()
+            .expect("fleet")
+            .get_mut(&drone)
+            .and_then(|live| {
+                live.recalled_for = Some(task.id.clone());
+                live.flight.as_ref().map(|f| f.id.clone())
+            });
+        if let Some(id) = flight_id.filter(|id| !id.is_empty()) {
+            self.store.flight_recalled(&id, Some(&task.id)).await?;
         }
         tracing::warn!(
             drone,
@@ -1627,13 +1768,15 @@ impl Dispatcher {
         // A task cancelled since the round read the queue stays on the
         // ground.
         let mut still_queued = Vec::with_capacity(chosen.len());
+        let mut departments: HashMap<String, String> = HashMap::new();
         for entry in chosen {
-            if self
+            if let Some(t) = self
                 .store
                 .task(entry.0)
                 .await?
-                .is_some_and(|t| t.state == TaskState::Queued.as_str())
+                .filter(|t| t.state == TaskState::Queued.as_str())
             {
+                departments.insert(t.id, t.department_id);
                 still_queued.push(entry);
             }
         }
@@ -1647,7 +1790,12 @@ impl Dispatcher {
                 .iter()
                 .map(|(_, visit, _)| (*visit).clone())
                 .collect();
-            let sortie = planning::plan_sortie(&origin, &plan, &self.config.airframe);
+            let sortie = planning::plan_sortie_in_wind(
+                &origin,
+                &plan,
+                &self.config.airframe,
+                &self.policy().wind,
+            );
             let highest = plan.iter().map(Visit::alt_agl_m).fold(0.0, f64::max);
             let duration = chrono::Duration::seconds(sortie.flight.duration_s.ceil() as i64);
             match airspace::check_route(
@@ -1765,6 +1913,7 @@ impl Dispatcher {
             return Ok(());
         }
         let flight = Flight {
+            id: uuid::Uuid::new_v4().to_string(),
             tasks: chosen
                 .iter()
                 .zip(&sortie.items_of)
@@ -1776,12 +1925,22 @@ impl Dispatcher {
                 })
                 .collect(),
             last_reached: None,
-            route: sortie.flight.route.clone(),
         };
         let task_ids = flight.task_ids();
+        // Stored before the mission goes out: a restart from here on knows
+        // which items are whose.
+        let owners: Vec<String> = task_ids
+            .iter()
+            .map(|id| departments.get(id).cloned().unwrap_or_default())
+            .collect();
+        self.store
+            .insert_flight(&flight.to_row(&launch.drone, &owners, now_ms()))
+            .await?;
         if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&launch.drone) {
+            live.planned_route = Some((flight.id.clone(), sortie.flight.route.clone()));
             live.flight = Some(flight);
             live.mission_completed = false;
+            live.following_since = Some(Instant::now());
         }
         self.intents
             .lock()

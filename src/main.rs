@@ -65,6 +65,17 @@ enum Cmd {
         /// broker queues events while the dispatcher restarts.
         #[arg(long, default_value = "skyshare-dispatcher")]
         mqtt_client_id: String,
+        /// The design wind every flight is planned for, m/s (energy per leg
+        /// from head- and crosswind; survey legs shortened for it).
+        #[arg(long, default_value_t = 0.0)]
+        wind_mps: f64,
+        /// Where that wind blows from, degrees true.
+        #[arg(long, default_value_t = 0.0)]
+        wind_from_deg: f64,
+        /// A drone out on a flight unheard of for this long is declared
+        /// lost and its remaining work re-queued, seconds.
+        #[arg(long, default_value_t = 60)]
+        lost_after_s: u64,
     },
     /// Expose a remote drone to a local ground station (QGroundControl,
     /// MAVProxy) through the MQTT tunnel its bridge opens with --gcs-tunnel.
@@ -223,7 +234,19 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             region,
             drones,
             mqtt_client_id,
+            wind_mps,
+            wind_from_deg,
+            lost_after_s,
         } => {
+            anyhow::ensure!(
+                wind_mps.is_finite() && (0.0..=30.0).contains(&wind_mps),
+                "--wind-mps must be 0..30, got {wind_mps}"
+            );
+            anyhow::ensure!(
+                wind_from_deg.is_finite(),
+                "--wind-from-deg must be a number of degrees"
+            );
+            anyhow::ensure!(lost_after_s >= 5, "--lost-after-s must be at least 5");
             let drones = drones
                 .iter()
                 .map(|d| parse_drone(d))
@@ -244,6 +267,13 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 store,
             )?;
+            dispatcher.set_policy(skyshare::dispatcher::DispatchPolicy {
+                wind: skyshare::planning::Wind {
+                    from_deg: wind_from_deg.rem_euclid(360.0),
+                    speed_mps: wind_mps,
+                },
+                lost_after: Duration::from_secs(lost_after_s),
+            });
             let shutdown = CancellationToken::new();
             tokio::spawn(ctrl_c(shutdown.clone()));
             let listener = tokio::net::TcpListener::bind(listen)

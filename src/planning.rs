@@ -1,7 +1,7 @@
 //! Planning: turns a task into a flight the autopilot can fly, with the
 //! distance, duration and energy it will take. Pure, no IO.
 
-use geo::{Destination, Distance, Haversine, Point};
+use geo::{Bearing, Destination, Distance, Haversine, Point};
 use wire::{Mission, MissionItem};
 
 use crate::coverage::area::{photos_along, AreaSpec};
@@ -36,6 +36,62 @@ impl Default for Airframe {
             reserve_pct: 25.0,
         }
     }
+}
+
+/// The wind a flight is planned for: where it blows from (degrees true)
+/// and how fast. A configured design wind, the strongest the operator plans
+/// for; calm by default.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize, serde::Deserialize)]
+pub struct Wind {
+    pub from_deg: f64,
+    pub speed_mps: f64,
+}
+
+/// Below this ground speed a leg is treated as flown at it: a drone that
+/// barely makes headway (or cannot hold its track in a crosswind) costs so
+/// much battery that the flight is refused, without dividing by zero.
+const MIN_GROUND_SPEED_MPS: f64 = 1.0;
+
+impl Wind {
+    pub const CALM: Wind = Wind {
+        from_deg: 0.0,
+        speed_mps: 0.0,
+    };
+
+    /// Ground speed along a track (degrees true) for a drone holding
+    /// `airspeed_mps`: it crabs into the crosswind, which takes part of its
+    /// airspeed, and the head or tail component adds to what is left.
+    pub fn ground_speed_mps(&self, track_deg: f64, airspeed_mps: f64) -> f64 {
+        // The wind blows towards the opposite of where it comes from.
+        let relative = (self.from_deg + 180.0 - track_deg).to_radians();
+        let along = self.speed_mps * relative.cos();
+        let cross = self.speed_mps * relative.sin();
+        let holding = airspeed_mps * airspeed_mps - cross * cross;
+        if holding <= 0.0 {
+            return MIN_GROUND_SPEED_MPS;
+        }
+        (along + holding.sqrt()).max(MIN_GROUND_SPEED_MPS)
+    }
+
+    /// The slowest ground speed over every heading: straight into the wind.
+    /// What a plan must assume for legs whose direction is not known yet.
+    pub fn worst_ground_speed_mps(&self, airspeed_mps: f64) -> f64 {
+        (airspeed_mps - self.speed_mps.abs()).max(MIN_GROUND_SPEED_MPS)
+    }
+}
+
+/// Time to fly a route leg by leg in `wind`, seconds.
+pub fn route_time_s(route: &[Point], airspeed_mps: f64, wind: &Wind) -> f64 {
+    route
+        .windows(2)
+        .map(|w| {
+            let d = Haversine.distance(w[0], w[1]);
+            if d < 0.01 {
+                return 0.0;
+            }
+            d / wind.ground_speed_mps(Haversine.bearing(w[0], w[1]), airspeed_mps)
+        })
+        .sum()
 }
 
 /// What a department asked to have photographed.
@@ -110,6 +166,20 @@ pub struct SortiePlan {
 /// camera is pointed at each target before its photos, so an orbit looks in
 /// and a hover looks straight down at it.
 pub fn plan_sortie(dock: &Dock, tasks: &[Visit], airframe: &Airframe) -> SortiePlan {
+    plan_sortie_in_wind(dock, tasks, airframe, &Wind::CALM)
+}
+
+/// [`plan_sortie`] in a wind: each leg's time from its ground speed (head-
+/// and crosswind), so its energy too. Climb, descent and the holds for
+/// photos are at the airframe's power whatever the wind (holding station in
+/// a wind is flying at an airspeed below cruise, which a multirotor does at
+/// about its hover power), then the reserve is kept on top.
+pub fn plan_sortie_in_wind(
+    dock: &Dock,
+    tasks: &[Visit],
+    airframe: &Airframe,
+    wind: &Wind,
+) -> SortiePlan {
     let first_alt = tasks
         .first()
         .map_or(DEFAULT_TRANSIT_ALT_M, Visit::alt_agl_m);
@@ -142,7 +212,7 @@ pub fn plan_sortie(dock: &Dock, tasks: &[Visit], airframe: &Airframe) -> SortieP
         .map(|w| Haversine.distance(w[0], w[1]))
         .sum();
     let highest = tasks.iter().map(Visit::alt_agl_m).fold(first_alt, f64::max);
-    let duration_s = distance_m / airframe.cruise_speed_mps
+    let duration_s = route_time_s(&route, airframe.cruise_speed_mps, wind)
         + highest / airframe.climb_speed_mps
         + highest / airframe.descent_speed_mps
         + hold_s;
@@ -265,6 +335,30 @@ pub fn plan_survey(
     dock: Point,
     airframe: &Airframe,
 ) -> Result<SurveyPlan, CoverageError> {
+    plan_survey_in_wind(
+        work,
+        alt_agl_m,
+        sensor,
+        overlap,
+        dock,
+        airframe,
+        &Wind::CALM,
+    )
+}
+
+/// [`plan_survey`] for a design wind: each leg must fit one battery even if
+/// all of it were flown straight into the wind, so a stronger wind gives
+/// shorter legs and more sorties.
+pub fn plan_survey_in_wind(
+    work: &Work,
+    alt_agl_m: f64,
+    sensor: &str,
+    overlap: Overlap,
+    dock: Point,
+    airframe: &Airframe,
+    wind: &Wind,
+) -> Result<SurveyPlan, CoverageError> {
+    let ground_speed = wind.worst_ground_speed_mps(airframe.cruise_speed_mps);
     let camera = camera_for(sensor);
     // Run out far enough to level off after a turn at cruise speed.
     let turnaround_m = 2.0 * airframe.cruise_speed_mps;
@@ -320,8 +414,8 @@ pub fn plan_survey(
     };
     let climb_and_descent_m = (alt_agl_m / airframe.climb_speed_mps
         + alt_agl_m / airframe.descent_speed_mps)
-        * airframe.cruise_speed_mps;
-    let budget_m = endurance_s(100.0, airframe) * airframe.cruise_speed_mps - climb_and_descent_m;
+        * ground_speed;
+    let budget_m = endurance_s(100.0, airframe) * ground_speed - climb_and_descent_m;
     let legs = split_into_sorties(&path, frame.to_local(dock), budget_m)?;
 
     // Photo points, with their distance along the path.
@@ -581,6 +675,105 @@ mod tests {
                 },
                 &a
             ) == 6.0
+        );
+    }
+
+    #[test]
+    fn a_leg_into_the_wind_costs_more_than_the_same_leg_downwind_or_in_calm_air() {
+        let a = Airframe::default();
+        let dock = dock();
+        // Due east of the dock, 1.5 km.
+        let east = Haversine.destination(dock.position, 90.0, 1500.0);
+        let from_east = Wind {
+            from_deg: 90.0,
+            speed_mps: 6.0,
+        };
+        let out = [dock.position, east];
+        let back = [east, dock.position];
+        let calm = route_time_s(&out, a.cruise_speed_mps, &Wind::CALM);
+        let into = route_time_s(&out, a.cruise_speed_mps, &from_east);
+        let with = route_time_s(&back, a.cruise_speed_mps, &from_east);
+        assert!((calm - 125.0).abs() < 0.5, "{calm}");
+        assert!(
+            (into - 250.0).abs() < 0.5,
+            "headwind halves the ground speed: {into}"
+        );
+        assert!(with < calm);
+        // A crosswind costs too: part of the airspeed goes into crabbing.
+        let from_north = Wind {
+            from_deg: 0.0,
+            speed_mps: 6.0,
+        };
+        assert!(route_time_s(&out, a.cruise_speed_mps, &from_north) > calm);
+        // And the round trip costs more in any wind than in calm air.
+        let target = PointInspection {
+            target: east,
+            alt_agl_m: 40.0,
+            radius_m: 0.0,
+            photos: 2,
+        };
+        let visit = [Visit::Inspect(target)];
+        let calm = plan_sortie(&dock, &visit, &a).flight;
+        for wind in [from_east, from_north] {
+            let windy = plan_sortie_in_wind(&dock, &visit, &a, &wind).flight;
+            assert!(windy.energy_pct > calm.energy_pct, "{wind:?}");
+            assert_eq!(windy.distance_m, calm.distance_m);
+        }
+    }
+
+    #[test]
+    fn a_sortie_that_fits_in_calm_air_is_refused_in_a_strong_wind_and_a_survey_is_split_further() {
+        let a = Airframe::default();
+        let dock = dock();
+        let far = PointInspection {
+            target: Haversine.destination(dock.position, 0.0, 4500.0),
+            alt_agl_m: 40.0,
+            radius_m: 0.0,
+            photos: 2,
+        };
+        let visit = [Visit::Inspect(far)];
+        let calm = plan_sortie(&dock, &visit, &a).flight;
+        assert!(calm.battery_needed_pct(&a) <= 100.0, "{}", calm.energy_pct);
+        let gale = Wind {
+            from_deg: 0.0,
+            speed_mps: 9.0,
+        };
+        let windy = plan_sortie_in_wind(&dock, &visit, &a, &gale).flight;
+        assert!(windy.battery_needed_pct(&a) > 100.0, "{}", windy.energy_pct);
+
+        use geo::{LineString, Polygon};
+        // About 400 m x 330 m next to the dock: one battery in calm air.
+        let area = Polygon::new(
+            LineString::from(vec![
+                (114.400, 30.505),
+                (114.404, 30.505),
+                (114.404, 30.508),
+                (114.400, 30.508),
+                (114.400, 30.505),
+            ]),
+            vec![],
+        );
+        let plan = |wind: &Wind| {
+            plan_survey_in_wind(
+                &Work::Area(area.clone()),
+                40.0,
+                "visible",
+                Overlap::default(),
+                dock.position,
+                &a,
+                wind,
+            )
+            .unwrap()
+        };
+        let calm = plan(&Wind::CALM);
+        let windy = plan(&gale);
+        assert_eq!(calm.legs.len(), 1);
+        assert!(windy.legs.len() > 1, "{} legs", windy.legs.len());
+        let photos = |p: &SurveyPlan| p.legs.iter().map(SurveyLeg::photos).sum::<usize>();
+        assert_eq!(
+            photos(&calm),
+            photos(&windy),
+            "the same photos, in more sorties"
         );
     }
 

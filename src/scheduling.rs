@@ -548,4 +548,41 @@ mod tests {
         assert_eq!(round.launches[0].tasks, vec!["fire".to_string()]);
         assert!(matches!(round.forecasts["old"], Forecast::Held(_)));
     }
+
+    #[test]
+    fn a_department_over_its_weekly_quota_still_flies_when_nothing_else_waits() {
+        let near = Point::new(114.401, 30.501);
+        let shares: HashMap<String, Share> = [
+            (
+                "water".to_string(),
+                Share {
+                    quota: 1.0,
+                    used_s: 40_000.0,
+                },
+            ),
+            (
+                "urban".to_string(),
+                Share {
+                    quota: 1.0,
+                    used_s: 0.0,
+                },
+            ),
+        ]
+        .into();
+        let round = plan_round(
+            &[waiting("w1", "water", near, "visible", Priority::Routine)],
+            &[ready("a", p(DOCK_A), &["visible"], 100.0)],
+            &shares,
+            &Airframe::default(),
+            budget(),
+        );
+        assert_eq!(
+            round.launches,
+            vec![Launch {
+                drone: "a".into(),
+                tasks: vec!["w1".into()]
+            }],
+            "capacity does not sit idle for a quota"
+        );
+    }
 }

@@ -6,6 +6,13 @@ use sqlx::any::{install_default_drivers, AnyPoolOptions};
 use sqlx::{AnyPool, Row};
 
 mod alerts;
+mod fleet_service;
+mod flights;
+mod series;
+mod shares;
+pub use fleet_service::DroneServiceRow;
+pub use flights::*;
+pub use series::*;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -142,7 +149,13 @@ impl Store {
             .max_connections(max)
             .connect(url)
             .await?;
-        for statement in SCHEMA {
+        for statement in SCHEMA
+            .iter()
+            .chain(flights::SCHEMA)
+            .chain(fleet_service::SCHEMA)
+            .chain(shares::SCHEMA)
+            .chain(series::SCHEMA)
+        {
             sqlx::query(statement).execute(&pool).await?;
         }
         let audit = if url.starts_with("sqlite") {

@@ -106,6 +106,11 @@ pub struct TaskRequest {
     /// When the work may be flown: not before `start`, done by `end`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub window: Option<TimeWindow>,
+    /// Fly it again every day or week until a date: each occurrence is a
+    /// task of its own, in `window` shifted by the period (see
+    /// [`crate::recurrence`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub recurrence: Option<crate::recurrence::Recurrence>,
 }
 
 /// RFC 3339 instants; either end may be left open.

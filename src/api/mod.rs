@@ -8,11 +8,13 @@ mod airspace_check;
 mod alerts;
 pub mod error;
 mod fleet;
+mod fleet_admin;
 mod limits;
 mod live;
 mod live_token;
 mod metrics;
 pub mod openapi;
+mod series;
 mod stac;
 mod tasks;
 
@@ -98,6 +100,14 @@ pub fn router_with(dispatcher: Arc<Dispatcher>, limits: Limits) -> Router {
         .route("/api/v1/airspace/check", post(airspace_check::check))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/api/v1/drones", get(fleet_admin::list_drones))
+        .route("/api/v1/drones/{id}/service", put(fleet_admin::put_service))
+        .route("/api/v1/docks", get(fleet_admin::list_docks))
+        .route("/api/v1/fleet/shares", get(fleet_admin::list_shares))
+        .route("/api/v1/fleet/shares/{id}", put(fleet_admin::put_share))
+        .route("/api/v1/series", get(series::list_series))
+        .route("/api/v1/series/{id}", get(series::get_series))
+        .route("/api/v1/series/{id}/cancel", post(series::cancel_series))
         .route("/api/v1/departments", get(admin::list_departments))
         .route("/api/v1/departments/{id}", put(admin::put_department))
         .route("/api/v1/users", get(admin::list_users))

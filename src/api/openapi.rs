@@ -135,6 +135,15 @@ pub fn document() -> Value {
     if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), pilot_paths()) {
         paths.extend(more);
     }
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), fleet_paths()) {
+        paths.extend(more);
+    }
+    if let (Some(schemas), Value::Object(more)) = (
+        doc["components"]["schemas"].as_object_mut(),
+        fleet_schemas(),
+    ) {
+        schemas.extend(more);
+    }
     doc
 }
 
@@ -189,6 +198,99 @@ fn pilot_paths() -> Value {
             "responses": with_common(json!({
                 "200": ok_json("the alert", alert),
                 "404": error_response("no such alert")
+            }))
+        }}
+    })
+}
+
+/// Recurring series, drones' service states, docks and flight-time shares.
+fn fleet_schemas() -> Value {
+    json!({
+        "Recurrence": {"type": "object", "required": ["every", "until"], "additionalProperties": false,
+            "description": "Fly the task again every day or week: occurrence k flies in `window` shifted by k periods, as a task of its own created 48 h before its window opens, until no window opens after `until` (at most 366 days after the first). The window must give start and end and be no longer than the period.",
+            "properties": {"every": {"type": "string", "enum": ["daily", "weekly"]}, "until": {"type": "string", "format": "date-time"}}},
+        "Series": {"type": "object", "required": ["id", "department_id", "request", "state", "next_occurrence", "created_at_ms", "updated_at_ms"], "properties": {
+            "id": {"type": "string"}, "department_id": {"type": "string"}, "request": {"type": "object"},
+            "state": {"type": "string", "enum": ["active", "finished", "cancelled"]},
+            "next_occurrence": {"type": "integer"}, "created_at_ms": {"type": "integer"}, "updated_at_ms": {"type": "integer"},
+            "reason": {"type": "string", "nullable": true}}},
+        "SeriesCreated": {"type": "object", "required": ["series", "tasks"], "properties": {
+            "series": {"$ref": "#/components/schemas/Series"},
+            "tasks": {"type": "array", "items": {"$ref": "#/components/schemas/Task"}}}},
+        "DroneService": {"type": "object", "required": ["id", "dock_id", "payloads", "service", "service_reason", "online", "flying", "task_ids"], "properties": {
+            "id": {"type": "string"}, "dock_id": {"type": "string"}, "payloads": {"type": "array", "items": {"type": "string"}},
+            "service": {"type": "string", "enum": ["in_service", "maintenance", "lost"]},
+            "service_reason": {"type": "string", "nullable": true},
+            "online": {"type": "boolean"}, "flying": {"type": "boolean"},
+            "task_ids": {"type": "array", "items": {"type": "string"}},
+            "battery_pct": {"type": "number", "nullable": true}, "lat_deg": {"type": "number", "nullable": true}, "lon_deg": {"type": "number", "nullable": true}}}
+    })
+}
+
+fn fleet_paths() -> Value {
+    let series = json!({"$ref": "#/components/schemas/Series"});
+    let task = json!({"$ref": "#/components/schemas/Task"});
+    let drone = json!({"$ref": "#/components/schemas/DroneService"});
+    json!({
+        "/api/v1/series": {"get": {
+            "operationId": "listSeries", "summary": "Recurring tasks: a department's own, or all for pilots and admins",
+            "responses": with_common(json!({"200": ok_json("series, oldest first", json!({"type": "object", "required": ["series"], "properties": {"series": {"type": "array", "items": series.clone()}}}))}))
+        }},
+        "/api/v1/series/{id}": {"get": {
+            "operationId": "getSeries", "parameters": [path_id("series id")],
+            "responses": with_common(json!({
+                "200": ok_json("the series and the tasks its occurrences became", json!({"type": "object", "required": ["series", "tasks"], "properties": {"series": series.clone(), "tasks": {"type": "array", "items": task.clone()}}})),
+                "404": error_response("no such series, or another department's")
+            }))
+        }},
+        "/api/v1/series/{id}/cancel": {"post": {
+            "operationId": "cancelSeries", "summary": "Cancel a recurring task (its department only): no more occurrences, queued ones cancelled",
+            "parameters": [path_id("series id")],
+            "responses": with_common(json!({
+                "200": ok_json("the series, now cancelled, and the tasks cancelled with it", json!({"type": "object", "required": ["series", "cancelled_tasks"], "properties": {"series": series.clone(), "cancelled_tasks": {"type": "array", "items": {"type": "string"}}}})),
+                "404": error_response("no such series, or another department's"),
+                "409": error_response("the series is already cancelled")
+            }))
+        }},
+        "/api/v1/drones": {"get": {
+            "operationId": "listDrones", "summary": "Every drone with its payloads and service state; departments see only their own task ids",
+            "responses": with_common(json!({"200": ok_json("the drones", json!({"type": "object", "required": ["drones"], "properties": {"drones": {"type": "array", "items": drone.clone()}}}))}))
+        }},
+        "/api/v1/drones/{id}/service": {"put": {
+            "operationId": "putDroneService", "summary": "Put a drone in or out of service (admins; pilots may set maintenance or lost). A drone declared lost has what it was flying re-queued. Audited.",
+            "parameters": [path_id("drone id")],
+            "requestBody": json_body(json!({"type": "object", "required": ["state"], "additionalProperties": false, "properties": {
+                "state": {"type": "string", "enum": ["in_service", "maintenance", "lost"]},
+                "reason": {"type": "string", "nullable": true, "maxLength": 500}}})),
+            "responses": with_common(json!({
+                "200": ok_json("the drone, and the tasks re-queued", json!({"type": "object", "required": ["drone", "requeued"], "properties": {"drone": drone.clone(), "requeued": {"type": "array", "items": {"type": "string"}}}})),
+                "400": error_response("body is not a service change"),
+                "404": error_response("no such drone"),
+                "422": error_response("unknown state, or a reason too long")
+            }))
+        }},
+        "/api/v1/docks": {"get": {
+            "operationId": "listDocks", "summary": "The region's docks and the drones based on each",
+            "responses": with_common(json!({"200": ok_json("the docks", json!({"type": "object", "required": ["docks"], "properties": {"docks": {"type": "array", "items": {"type": "object", "required": ["id", "name", "lat", "lon", "alt_msl_m", "drones"], "properties": {
+                "id": {"type": "string"}, "name": {"type": "string"}, "lat": {"type": "number"}, "lon": {"type": "number"}, "alt_msl_m": {"type": "number"},
+                "drones": {"type": "array", "items": {"type": "string"}}}}}}}))}))
+        }},
+        "/api/v1/fleet/shares": {"get": {
+            "operationId": "listShares", "summary": "Each department's share of flight time and what it flew over the last 7 days (pilots, admins)",
+            "responses": with_common(json!({"200": ok_json("shares", json!({"type": "object", "required": ["period_days", "departments"], "properties": {
+                "period_days": {"type": "integer"},
+                "departments": {"type": "array", "items": {"type": "object", "required": ["department_id", "share", "entitled_fraction", "used_s", "used_fraction"], "properties": {
+                    "department_id": {"type": "string"}, "share": {"type": "number"}, "entitled_fraction": {"type": "number"}, "used_s": {"type": "number"}, "used_fraction": {"type": "number"}}}}}}))}))
+        }},
+        "/api/v1/fleet/shares/{id}": {"put": {
+            "operationId": "putShare", "summary": "Set a department's share of flight time, a weight normalised over departments (admins; null for the default 1). Audited.",
+            "parameters": [path_id("department id")],
+            "requestBody": json_body(json!({"type": "object", "required": ["share"], "additionalProperties": false, "properties": {"share": {"type": "number", "nullable": true, "minimum": 0, "maximum": 1000}}})),
+            "responses": with_common(json!({
+                "200": ok_json("the share set", json!({"type": "object", "required": ["department_id", "share"], "properties": {"department_id": {"type": "string"}, "share": {"type": "number"}}})),
+                "400": error_response("body is not a share"),
+                "404": error_response("no such department"),
+                "422": error_response("share out of range")
             }))
         }}
     })
@@ -258,7 +360,7 @@ fn paths_and_components() -> Value {
                     "operationId": "createTask", "summary": "Submit a task (department users)",
                     "requestBody": json_body(json!({"$ref": "#/components/schemas/TaskRequest"})),
                     "responses": with_common(json!({
-                        "201": ok_json("stored as queued", task.clone()),
+                        "201": ok_json("stored as queued; a request with a recurrence answers with its series and the occurrences created so far", json!({"oneOf": [task.clone(), {"$ref": "#/components/schemas/SeriesCreated"}]})),
                         "400": error_response("body is not a task request"),
                         "409": error_response("the department's quota of unfinished tasks is reached"),
                         "422": error_response("the task is invalid or refused (airspace, reach, sensors)")
@@ -385,7 +487,9 @@ fn paths_and_components() -> Value {
                     "radius_m": {"type": "number"},
                     "photos": {"type": "integer", "minimum": 0, "maximum": 4294967295u64},
                     "width_m": {"type": "number", "nullable": true},
-                    "overlap": {"type": "object", "nullable": true, "required": ["side", "front"], "additionalProperties": false, "properties": {"side": {"type": "number"}, "front": {"type": "number"}}}
+                    "overlap": {"type": "object", "nullable": true, "required": ["side", "front"], "additionalProperties": false, "properties": {"side": {"type": "number"}, "front": {"type": "number"}}},
+                    "window": {"type": "object", "nullable": true, "additionalProperties": false, "properties": {"start": {"type": "string", "format": "date-time", "nullable": true}, "end": {"type": "string", "format": "date-time", "nullable": true}}},
+                    "recurrence": {"allOf": [{"$ref": "#/components/schemas/Recurrence"}], "nullable": true}
                 }},
                 "Task": {"type": "object", "required": ["id", "department_id", "kind", "request", "state", "created_at_ms", "updated_at_ms"], "properties": {
                     "id": {"type": "string"}, "department_id": {"type": "string"}, "kind": {"type": "string"}, "request": {"type": "object"},

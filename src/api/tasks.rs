@@ -63,6 +63,9 @@ pub async fn create_task(
             ));
         }
     }
+    if request.recurrence.is_some() {
+        return super::series::submit(&dispatcher, department, request).await;
+    }
     match dispatcher.submit(department, request).await {
         Ok(task) => Ok((StatusCode::CREATED, Json(task)).into_response()),
         Err(SubmitError::Refused { field, message }) => Err(ApiError::new(

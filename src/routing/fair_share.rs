@@ -126,6 +126,40 @@ pub fn weigh(
     (weighings, accounts)
 }
 
+/// A flight as the weekly accounting sees it: when it flew and for whom
+/// (one entry per task of the sortie).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Flown {
+    pub start_ms: i64,
+    /// None while still in the air.
+    pub end_ms: Option<i64>,
+    pub departments: Vec<String>,
+}
+
+/// Flight time each department used between `since_ms` and `now_ms`,
+/// seconds. A sortie's time is shared equally between its tasks (they fly
+/// one after the other in one flight; the transit is shared work), and
+/// only the part inside the period counts.
+pub fn used_by_department(
+    flights: &[Flown],
+    since_ms: i64,
+    now_ms: i64,
+) -> std::collections::HashMap<String, f64> {
+    let mut used = std::collections::HashMap::new();
+    for flight in flights {
+        let start = flight.start_ms.max(since_ms);
+        let end = flight.end_ms.unwrap_or(now_ms).min(now_ms);
+        if end <= start || flight.departments.is_empty() {
+            continue;
+        }
+        let each_s = (end - start) as f64 / 1000.0 / flight.departments.len() as f64;
+        for department in &flight.departments {
+            *used.entry(department.clone()).or_insert(0.0) += each_s;
+        }
+    }
+    used
+}
+
 #[cfg(test)]
 mod tests {
     use super::super::problem::{Drone, Problem, Site, Task};
@@ -293,5 +327,102 @@ mod tests {
             served_of(&fair, 0) >= 1,
             "and the near department still flies"
         );
+    }
+
+    #[test]
+    fn a_week_of_flights_is_shared_between_the_tasks_of_each_sortie() {
+        let day_ms = 24 * 3600 * 1000;
+        let now = 10 * day_ms;
+        let since = now - 7 * day_ms;
+        let flights = vec![
+            // Half inside the week: 600 s of 1200 s count.
+            Flown {
+                start_ms: since - 600_000,
+                end_ms: Some(since + 600_000),
+                departments: vec!["water".into()],
+            },
+            // One sortie of two tasks for two departments: 300 s each.
+            Flown {
+                start_ms: now - 3 * day_ms,
+                end_ms: Some(now - 3 * day_ms + 600_000),
+                departments: vec!["water".into(), "urban".into()],
+            },
+            // Still in the air for 120 s.
+            Flown {
+                start_ms: now - 120_000,
+                end_ms: None,
+                departments: vec!["urban".into()],
+            },
+            // Before the week: nothing.
+            Flown {
+                start_ms: since - 2 * day_ms,
+                end_ms: Some(since - day_ms),
+                departments: vec!["parks".into()],
+            },
+        ];
+        let used = used_by_department(&flights, since, now);
+        assert_eq!(used.get("water"), Some(&900.0));
+        assert_eq!(used.get("urban"), Some(&420.0));
+        assert_eq!(used.get("parks"), None);
+    }
+
+    use proptest::prelude::*;
+
+    proptest! {
+        /// The fairness rule under load, for any quotas, usage and queues:
+        /// a department that has used its share of the period (this round
+        /// included) gets no task within share unless it is an emergency;
+        /// a department still owed time that has work gets at least its
+        /// first task within share (none is starved); and a task within
+        /// share always outweighs every task over a share put together, so
+        /// the planner fills capacity with over-share work only when
+        /// nothing within share could use it.
+        #[test]
+        fn no_department_is_starved_and_none_exceeds_its_share_while_others_wait(
+            quotas in proptest::collection::vec(0.1f64..5.0, 2..5),
+            used in proptest::collection::vec(0.0f64..50_000.0, 5),
+            tasks in proptest::collection::vec((0usize..5, 60.0f64..1200.0, 0u8..3), 1..40),
+            capacity_s in 600.0f64..20_000.0,
+        ) {
+            let shares: Vec<Share> = quotas
+                .iter()
+                .zip(&used)
+                .map(|(&quota, &used_s)| Share { quota, used_s })
+                .collect();
+            let n = shares.len();
+            let demands: Vec<Demand> = tasks
+                .iter()
+                .enumerate()
+                .map(|(rank, &(d, estimated_s, priority))| Demand {
+                    department: d % n,
+                    penalty: 20_000 * (1 + i64::from(priority)),
+                    emergency: false,
+                    estimated_s,
+                    rank: rank as i64,
+                })
+                .collect();
+            let (weighings, accounts) = weigh(&shares, &demands, capacity_s);
+            let total_quota: f64 = quotas.iter().sum();
+            let period: f64 = shares.iter().map(|s| s.used_s).sum::<f64>() + capacity_s;
+            for d in 0..n {
+                let entitled = quotas[d] / total_quota * period;
+                let mine: Vec<usize> = (0..demands.len()).filter(|&i| demands[i].department == d).collect();
+                if shares[d].used_s >= entitled {
+                    prop_assert!(mine.iter().all(|&i| !weighings[i].within_share),
+                        "department {d} used {} of {entitled} and still has work within share", shares[d].used_s);
+                } else if let Some(&first) = mine.iter().min_by_key(|&&i| demands[i].rank) {
+                    prop_assert!(weighings[first].within_share, "department {d} is owed time and starved");
+                }
+                // Within-share work never adds up to much more than what is owed:
+                // at most one task beyond it.
+                let within_s: f64 = mine.iter().filter(|&&i| weighings[i].within_share).map(|&i| demands[i].estimated_s).sum();
+                let largest = mine.iter().map(|&i| demands[i].estimated_s).fold(0.0, f64::max);
+                prop_assert!(within_s <= accounts[d].owed_s + largest + 1e-6);
+            }
+            let over_total: i64 = weighings.iter().filter(|w| !w.within_share).map(|w| w.penalty).sum();
+            for w in weighings.iter().filter(|w| w.within_share) {
+                prop_assert!(w.penalty > over_total, "{} within share against {over_total} over", w.penalty);
+            }
+        }
     }
 }

@@ -62,7 +62,7 @@ impl fmt::Display for Hold {
             ),
             Hold::FleetBooked { over_share: true } => write!(
                 f,
-                "its department is over its share of flight time, and the capable drones are busy with other departments' work"
+                "department over its quota this week: it has flown more than its share of the fleet's flight time over the last 7 days, and the capable drones are busy with other departments' work"
             ),
             Hold::FleetBooked { over_share: false } => write!(
                 f,
@@ -263,6 +263,6 @@ mod tests {
         );
         assert!(Hold::FleetBooked { over_share: true }
             .to_string()
-            .contains("over its share"));
+            .contains("over its quota this week"));
     }
 }

@@ -81,5 +81,6 @@ pub fn inspection(target: Point, radius_m: f64, photos: u32) -> TaskRequest {
         width_m: None,
         overlap: None,
         window: None,
+        recurrence: None,
     }
 }
