@@ -272,7 +272,7 @@ async fn in_the_browser_a_pilot_follows_a_flight_on_the_live_stream_and_pauses_a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn in_the_browser_an_administrator_sets_a_quota_and_draws_a_restriction_with_start_and_end_then_lifts_it(
+async fn in_the_browser_an_administrator_sets_a_quota_and_a_drones_service_and_draws_a_restriction_with_start_and_end_then_lifts_it(
 ) {
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     if let Some(why) = missing_tools(&web) {
@@ -311,6 +311,22 @@ async fn in_the_browser_an_administrator_sets_a_quota_and_draws_a_restriction_wi
         .find(|d| d["id"] == "environment")
         .unwrap_or_else(|| panic!("{departments}"));
     assert_eq!(environment["max_open_tasks"], 3, "{departments}");
+    // The drone put in maintenance, with its reason; every dock listed.
+    let serviced = seen["serviced"].as_str().unwrap();
+    let (_, drones) = api_client.get(&admin, "/api/v1/drones").await;
+    let drone = drones["drones"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["id"] == serviced)
+        .unwrap_or_else(|| panic!("{drones}"));
+    assert_eq!(drone["service"], "maintenance", "{drone}");
+    assert_eq!(drone["service_reason"], "propeller check", "{drone}");
+    assert_eq!(
+        seen["docks"].as_array().unwrap().len(),
+        skyshare::region::Region::demo().docks.len(),
+        "{seen}"
+    );
     // Stored with the drawn start and end (two hours apart, as the form
     // proposed), then lifted.
     let stored = &seen["stored"];
@@ -322,7 +338,11 @@ async fn in_the_browser_an_administrator_sets_a_quota_and_draws_a_restriction_wi
     assert_eq!(stored["kind"], "prohibited", "{seen}");
     let (_, left) = api_client.get(&admin, "/api/v1/restrictions").await;
     assert_eq!(left["features"], serde_json::json!([]), "{left}");
-    for name in ["a1-restriction.png", "a2-lifted.png"] {
+    for name in [
+        "a0-quota-and-service.png",
+        "a1-restriction.png",
+        "a2-lifted.png",
+    ] {
         assert!(shots.join(name).exists(), "no screenshot {name}");
     }
     running.stop().await;

@@ -1,12 +1,14 @@
 // Administrator view: temporary restrictions (drawn on the map with a start
 // and an end, put in force with POST /api/v1/restrictions, lifted with
-// DELETE), departments and their quotas (PUT /api/v1/departments/{id}).
+// DELETE), departments and their quotas (PUT /api/v1/departments/{id}),
+// drones' service states and the docks (`fleet-admin.js`).
 // Each section reports what the dispatcher answered; a section whose
 // endpoint refuses this caller says so instead of failing the page.
 import { api, ApiError } from './api.js';
 import { DrawTool } from './draw.js';
 import { confirmAction } from './confirm.js';
 import { escapeHtml } from './region.js';
+import { FleetAdmin } from './fleet-admin.js';
 
 function describe(error) {
   return error instanceof ApiError ? error.describe() : String(error);
@@ -30,6 +32,7 @@ export class AdminView {
   constructor(map, renderer, onZonesChanged) {
     this.map = map;
     this.onZonesChanged = onZonesChanged;
+    this.fleet = new FleetAdmin({ onSelectDock: (dock) => map.setView([dock.lat, dock.lon], 17) });
     this.draw = new DrawTool(map, renderer, () => this._drawChanged());
     document.getElementById('restriction-draw').addEventListener('click', () => this.draw.start('polygon'));
     document.getElementById('restriction-finish').addEventListener('click', () => this.draw.finish());
@@ -54,7 +57,7 @@ export class AdminView {
   }
 
   async refresh() {
-    await Promise.all([this._loadRestrictions(), this._loadDepartments()]);
+    await Promise.all([this._loadRestrictions(), this._loadDepartments(), this.fleet.refresh()]);
   }
 
   _drawChanged() {

@@ -1,6 +1,7 @@
 // An administrator in the console, end to end against `skyshare demo`:
-// sets a department's quota, draws a temporary restriction with a start and
-// an end, sees it on the map, and lifts it again through a confirmation.
+// sets a department's quota, puts a drone in maintenance, reads the docks,
+// draws a temporary restriction with a start and an end, sees it on the
+// map, and lifts it again through a confirmation.
 // Screenshots go to SCREENSHOT_DIR.
 //
 // env: SKYSHARE_URL, SKYSHARE_TOKEN (the administrator's), SCREENSHOT_DIR,
@@ -51,6 +52,18 @@ try {
     return text.startsWith('Department environment') ? text : null;
   });
 
+  // The first drone goes to maintenance, with the reason; the docks are listed.
+  const serviced = await until('the drones', () => document.querySelector('#service-table tr[data-drone]')?.dataset.drone);
+  await page.selectOption(`#service-table tr[data-drone="${serviced}"] select`, 'maintenance');
+  await page.fill(`#service-table tr[data-drone="${serviced}"] input.reason`, 'propeller check');
+  await page.click(`#service-table tr[data-drone="${serviced}"] button`);
+  const service = await until('the service state set', () => {
+    const text = document.getElementById('service-message').textContent;
+    return text.includes('maintenance') ? text : null;
+  });
+  const docks = await until('the docks', () => [...document.querySelectorAll('#dock-table tr[data-dock]')].map((r) => r.dataset.dock).join(',') || null);
+  await shot('a0-quota-and-service.png');
+
   // A restriction drawn east of the stadium, in force from now for two hours.
   await page.evaluate(() => window.skyshare.map.setView([30.49, 114.45], 15, { animate: false }));
   const box = await page.locator('#map').boundingBox();
@@ -89,7 +102,7 @@ try {
     && window.skyshare.department.highlightZonesNamedIn('TR-BROWSER').length === 0);
   await shot('a2-lifted.png');
   if (errors.length) await fail('the page raised errors');
-  console.log(JSON.stringify({ quota, created, start_local: start, end_local: end, stored }));
+  console.log(JSON.stringify({ quota, serviced, service, docks: docks.split(','), created, start_local: start, end_local: end, stored }));
 } finally {
   await close();
 }
