@@ -108,11 +108,13 @@ export class PilotView {
     this._renderDetail();
   }
 
-  /// Selects a drone; `reveal` (a pick from the list) brings it into view.
+  /// Selects a drone; `reveal` (a pick from a list) brings it into view,
+  /// close enough to follow its route.
   select(id, { reveal = false } = {}) {
     if (id !== this.selected) document.getElementById('command-message').textContent = '';
     const t = this.drones.find((d) => d.id === id)?.telemetry;
-    if (reveal && t && this.map && !this.map.getBounds().contains([t.lat_deg, t.lon_deg])) {
+    // Out of view, or too far out to see its route: centre on it.
+    if (reveal && t && this.map && (this.map.getZoom() < 15 || !this.map.getBounds().contains([t.lat_deg, t.lon_deg]))) {
       this.map.setView([t.lat_deg, t.lon_deg], Math.max(this.map.getZoom(), 16));
     }
     if (this.selected) this.rows.get(this.selected)?.classList.remove('selected');
