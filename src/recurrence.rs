@@ -50,6 +50,9 @@ impl Every {
     }
 }
 
+/// An occurrence's window: when it may start, when it must be done.
+pub type Window = (DateTime<Utc>, DateTime<Utc>);
+
 /// A series ends at most this long after its first window opens.
 pub const MAX_SERIES_DAYS: i64 = 366;
 /// An occurrence becomes a task this long before its window opens.
@@ -57,9 +60,7 @@ pub const LEAD_HOURS: i64 = 48;
 
 /// The first occurrence's window, which a recurring request must give in
 /// full.
-pub fn first_window(
-    window: Option<TimeWindow>,
-) -> Result<(DateTime<Utc>, DateTime<Utc>), FieldError> {
+pub fn first_window(window: Option<TimeWindow>) -> Result<Window, FieldError> {
     match window {
         Some(TimeWindow {
             start: Some(start),
@@ -108,17 +109,13 @@ pub fn validate(recurrence: &Recurrence, window: Option<TimeWindow>) -> Result<(
 }
 
 /// Occurrence `k`'s window.
-pub fn occurrence_window(
-    first: (DateTime<Utc>, DateTime<Utc>),
-    every: Every,
-    k: u32,
-) -> (DateTime<Utc>, DateTime<Utc>) {
+pub fn occurrence_window(first: Window, every: Every, k: u32) -> Window {
     let shift = every.period() * k as i32;
     (first.0 + shift, first.1 + shift)
 }
 
 /// How many occurrences the series has in all.
-pub fn count(first: (DateTime<Utc>, DateTime<Utc>), recurrence: &Recurrence) -> u32 {
+pub fn count(first: Window, recurrence: &Recurrence) -> u32 {
     let span = recurrence.until - first.0;
     if span < Duration::zero() {
         return 0;
@@ -130,7 +127,7 @@ pub fn count(first: (DateTime<Utc>, DateTime<Utc>), recurrence: &Recurrence) -> 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Due {
     /// Occurrences to create now, with their windows.
-    pub create: Vec<(u32, (DateTime<Utc>, DateTime<Utc>))>,
+    pub create: Vec<(u32, Window)>,
     /// Occurrences whose window closed before they could be created (the
     /// dispatcher was down): skipped, never flown late.
     pub missed: Vec<u32>,
@@ -140,12 +137,7 @@ pub struct Due {
     pub finished: bool,
 }
 
-pub fn due(
-    first: (DateTime<Utc>, DateTime<Utc>),
-    recurrence: &Recurrence,
-    next: u32,
-    now: DateTime<Utc>,
-) -> Due {
+pub fn due(first: Window, recurrence: &Recurrence, next: u32, now: DateTime<Utc>) -> Due {
     let total = count(first, recurrence);
     let horizon = now + Duration::hours(LEAD_HOURS);
     let mut out = Due {
@@ -187,7 +179,7 @@ mod tests {
 
     const FIRST: (&str, &str) = ("2026-11-25T08:00:00Z", "2026-11-25T10:00:00Z");
 
-    fn first() -> (DateTime<Utc>, DateTime<Utc>) {
+    fn first() -> Window {
         (t(FIRST.0), t(FIRST.1))
     }
 
