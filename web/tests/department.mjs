@@ -89,10 +89,19 @@ try {
   }, null, 30000));
   await shot('06-imagery.png');
   states.push(await watch(['completed'], 40000));
-  const finalPhotos = await until('every photo on the map', () => {
-    const n = Number(document.getElementById('image-count').textContent);
-    return window.skyshare.department.imageLayer.getLayers().length === n ? n : 0;
-  });
+  // The last photos' events may land just after the task's last item:
+  // the count is final once it has not changed for 3 s (photos are read
+  // every 2 s), every one of them on the map.
+  let finalPhotos = 0;
+  for (let same = 0; same < 30;) {
+    const n = await until('every photo on the map', () => {
+      const count = Number(document.getElementById('image-count').textContent);
+      return window.skyshare.department.imageLayer.getLayers().length === count ? count : 0;
+    });
+    same = n === finalPhotos ? same + 1 : 0;
+    finalPhotos = n;
+    await page.waitForTimeout(100);
+  }
   await shot('07-completed.png');
   // The time filter: at its left end only the first photo(s) show, at its
   // right end all of them again.
