@@ -1,7 +1,7 @@
 //! Alerts a pilot acts on, each with an identity: raised when a condition
 //! starts (a drone leaves its planned route, enters a zone, its autopilot
-//! declares a failsafe, breaches its fence, or its bridge stops hearing
-//! it), cleared when the condition ends, and acknowledged by a person.
+//! declares a failsafe, breaches its fence, its bridge stops hearing it or
+//! drops off the broker), cleared when the condition ends, and acknowledged by a person.
 //!
 //! The [`AlertBook`] is pure: it is told what is true now and answers with
 //! the alerts that changed, so the same conditions seen on every telemetry
@@ -36,6 +36,8 @@ pub enum AlertKind {
     FenceBreach,
     /// The bridge stopped hearing its autopilot.
     LinkLost,
+    /// The bridge itself is off the broker (its Last Will).
+    BridgeOffline,
 }
 
 impl AlertKind {
@@ -48,6 +50,7 @@ impl AlertKind {
             AlertKind::Failsafe => "failsafe",
             AlertKind::FenceBreach => "fence_breach",
             AlertKind::LinkLost => "link_lost",
+            AlertKind::BridgeOffline => "bridge_offline",
         }
     }
 
@@ -60,6 +63,7 @@ impl AlertKind {
             AlertKind::Failsafe,
             AlertKind::FenceBreach,
             AlertKind::LinkLost,
+            AlertKind::BridgeOffline,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
@@ -172,10 +176,20 @@ impl Alert {
     }
 }
 
+/// A condition from position must stay away this long before its alert
+/// clears, so a drone hovering on a boundary (GPS noise) does not raise a
+/// new alert every few messages.
+pub const CLEAR_AFTER_MS: i64 = 2_000;
+
+/// Drone and condition key.
+type BookKey = (String, String);
+
 /// The open alerts, one per drone and condition key.
 #[derive(Debug, Default)]
 pub struct AlertBook {
-    open: BTreeMap<(String, String), Alert>,
+    open: BTreeMap<BookKey, Alert>,
+    /// Since when an open alert's condition from position has not been seen.
+    absent_since: BTreeMap<BookKey, DateTime<Utc>>,
 }
 
 impl AlertBook {
@@ -188,12 +202,14 @@ impl AlertBook {
                 .filter(Alert::is_open)
                 .map(|a| ((a.drone_id.clone(), a.key.clone()), a))
                 .collect(),
+            absent_since: BTreeMap::new(),
         }
     }
 
     /// What one position of `drone` shows: every condition from position
-    /// not already open is raised, every open one no longer shown is
-    /// cleared. Alerts the bridge announces are left alone.
+    /// not already open is raised; an open one not shown for
+    /// [`CLEAR_AFTER_MS`] is cleared, as of when it was first missing.
+    /// Alerts the bridge announces are left alone.
     pub fn observe_position(
         &mut self,
         drone: &str,
@@ -201,19 +217,19 @@ impl AlertBook {
         now: DateTime<Utc>,
     ) -> Vec<Alert> {
         let mut changed = Vec::new();
-        let gone: Vec<(String, String)> = self
+        let (shown, gone): (Vec<BookKey>, Vec<BookKey>) = self
             .open
             .iter()
-            .filter(|((d, key), alert)| {
-                d == drone
-                    && alert.kind.from_position()
-                    && !conditions.iter().any(|c| &c.key == key)
-            })
+            .filter(|((d, _), alert)| d == drone && alert.kind.from_position())
             .map(|(k, _)| k.clone())
-            .collect();
+            .partition(|(_, key)| conditions.iter().any(|c| &c.key == key));
+        for key in shown {
+            self.absent_since.remove(&key);
+        }
         for key in gone {
-            if let Some(alert) = self.close(&key, now) {
-                changed.push(alert);
+            let since = *self.absent_since.entry(key.clone()).or_insert(now);
+            if (now - since).num_milliseconds() >= CLEAR_AFTER_MS {
+                changed.extend(self.close(&key, since));
             }
         }
         for condition in conditions.iter().filter(|c| c.kind.from_position()) {
@@ -255,6 +271,7 @@ impl AlertBook {
     }
 
     fn close(&mut self, key: &(String, String), now: DateTime<Utc>) -> Option<Alert> {
+        self.absent_since.remove(key);
         let mut alert = self.open.remove(key)?;
         alert.cleared_at = Some(now);
         Some(alert)
@@ -309,14 +326,33 @@ mod tests {
         assert!(book
             .observe_position("d1", &[in_zone("Z")], at(1))
             .is_empty());
-        let cleared = book.observe_position("d1", &[], at(2));
+        assert!(book.observe_position("d1", &[], at(2)).is_empty());
+        let cleared = book.observe_position("d1", &[], at(4));
         assert_eq!(cleared.len(), 1);
         assert_eq!(cleared[0].id, raised[0].id);
+        // Cleared as of when the condition was first seen gone.
         assert_eq!(cleared[0].cleared_at, Some(at(2)));
         assert!(book.open().is_empty());
         // The same condition again is a new alert.
-        let again = book.observe_position("d1", &[in_zone("Z")], at(3));
+        let again = book.observe_position("d1", &[in_zone("Z")], at(5));
         assert_ne!(again[0].id, raised[0].id);
+    }
+
+    #[test]
+    fn a_condition_flickering_on_a_boundary_stays_one_alert() {
+        let mut book = AlertBook::default();
+        let raised = book.observe_position("d1", &[in_zone("Z")], at(0));
+        // Seen every other second: never gone for two seconds.
+        for s in 1..20 {
+            let conditions = if s % 2 == 0 {
+                vec![in_zone("Z")]
+            } else {
+                Vec::new()
+            };
+            assert!(book.observe_position("d1", &conditions, at(s)).is_empty());
+        }
+        assert_eq!(book.open().len(), 1);
+        assert_eq!(book.open()[0].id, raised[0].id);
     }
 
     #[test]
@@ -325,7 +361,10 @@ mod tests {
         book.observe_position("d1", &[in_zone("A"), in_zone("B")], at(0));
         book.observe_position("d2", &[in_zone("A")], at(0));
         assert_eq!(book.open().len(), 3);
-        let changed = book.observe_position("d1", &[in_zone("B")], at(1));
+        assert!(book
+            .observe_position("d1", &[in_zone("B")], at(1))
+            .is_empty());
+        let changed = book.observe_position("d1", &[in_zone("B")], at(3));
         assert_eq!(changed.len(), 1);
         assert_eq!(changed[0].key, "in_zone:A");
         assert_eq!(changed[0].drone_id, "d1");
@@ -343,6 +382,7 @@ mod tests {
             )
             .unwrap();
         assert!(book.observe_position("d1", &[], at(1)).is_empty());
+        assert!(book.observe_position("d1", &[], at(9)).is_empty());
         // A repeated announcement is the same alert.
         assert!(book
             .raise(
@@ -386,7 +426,8 @@ mod tests {
         assert!(after
             .observe_position("d1", &[in_zone("Z")], at(2))
             .is_empty());
-        assert_eq!(after.observe_position("d1", &[], at(3))[0].id, open[0].id);
+        assert!(after.observe_position("d1", &[], at(3)).is_empty());
+        assert_eq!(after.observe_position("d1", &[], at(5))[0].id, open[0].id);
     }
 
     #[test]
@@ -406,6 +447,7 @@ mod tests {
             AlertKind::Failsafe,
             AlertKind::FenceBreach,
             AlertKind::LinkLost,
+            AlertKind::BridgeOffline,
         ] {
             assert_eq!(AlertKind::parse(kind.as_str()), Some(kind));
         }

@@ -31,6 +31,7 @@ use crate::alerts::{AlertKind, Condition};
 use crate::coverage::{CoverageError, Overlap};
 use crate::fleet_service::Service;
 use crate::flight::{Flight, FlightTask, Leg};
+use crate::instruments::{CommandOrigin, Instruments};
 use crate::planning::{self, Airframe, SurveyPlan, Visit};
 use crate::region::{Dock, Region};
 use crate::scheduling::{self, Forecast, Launch, Ready, Waiting};
@@ -38,6 +39,9 @@ use crate::scheduling::{self, Forecast, Launch, Ready, Waiting};
 use crate::store::{ImageRow, Store, StoreError, TaskRow};
 use crate::task::{Priority, TaskRequest, TaskState, Work};
 
+mod imagery;
+mod takeover;
+pub use takeover::{TakeOver, TakeOverError, TakenOver};
 mod fleet_ops;
 mod series;
 pub use fleet_ops::{DroneAdminView, ServiceChange, ServiceError, SHARE_PERIOD};
@@ -88,6 +92,8 @@ pub struct DroneView {
     /// in or near a zone that refuses flight, outside the operating area.
     pub alerts: Vec<String>,
     pub seconds_since_telemetry: Option<f64>,
+    /// The pilot holding it, if one has taken it over.
+    pub taken_over: Option<TakeOver>,
 }
 
 #[derive(Debug, Default)]
@@ -221,6 +227,10 @@ pub struct Dispatcher {
     zones: Mutex<Arc<ZoneIndex>>,
     /// Alerts with identity: raised, cleared, acknowledged, stored.
     alerts: AlertDesk,
+    /// Drones pilots have taken over (also in the store).
+    takeovers: Mutex<HashMap<String, TakeOver>>,
+    /// Telemetry rate, command latency and queue wait, for /metrics.
+    instruments: Arc<Instruments>,
     /// Drones' service states (maintenance, lost); absent is in service.
     service: Mutex<HashMap<String, Service>>,
     /// Wind and lost-link threshold (see [`DispatchPolicy`]).
@@ -286,6 +296,8 @@ impl Dispatcher {
             .collect();
         Ok(Arc::new(Dispatcher {
             alerts: AlertDesk::new(store.clone()),
+            takeovers: Mutex::new(HashMap::new()),
+            instruments: Arc::new(Instruments::default()),
             store,
             config,
             fleet: Mutex::new(fleet),
@@ -311,6 +323,10 @@ impl Dispatcher {
 
     pub fn alert_desk(&self) -> &AlertDesk {
         &self.alerts
+    }
+
+    pub fn instruments(&self) -> &Instruments {
+        &self.instruments
     }
 
     pub fn region(&self) -> &Region {
@@ -552,12 +568,18 @@ impl Dispatcher {
                 .map(Visit::Survey)
                 .collect(),
         };
+        // The design wind, as the submission and the launch plan with.
+        let wind = self.policy().wind;
         let mut route: Vec<Point> = Vec::new();
         let mut duration_s = 0.0;
         for visit in &visits {
-            let flight =
-                planning::plan_sortie(nearest, std::slice::from_ref(visit), &self.config.airframe)
-                    .flight;
+            let flight = planning::plan_sortie_in_wind(
+                nearest,
+                std::slice::from_ref(visit),
+                &self.config.airframe,
+                &wind,
+            )
+            .flight;
             duration_s += flight.duration_s;
             // Each sortie starts where the last ended, at the dock.
             let skip = usize::from(!route.is_empty());
@@ -596,6 +618,7 @@ impl Dispatcher {
     }
 
     pub fn fleet_view(&self) -> Vec<DroneView> {
+        let held = self.takeovers.lock().expect("takeovers").clone();
         let fleet = self.fleet.lock().expect("fleet lock");
         let mut out: Vec<DroneView> = self
             .config
@@ -621,6 +644,7 @@ impl Dispatcher {
                     seconds_since_telemetry: live
                         .and_then(|l| l.telemetry_at)
                         .map(|t| t.elapsed().as_secs_f64()),
+                    taken_over: held.get(&d.id).cloned(),
                 }
             })
             .collect();
@@ -632,6 +656,7 @@ impl Dispatcher {
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), DispatcherError> {
         self.load_restrictions().await?;
         self.alerts.load().await?;
+        self.load_takeovers().await?;
         self.load_service().await?;
         self.resume_after_restart().await?;
         self.create_due_occurrences(true).await;
@@ -761,6 +786,12 @@ impl Dispatcher {
         Ok(())
     }
 
+    /// Handles one MQTT message as if the broker had delivered it: for
+    /// benchmarks that feed a fleet's telemetry without a broker.
+    pub async fn ingest(&self, topic: &str, payload: &[u8]) {
+        self.on_message(topic, payload).await
+    }
+
     async fn on_message(&self, topic: &str, payload: &[u8]) {
         let parsed = match Topic::parse(topic) {
             Ok(t) => t,
@@ -775,19 +806,28 @@ impl Dispatcher {
             return;
         }
         let outcome = match parsed.channel {
-            Channel::Status => wire::decode::<wire::Status>(payload).map(|s| {
-                let mut fleet = self.fleet.lock().expect("fleet");
-                let live = fleet.entry(drone.clone()).or_default();
-                live.online = s.state == Availability::Online;
-                if live.online {
-                    live.offline_since = None;
-                } else if live.offline_since.is_none() {
-                    live.offline_since = Some(Instant::now());
+            Channel::Status => match wire::decode::<wire::Status>(payload) {
+                Ok(s) => {
+                    let online = s.state == Availability::Online;
+                    {
+                        let mut fleet = self.fleet.lock().expect("fleet");
+                        let live = fleet.entry(drone.clone()).or_default();
+                        live.online = online;
+                        if online {
+                            live.offline_since = None;
+                        } else if live.offline_since.is_none() {
+                            live.offline_since = Some(Instant::now());
+                        }
+                    }
+                    tracing::info!(drone, online, "drone status");
+                    self.alerts.bridge_status(&drone, online).await;
+                    Ok(())
                 }
-                tracing::info!(drone, online = live.online, "drone status");
-            }),
+                Err(e) => Err(e),
+            },
             Channel::Telemetry => match wire::decode::<Telemetry>(payload) {
                 Ok(t) => {
+                    self.instruments.telemetry(&drone, Instant::now());
                     let findings = self.conformance(&drone, &t);
                     let alerts: Vec<String> =
                         findings.iter().map(crate::alerts::describe).collect();
@@ -927,6 +967,7 @@ impl Dispatcher {
                     .time_utc_us
                     .map(|us| (us / 1000) as i64)
                     .unwrap_or(event.ts_ms);
+                self.store_image_attitude(drone, &event.id, image.q).await?;
                 self.store
                     .insert_image(&ImageRow {
                         id: event.id.clone(),
@@ -1010,7 +1051,7 @@ impl Dispatcher {
                     .clear(drone, AlertKind::LinkLost.as_str(), at)
                     .await
             }
-            EventBody::StatusText { severity, text } => {
+            EventBody::StatusText { severity, text, .. } => {
                 tracing::info!(drone, severity, text, "autopilot says")
             }
             EventBody::Failsafe { reason, mode } => {
@@ -1137,7 +1178,18 @@ impl Dispatcher {
         else {
             return Ok(());
         };
+        self.instruments
+            .command_answered(CommandOrigin::Dispatcher, Some(pending.sent_at.elapsed()));
         let now = now_ms();
+        if matches!(pending.purpose, Purpose::Upload | Purpose::Start)
+            && self.is_taken_over(&pending.drone_id)
+            && !(reply.state == CommandState::Succeeded
+                && matches!(pending.purpose, Purpose::Start))
+        {
+            return self
+                .abandon_for_takeover(&pending.drone_id, &pending.task_ids)
+                .await;
+        }
         match (reply.state, pending.purpose) {
             (CommandState::Succeeded, Purpose::Upload) => {
                 self.send(
@@ -1162,6 +1214,8 @@ impl Dispatcher {
                     tasks = ?pending.task_ids,
                     "flight started"
                 );
+                // Started just as a pilot took it over: it holds for them.
+                self.hold_for_pilot(&pending.drone_id).await;
             }
             (CommandState::Succeeded, Purpose::Recall) => {
                 tracing::info!(drone = pending.drone_id, "recalled drone is returning");
@@ -1239,6 +1293,8 @@ impl Dispatcher {
                 .collect()
         };
         for (id, p) in expired {
+            self.instruments
+                .command_answered(CommandOrigin::Dispatcher, None);
             let reason = format!(
                 "drone {} did not answer command {id} within {}s; its bridge or the broker may be down",
                 p.drone_id,
@@ -1299,6 +1355,7 @@ impl Dispatcher {
                     position: Point::new(t.lon_deg, t.lat_deg),
                     battery_pct: t.battery_pct.unwrap_or(0.0),
                     ready: live.online
+                        && !self.is_taken_over(&d.id)
                         && self.service_of(&d.id).state.assignable()
                         && fresh
                         && live.flight.is_none()
@@ -1681,16 +1738,16 @@ impl Dispatcher {
                     let live = fleet.get(&d.id)?;
                     let flight = live.flight.as_ref()?;
                     let t = live.telemetry.as_ref()?;
-                    (live.online
-                        && live.recalled_for.is_none()
-                        && self.service_of(&d.id).state != crate::fleet_service::ServiceState::Lost)
-                        .then(|| {
-                            (
-                                d.id.clone(),
-                                Point::new(t.lon_deg, t.lat_deg),
-                                flight.task_ids(),
-                            )
-                        })
+                    let free = live.recalled_for.is_none()
+                        && !self.is_taken_over(&d.id)
+                        && self.service_of(&d.id).state != crate::fleet_service::ServiceState::Lost;
+                    (live.online && free).then(|| {
+                        (
+                            d.id.clone(),
+                            Point::new(t.lon_deg, t.lat_deg),
+                            flight.task_ids(),
+                        )
+                    })
                 })
                 .collect()
         };
@@ -1768,15 +1825,23 @@ impl Dispatcher {
         // A task cancelled since the round read the queue stays on the
         // ground.
         let mut still_queued = Vec::with_capacity(chosen.len());
+        // Submission times of tasks not flown before (for the queue wait).
+        let mut first_time: HashMap<String, i64> = HashMap::new();
         let mut departments: HashMap<String, String> = HashMap::new();
         for entry in chosen {
-            if let Some(t) = self
-                .store
-                .task(entry.0)
-                .await?
-                .filter(|t| t.state == TaskState::Queued.as_str())
-            {
-                departments.insert(t.id, t.department_id);
+            let Some(task) = self.store.task(entry.0).await? else {
+                continue;
+            };
+            if task.state == TaskState::Queued.as_str() {
+                let retried = self
+                    .attempts
+                    .lock()
+                    .expect("attempts")
+                    .contains_key(&task.id);
+                if task.progress_seq.unwrap_or(0) == 0 && !retried {
+                    first_time.insert(task.id.clone(), task.created_at_ms);
+                }
+                departments.insert(task.id, task.department_id);
                 still_queued.push(entry);
             }
         }
@@ -1948,6 +2013,10 @@ impl Dispatcher {
             .insert(launch.drone.clone(), intent);
         let now = now_ms();
         for id in &task_ids {
+            if let Some(created) = first_time.get(id) {
+                let waited = Duration::from_millis((now - created).max(0) as u64);
+                self.instruments.queue_wait(waited);
+            }
             self.store
                 .set_task_state(
                     id,
@@ -2121,6 +2190,7 @@ impl Dispatcher {
         let (tx, outcome) = tokio::sync::oneshot::channel();
         let id = command.id.clone();
         let limit = self.config.command_reply_limit;
+        let (instruments, sent_at) = (Arc::clone(&self.instruments), Instant::now());
         tokio::spawn(async move {
             let reply = tokio::time::timeout(limit, async {
                 loop {
@@ -2143,6 +2213,10 @@ impl Dispatcher {
             .await
             .ok()
             .flatten();
+            instruments.command_answered(
+                CommandOrigin::Pilot,
+                reply.as_ref().map(|_| sent_at.elapsed()),
+            );
             let _ = tx.send(reply);
             let _ = client.try_disconnect();
             // Let the DISCONNECT go out; the loop ends with an error then.

@@ -5,7 +5,7 @@
 //! sampler or the other clients.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, OnceLock, Weak};
 use std::time::Duration;
 
 use serde_json::{json, Value};
@@ -70,6 +70,7 @@ impl LiveEvent {
                     "mission_total": t.and_then(|t| t.mission_total),
                     "task_id": task_id,
                     "task_ids": task_ids,
+                    "taken_over_by": view.taken_over.as_ref().map(|t| &t.pilot),
                 }))
             }
             LiveEvent::Task(task) => caller.may_see(&task.department_id).then(|| {
@@ -91,9 +92,55 @@ impl LiveEvent {
     }
 }
 
+impl LiveEvent {
+    /// The message's `type`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LiveEvent::Drone { .. } => "drone",
+            LiveEvent::Task(_) => "task",
+            LiveEvent::Alert(_) => "alert",
+        }
+    }
+}
+
+/// One event on the channel, with its text for pilots and administrators
+/// written once for all of them (they see the same), on first demand.
+#[derive(Debug)]
+pub struct Published {
+    pub event: LiveEvent,
+    for_everything: OnceLock<Option<Arc<str>>>,
+}
+
+impl Published {
+    pub fn new(event: LiveEvent) -> Published {
+        Published {
+            event,
+            for_everything: OnceLock::new(),
+        }
+    }
+
+    /// The JSON text this caller may see, or None.
+    pub fn text_for(&self, caller: &Caller) -> Option<Arc<str>> {
+        match caller.role {
+            Role::Pilot | Role::Admin => self
+                .for_everything
+                .get_or_init(|| {
+                    self.event
+                        .for_caller(caller)
+                        .map(|v| Arc::from(v.to_string()))
+                })
+                .clone(),
+            Role::Department => self
+                .event
+                .for_caller(caller)
+                .map(|v| Arc::from(v.to_string())),
+        }
+    }
+}
+
 /// The broadcast side; subscribers call [`LiveHub::subscribe`].
 pub struct LiveHub {
-    tx: broadcast::Sender<LiveEvent>,
+    tx: broadcast::Sender<Arc<Published>>,
 }
 
 impl LiveHub {
@@ -109,14 +156,14 @@ impl LiveHub {
         hub
     }
 
-    pub fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<Published>> {
         self.tx.subscribe()
     }
 
     /// For tests and other producers: puts one event on the channel.
     pub fn publish(&self, event: LiveEvent) {
         // No subscriber is not an error: nobody is watching.
-        let _ = self.tx.send(event);
+        let _ = self.tx.send(Arc::new(Published::new(event)));
     }
 }
 

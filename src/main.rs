@@ -137,6 +137,24 @@ enum BenchCmd {
         #[arg(long, num_args = 2, value_names = ["START", "END"])]
         temperature: Option<Vec<f64>>,
     },
+    /// The live stream under a fleet's telemetry: delivered rate and
+    /// latency per client, alone and beside a slow and a stalled client.
+    Live {
+        #[arg(long, default_value_t = 1000)]
+        drones: usize,
+        /// Telemetry messages per drone per second.
+        #[arg(long, default_value_t = 2.0)]
+        hz: f64,
+        /// Healthy WebSocket clients (half pilots, half department users).
+        #[arg(long, default_value_t = 8)]
+        clients: usize,
+        /// Measured seconds of each phase.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+        /// Messages the slow client reads per second.
+        #[arg(long = "slow-reads-per-s", default_value_t = 20)]
+        slow_reads_per_s: u64,
+    },
     /// Zones vs routes, segments and points on the geofence instance.
     Airspace {
         polys: PathBuf,
@@ -331,11 +349,11 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             .await?;
             Ok(())
         }
-        Cmd::Bench { command } => run_bench(command),
+        Cmd::Bench { command } => run_bench(command).await,
     }
 }
 
-fn run_bench(bench: BenchCmd) -> anyhow::Result<()> {
+async fn run_bench(bench: BenchCmd) -> anyhow::Result<()> {
     match bench {
         BenchCmd::Dispatch {
             instance,
@@ -377,6 +395,22 @@ fn run_bench(bench: BenchCmd) -> anyhow::Result<()> {
             peer_script: peer_script.as_deref(),
             reps,
         }),
+        BenchCmd::Live {
+            drones,
+            hz,
+            clients,
+            seconds,
+            slow_reads_per_s,
+        } => {
+            skyshare::bench_live::run(skyshare::bench_live::LiveBenchOptions {
+                drones,
+                hz,
+                clients,
+                seconds,
+                slow_reads_per_s,
+            })
+            .await
+        }
     }
 }
 

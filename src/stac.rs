@@ -12,6 +12,7 @@ use geo::{
 };
 use serde_json::{json, Value};
 
+use crate::footprint::ImageAttitude;
 use crate::store::{CatalogueRow, DepartmentRow};
 
 pub const STAC_VERSION: &str = "1.1.0";
@@ -448,7 +449,9 @@ pub fn collection(root: &str, department: &DepartmentRow, extent: [f64; 4]) -> V
     })
 }
 
-pub fn item(root: &str, row: &CatalogueRow) -> Value {
+/// One photo as a STAC Item; with its camera attitude, the view angles
+/// and the attitude and gimbal angles themselves.
+pub fn item(root: &str, row: &CatalogueRow, attitude: Option<&ImageAttitude>) -> Value {
     let c = &row.department_id;
     let mut assets = serde_json::Map::new();
     if let Some(url) = &row.file_url {
@@ -474,6 +477,19 @@ pub fn item(root: &str, row: &CatalogueRow) -> Value {
     });
     if let Some(gsd) = row.gsd_m {
         properties["gsd"] = json!(gsd);
+    }
+    if let Some(a) = attitude {
+        properties["view:off_nadir"] = json!(a.camera.off_nadir_deg());
+        if let Some(azimuth) = a.camera.azimuth_deg() {
+            properties["view:azimuth"] = json!(azimuth);
+        }
+        properties["skyshare:camera_quaternion"] = json!(a.camera.q);
+        properties["skyshare:camera_roll_deg"] = json!(a.camera.roll_deg);
+        properties["skyshare:camera_pitch_deg"] = json!(a.camera.pitch_deg);
+        properties["skyshare:camera_yaw_deg"] = json!(a.camera.yaw_deg);
+        properties["skyshare:gimbal_pitch_deg"] = json!(a.gimbal_pitch_deg);
+        properties["skyshare:gimbal_yaw_deg"] = json!(a.gimbal_yaw_deg);
+        properties["skyshare:vehicle_heading_deg"] = json!(a.vehicle_heading_deg);
     }
     json!({
         "type": "Feature",

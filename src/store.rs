@@ -8,8 +8,10 @@ use sqlx::{AnyPool, Row};
 mod alerts;
 mod fleet_service;
 mod flights;
+mod imagery;
 mod series;
 mod shares;
+mod takeovers;
 pub use fleet_service::DroneServiceRow;
 pub use flights::*;
 pub use series::*;
@@ -166,6 +168,8 @@ impl Store {
         sqlx::query(audit).execute(&pool).await?;
         let store = Store { pool };
         store.create_alert_schema().await?;
+        store.create_takeover_schema().await?;
+        store.create_imagery_schema().await?;
         store.backfill_footprints().await?;
         Ok(store)
     }
@@ -460,16 +464,13 @@ impl Store {
             .and_then(|v| v["sensor"].as_str().map(str::to_owned))
             .unwrap_or_else(|| "visible".to_owned());
         let camera = crate::planning::camera_for(&sensor);
-        // Attitude is not stored yet: the camera is taken as pointing
+        // Without a known attitude the camera is taken as pointing
         // straight down with the image's top to the north.
-        let fp = crate::footprint::footprint(
-            &camera,
-            image.lat_deg,
-            image.lon_deg,
-            image.alt_rel_m,
-            -90.0,
-            0.0,
-        );
+        let (lat, lon, h) = (image.lat_deg, image.lon_deg, image.alt_rel_m);
+        let fp = match self.image_attitude(&image.id).await? {
+            Some(a) => crate::footprint::footprint_oriented(&camera, lat, lon, h, &a.camera),
+            None => crate::footprint::footprint(&camera, lat, lon, h, -90.0, 0.0),
+        };
         let (geometry, bbox, gsd) = match fp {
             Some(fp) => (
                 serde_json::json!({"type": "Polygon", "coordinates": [fp.ring]}),

@@ -1,6 +1,7 @@
 //! The live streams over real sockets: WebSocket and Server-Sent Events
 //! carry drone positions and task changes, each filtered by the caller's
-//! rights; no token, no stream.
+//! rights; no token, no stream. Against SQLite and (when it answers)
+//! PostgreSQL.
 
 mod common;
 
@@ -15,10 +16,9 @@ use skyshare::region::Region;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn live_streams_carry_positions_and_only_the_callers_tasks() {
+async fn scenario(database_url: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
-    let demo = demo::start(config(dir.path(), 1, None, None))
+    let demo = demo::start(config(dir.path(), 1, None, database_url))
         .await
         .unwrap();
     let api = Api::new(&demo);
@@ -88,4 +88,18 @@ async fn live_streams_carry_positions_and_only_the_callers_tasks() {
     drop(ws);
     drop(sse);
     demo.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_streams_carry_positions_and_only_the_callers_tasks_with_sqlite() {
+    scenario(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn live_streams_carry_positions_and_only_the_callers_tasks_with_postgresql() {
+    let Some(pg) = common::pg::schema("live").await else {
+        return;
+    };
+    scenario(Some(pg.url.clone())).await;
+    pg.drop().await;
 }

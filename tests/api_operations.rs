@@ -1,6 +1,9 @@
 //! Operations over HTTP: per-token rate limits answer 429 in the error
 //! shape without touching other tokens, bodies over the limit are refused,
-//! CORS preflights are answered, and /metrics speaks the Prometheus format.
+//! CORS preflights are answered, and /metrics speaks the Prometheus format;
+//! against SQLite and (when it answers) PostgreSQL.
+
+mod common;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,12 +15,17 @@ use skyshare::planning::Airframe;
 use skyshare::region::Region;
 use skyshare::store::{Store, UserRow};
 
-async fn serve(limits: Limits) -> (String, Vec<String>, tempfile::TempDir) {
+async fn serve(
+    limits: Limits,
+    database_url: Option<String>,
+) -> (String, Vec<String>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let url = format!(
-        "sqlite://{}?mode=rwc",
-        dir.path().join("ops.sqlite").display()
-    );
+    let url = database_url.unwrap_or_else(|| {
+        format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("ops.sqlite").display()
+        )
+    });
     let store = Store::connect(&url).await.unwrap();
     store.upsert_department("parks", "Parks").await.unwrap();
     let mut tokens = Vec::new();
@@ -60,15 +68,14 @@ async fn serve(limits: Limits) -> (String, Vec<String>, tempfile::TempDir) {
     (base, tokens, dir)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn rate_limits_body_limit_cors_and_metrics() {
+async fn scenario(database_url: Option<String>) {
     let limits = Limits {
         burst: 3.0,
         per_second: 0.5,
         body_bytes: 1024,
         timeout: Duration::from_secs(5),
     };
-    let (base, tokens, _dir) = serve(limits).await;
+    let (base, tokens, _dir) = serve(limits, database_url).await;
     let http = reqwest::Client::new();
     let get = |token: &str| {
         http.get(format!("{base}/api/v1/tasks"))
@@ -120,4 +127,18 @@ async fn rate_limits_body_limit_cors_and_metrics() {
         .parse()
         .unwrap();
     assert!(client_errors >= 2, "429 and 413 counted: {text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_body_limit_cors_and_metrics_with_sqlite() {
+    scenario(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_body_limit_cors_and_metrics_with_postgresql() {
+    let Some(pg) = common::pg::schema("operations").await else {
+        return;
+    };
+    scenario(Some(pg.url.clone())).await;
+    pg.drop().await;
 }

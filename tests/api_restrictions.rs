@@ -1,7 +1,8 @@
 //! Temporary restrictions at run time: an administrator puts a prohibited
 //! area in force over a flight in progress; the answer names that flight;
 //! new work there is refused naming the restriction; lifted, it is accepted
-//! again. Departments cannot create restrictions.
+//! again. Departments cannot create restrictions. Against SQLite and (when
+//! it answers) PostgreSQL.
 
 mod common;
 
@@ -24,10 +25,9 @@ fn square_around(centre: Point, half_m: f64) -> Vec<[f64; 2]> {
     closed
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_restriction_over_a_flight_names_it_refuses_new_work_there_and_lifts() {
+async fn scenario(database_url: Option<String>) {
     let dir = tempfile::tempdir().unwrap();
-    let mut demo_config = config(dir.path(), 2, None, None);
+    let mut demo_config = config(dir.path(), 2, None, database_url);
     // Slow enough that the flight is still out when the restriction comes.
     demo_config.speedup = 4.0;
     let running = demo::start(demo_config).await.unwrap();
@@ -142,4 +142,18 @@ async fn a_restriction_over_a_flight_names_it_refuses_new_work_there_and_lifts()
         "{audit}"
     );
     running.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restriction_over_a_flight_names_it_refuses_new_work_there_and_lifts_with_sqlite() {
+    scenario(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_restriction_over_a_flight_names_it_refuses_new_work_there_and_lifts_with_postgresql() {
+    let Some(pg) = common::pg::schema("restrictions").await else {
+        return;
+    };
+    scenario(Some(pg.url.clone())).await;
+    pg.drop().await;
 }

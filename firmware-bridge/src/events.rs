@@ -7,12 +7,14 @@
 //! with scripted sequences.
 
 use std::collections::VecDeque;
+use std::time::Instant;
 
 use mavlink::dialects::ardupilotmega::{FenceBreach, MavBool, MavMessage, MavSeverity};
 use wire::event::ImageCaptured;
 use wire::{EventBody, FlightMode, LandedState};
 
 use crate::mission_upload::mission_seq_offset;
+use crate::status_text::{StatusText, StatusTextAssembler};
 use crate::vehicle_state::VehicleState;
 
 /// What the bridge knows besides the vehicle's own reports.
@@ -37,6 +39,7 @@ pub struct EventDetector {
     fence_breached: bool,
     last_item_reached: Option<u16>,
     recent_image_indices: VecDeque<i32>,
+    status_texts: StatusTextAssembler,
 }
 
 impl EventDetector {
@@ -50,9 +53,13 @@ impl EventDetector {
         after: &VehicleState,
         message: Option<&MavMessage>,
         hints: &Hints,
+        now: Instant,
     ) -> Vec<EventBody> {
         let mission_total_hint = hints.mission_total;
         let mut events = Vec::new();
+        for text in self.status_texts.expire(now) {
+            status_text_events(text, &mut events);
+        }
         self.link_changes(before, after, &mut events);
         // The first HEARTBEAT sets mode and armed; it is not a change.
         if before.heartbeats_seen > 0 {
@@ -70,7 +77,7 @@ impl EventDetector {
             }
         }
         if let Some(message) = message {
-            self.message_events(after, message, mission_total_hint, &mut events);
+            self.message_events(after, message, mission_total_hint, now, &mut events);
         }
         self.landing(after, &mut events);
         events
@@ -96,6 +103,7 @@ impl EventDetector {
         after: &VehicleState,
         message: &MavMessage,
         mission_total_hint: Option<u16>,
+        now: Instant,
         events: &mut Vec<EventBody>,
     ) {
         match message {
@@ -171,26 +179,15 @@ impl EventDetector {
                 }));
             }
             MavMessage::STATUSTEXT(status) => {
-                // Chunked texts (id != 0) arrive as one event per chunk;
-                // reassembling them is not done yet (docs/mqtt.md says so).
-                let text = nul_terminated(&status.text[..]);
-                if text.is_empty() {
-                    return;
-                }
-                // PX4 and ArduPilot both announce failsafes in words ("Battery
-                // Failsafe", "Failsafe activated: ..."), at warning or worse.
-                let announced_failsafe = (status.severity as u8)
-                    <= MavSeverity::MAV_SEVERITY_WARNING as u8
-                    && text.to_ascii_lowercase().contains("failsafe");
-                events.push(EventBody::StatusText {
-                    severity: status.severity as u8,
-                    text: text.clone(),
-                });
-                if announced_failsafe {
-                    events.push(EventBody::Failsafe {
-                        reason: text,
-                        mode: None,
-                    });
+                let texts = self.status_texts.push(
+                    status.severity as u8,
+                    status.id,
+                    status.chunk_seq,
+                    &status.text[..],
+                    now,
+                );
+                for text in texts {
+                    status_text_events(text, events);
                 }
             }
             _ => {}
@@ -260,6 +257,23 @@ fn uncommanded_takeover(
         "autopilot switched from {:?} to {to} without a command",
         before.mode
     ))
+}
+
+/// A status text as an event, and as a failsafe too when it announces one.
+fn status_text_events(status: StatusText, events: &mut Vec<EventBody>) {
+    // PX4 and ArduPilot both announce failsafes in words ("Battery
+    // Failsafe", "Failsafe activated: ..."), at warning or worse.
+    let announced_failsafe = status.severity <= MavSeverity::MAV_SEVERITY_WARNING as u8
+        && status.text.to_ascii_lowercase().contains("failsafe");
+    let failsafe_reason = announced_failsafe.then(|| status.text.clone());
+    events.push(EventBody::StatusText {
+        severity: status.severity,
+        text: status.text,
+        incomplete: status.incomplete,
+    });
+    if let Some(reason) = failsafe_reason {
+        events.push(EventBody::Failsafe { reason, mode: None });
+    }
 }
 
 fn nul_terminated(bytes: &[u8]) -> String {
@@ -335,7 +349,7 @@ mod tests {
             let before = self.state.clone();
             self.state.apply(&autopilot_header(), &message, self.now);
             self.detector
-                .observe(&before, &self.state, Some(&message), &self.hints)
+                .observe(&before, &self.state, Some(&message), &self.hints, self.now)
         }
 
         fn wait(&mut self, duration: Duration) -> Vec<EventBody> {
@@ -343,7 +357,7 @@ mod tests {
             let before = self.state.clone();
             self.state.check_link(self.now);
             self.detector
-                .observe(&before, &self.state, None, &self.hints)
+                .observe(&before, &self.state, None, &self.hints, self.now)
         }
     }
 
@@ -435,6 +449,84 @@ mod tests {
             "failsafe parameters loaded",
         ));
         assert_eq!(failsafes(&info), []);
+    }
+
+    fn status_chunk(severity: MavSeverity, id: u16, chunk_seq: u8, text: &str) -> MavMessage {
+        MavMessage::STATUSTEXT(STATUSTEXT_DATA {
+            severity,
+            text: mavlink::types::CharArray::from(text),
+            id,
+            chunk_seq,
+        })
+    }
+
+    #[test]
+    fn a_chunked_status_text_is_one_event_and_its_failsafe_is_seen_across_chunks() {
+        let mut script = Script::new();
+        script.feed(heartbeat(Px4Mode::MISSION, true));
+        // "Fail" ends chunk 0 and "safe" starts chunk 1: only the whole
+        // text says failsafe.
+        let first = format!("{}Fail", "x".repeat(46));
+        let critical = MavSeverity::MAV_SEVERITY_CRITICAL;
+        assert_eq!(script.feed(status_chunk(critical, 12, 0, &first)), []);
+        let events = script.feed(status_chunk(critical, 12, 1, "safe: RC lost"));
+        let text = format!("{first}safe: RC lost");
+        assert_eq!(
+            events,
+            [
+                EventBody::StatusText {
+                    severity: critical as u8,
+                    text: text.clone(),
+                    incomplete: false,
+                },
+                EventBody::Failsafe {
+                    reason: text,
+                    mode: None,
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn the_incomplete_flag_is_on_the_wire_only_when_set() {
+        let event = |incomplete| wire::Event {
+            v: wire::VERSION,
+            id: "e-1".into(),
+            drone: "d1".into(),
+            ts_ms: 0,
+            body: EventBody::StatusText {
+                severity: 6,
+                text: "hello".into(),
+                incomplete,
+            },
+        };
+        let complete = String::from_utf8(wire::encode(&event(false))).unwrap();
+        assert!(!complete.contains("incomplete"), "{complete}");
+        let partial = String::from_utf8(wire::encode(&event(true))).unwrap();
+        assert!(partial.contains(r#""incomplete":true"#), "{partial}");
+        // Readers of the old form (no field) get a complete text.
+        let old = br#"{"v":1,"id":"e-1","drone":"d1","ts_ms":0,"kind":"status_text","body":{"severity":6,"text":"hello"}}"#;
+        assert_eq!(wire::decode::<wire::Event>(old).unwrap(), event(false));
+    }
+
+    #[test]
+    fn a_chunked_status_text_missing_its_end_is_reported_incomplete_on_a_link_check() {
+        let mut script = Script::new();
+        script.feed(heartbeat(Px4Mode::MISSION, true));
+        let first = "y".repeat(50);
+        let info = MavSeverity::MAV_SEVERITY_INFO;
+        assert_eq!(script.feed(status_chunk(info, 3, 0, &first)), []);
+        script.feed(heartbeat(Px4Mode::MISSION, true));
+        let events = script.wait(crate::status_text::REASSEMBLY_TIMEOUT);
+        assert_eq!(
+            events,
+            [EventBody::StatusText {
+                severity: info as u8,
+                text: format!("{first}…"),
+                incomplete: true,
+            }]
+        );
+        assert_eq!(script.wait(Duration::from_millis(100)), []);
     }
 
     #[test]

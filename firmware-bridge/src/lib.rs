@@ -33,6 +33,7 @@ pub mod mqtt_tls;
 pub mod outbox;
 pub mod recipes;
 pub mod spool;
+pub mod status_text;
 pub mod telemetry;
 pub mod tunnel;
 pub mod vehicle_state;
@@ -324,11 +325,12 @@ impl VehicleTracker {
             let before = current.clone();
             let message = tokio::select! {
                 () = shutdown.cancelled() => return,
+                // Each check also lets the detector give out status texts
+                // whose remaining chunks never came.
                 _ = link_checks.tick() => {
-                    if !current.check_link(std::time::Instant::now()) {
-                        continue;
+                    if current.check_link(std::time::Instant::now()) {
+                        tracing::warn!(drone = %self.drone, "autopilot link lost: no HEARTBEAT");
                     }
-                    tracing::warn!(drone = %self.drone, "autopilot link lost: no HEARTBEAT");
                     None
                 }
                 frame = frames.recv() => {
@@ -350,7 +352,8 @@ impl VehicleTracker {
                 mission_total: u16::try_from(uploaded).ok(),
                 commanded_mode: self.commanded_mode.recent(std::time::Instant::now()),
             };
-            for body in detector.observe(&before, &current, message.as_ref(), &hints) {
+            let now = std::time::Instant::now();
+            for body in detector.observe(&before, &current, message.as_ref(), &hints, now) {
                 self.publish_event(body).await;
             }
             if current != before {

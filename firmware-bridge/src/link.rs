@@ -1,22 +1,22 @@
 //! The MAVLink connection to the autopilot: connecting (and reconnecting a
 //! TCP or serial link), sending with the bridge's own identity, receiving
-//! with bad bytes and frames skipped and counted, and the bridge's 1 Hz
-//! HEARTBEAT.
+//! with bad bytes and frames skipped and counted the same way on every
+//! transport, and the bridge's 1 Hz HEARTBEAT.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, AtomicU8, Ordering};
-use std::sync::{Arc, Mutex, RwLock};
-use std::time::Duration;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use mavlink::dialects::ardupilotmega::{
     MavAutopilot, MavMessage, MavModeFlag, MavState, MavType, HEARTBEAT_DATA,
 };
-use mavlink::error::MessageReadError;
-use mavlink::{AsyncConnection, AsyncMavConnection, MavHeader};
+use mavlink::{MAVLinkMessageRaw, MavHeader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use crate::mavlink_input::{read_frames_accepted, InputTally};
+use crate::mavlink_input::{read_frames_accepted, InputTally, StreamScanner};
 
 /// Our MAVLink system id: the 245-254 band is where fleet bridges live, away
 /// from autopilots (1..) and ground stations (255).
@@ -27,8 +27,6 @@ pub const BRIDGE_COMPONENT_ID: u8 = 191;
 const HEARTBEAT_PERIOD: Duration = Duration::from_secs(1);
 const RECONNECT_BACKOFF: Duration = Duration::from_secs(1);
 
-type Connection = AsyncConnection<MavMessage>;
-
 #[derive(Debug, thiserror::Error)]
 pub enum LinkError {
     #[error("cannot open MAVLink link {address}: {source}")]
@@ -36,6 +34,11 @@ pub enum LinkError {
         address: String,
         #[source]
         source: std::io::Error,
+    },
+    #[error("cannot send {message}: MAVLink link {address} is down, being reopened")]
+    Down {
+        address: String,
+        message: &'static str,
     },
     #[error("cannot send {message} on MAVLink link {address}: {reason}")]
     Send {
@@ -92,19 +95,140 @@ impl LinkSigning {
 /// and mission protocols.
 pub struct MavlinkLink {
     address: String,
-    signing: Option<LinkSigning>,
     transport: Transport,
-    unparsable_frames: AtomicU64,
+    codec: FrameCodec,
 }
 
 enum Transport {
-    /// UDP (`udpin:`/`udpout:`): the bridge's own socket, read through the
-    /// fuzzed frame scanner so every byte is either in a frame or counted.
+    /// UDP (`udpin:`/`udpout:`): one datagram is scanned as a whole.
     Udp(Box<UdpLink>),
-    /// TCP and serial: the `mavlink` crate's connection, swapped when the
-    /// link is re-established. Bytes failing the CRC are dropped inside it
-    /// uncounted; frames that do not parse are counted.
-    Connection(RwLock<Arc<Connection>>),
+    /// TCP and serial: a byte stream, scanned as it arrives and reopened
+    /// when it breaks.
+    Stream(Box<StreamLink>),
+}
+
+/// What every transport does the same way: numbering and signing what the
+/// bridge sends, and checking and counting what it receives, so bytes
+/// refused on a serial port are accounted for exactly as on UDP.
+struct FrameCodec {
+    sequence: AtomicU8,
+    #[cfg(feature = "signing")]
+    signing: Option<mavlink::SigningData>,
+    tally: Mutex<InputTally>,
+}
+
+impl FrameCodec {
+    fn new(signing: Option<&LinkSigning>) -> FrameCodec {
+        #[cfg(not(feature = "signing"))]
+        let _ = signing;
+        FrameCodec {
+            sequence: AtomicU8::new(0),
+            // Link id 0: the bridge has one link to its autopilot.
+            #[cfg(feature = "signing")]
+            signing: signing.map(|signing| {
+                mavlink::SigningData::from_config(mavlink::SigningConfig::new(
+                    signing.secret_key,
+                    0,
+                    true,
+                    signing.accept_unsigned,
+                ))
+            }),
+            tally: Mutex::new(InputTally::default()),
+        }
+    }
+
+    fn encode(&self, mut header: MavHeader, message: &MavMessage) -> Result<Vec<u8>, String> {
+        header.sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
+        let mut bytes = Vec::with_capacity(64);
+        #[cfg(feature = "signing")]
+        if let Some(signing) = &self.signing {
+            mavlink::write_v2_msg_signed(&mut bytes, header, message, Some(signing))
+                .map_err(|error| error.to_string())?;
+            return Ok(bytes);
+        }
+        mavlink::write_v2_msg(&mut bytes, header, message).map_err(|error| error.to_string())?;
+        Ok(bytes)
+    }
+
+    /// The link's signature check (everything passes without signing).
+    fn accepts(&self, raw: &MAVLinkMessageRaw) -> bool {
+        #[cfg(feature = "signing")]
+        match (&self.signing, raw) {
+            (None, _) => true,
+            (Some(signing), MAVLinkMessageRaw::V2(frame)) => signing.verify_signature(frame),
+            // MAVLink 1 cannot be signed.
+            (Some(_), MAVLinkMessageRaw::V1(_)) => false,
+        }
+        #[cfg(not(feature = "signing"))]
+        {
+            let _ = raw;
+            true
+        }
+    }
+
+    fn tally(&self) -> std::sync::MutexGuard<'_, InputTally> {
+        // A poisoned lock only means a panic elsewhere mid-count.
+        self.tally.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The accepted frames of one datagram; the rest is counted.
+    fn read_datagram(&self, datagram: &[u8]) -> (Vec<(MavHeader, MavMessage)>, InputTally) {
+        let mut tally = self.tally();
+        let frames = read_frames_accepted(datagram, &mut tally, |raw| self.accepts(raw));
+        (frames, *tally)
+    }
+
+    /// The accepted frames completed by the next piece of a stream (or,
+    /// with `bytes` = None, what the broken stream still held).
+    fn read_stream(
+        &self,
+        scanner: &mut StreamScanner,
+        bytes: Option<&[u8]>,
+    ) -> (Vec<(MavHeader, MavMessage)>, InputTally) {
+        let mut tally = self.tally();
+        let frames = match bytes {
+            Some(bytes) => scanner.push(bytes, &mut tally, |raw| self.accepts(raw)),
+            None => scanner.finish(&mut tally, |raw| self.accepts(raw)),
+        };
+        (frames, *tally)
+    }
+}
+
+/// A warning about refused bytes at most this often; every refusal is
+/// counted and logged at debug level.
+const REFUSAL_WARNING_PERIOD: Duration = Duration::from_secs(10);
+
+/// Logs refusals as the tally grows: each at debug level, and a warning
+/// with the running totals at most every [`REFUSAL_WARNING_PERIOD`], so a
+/// noisy radio cannot flood the log.
+#[derive(Default)]
+struct RefusalLog {
+    refusals_seen: u64,
+    last_warning: Option<Instant>,
+}
+
+impl RefusalLog {
+    fn note(&mut self, link: &str, peer: &dyn std::fmt::Display, tally: &InputTally) {
+        if tally.refusals() <= self.refusals_seen {
+            return;
+        }
+        self.refusals_seen = tally.refusals();
+        tracing::debug!(link, %peer, ?tally, "refused bytes or frames on the MAVLink link");
+        if self
+            .last_warning
+            .is_none_or(|at| at.elapsed() >= REFUSAL_WARNING_PERIOD)
+        {
+            self.last_warning = Some(Instant::now());
+            tracing::warn!(
+                link,
+                %peer,
+                skipped_bytes_total = tally.skipped_bytes,
+                unparsable_frames_total = tally.unparsable_frames,
+                rejected_frames_total = tally.rejected_frames,
+                "MAVLink link carries bytes that are not valid frames for this bridge; dropped and counted"
+            );
+        }
+    }
 }
 
 struct UdpLink {
@@ -113,23 +237,14 @@ struct UdpLink {
     /// that passed the checks (like the crate's udpin).
     peer: Mutex<Option<SocketAddr>>,
     learns_peer: bool,
-    sequence: AtomicU8,
-    #[cfg(feature = "signing")]
-    signing: Option<mavlink::SigningData>,
-    tally: Mutex<InputTally>,
 }
 
-/// A warning about refused bytes at most this often; every refusal is
-/// counted and logged at debug level.
-const REFUSAL_WARNING_PERIOD: Duration = Duration::from_secs(10);
-
 impl UdpLink {
-    async fn open(address: &str, signing: Option<&LinkSigning>) -> Result<UdpLink, LinkError> {
+    async fn open(scheme: &str, target: &str, address: &str) -> Result<UdpLink, LinkError> {
         let open_error = |source: std::io::Error| LinkError::Open {
             address: address.to_owned(),
             source,
         };
-        let (scheme, target) = address.split_once(':').unwrap_or(("", address));
         let resolved = tokio::net::lookup_host(target)
             .await
             .map_err(open_error)?
@@ -151,94 +266,155 @@ impl UdpLink {
                 .map_err(open_error)?;
             (socket, Some(resolved), false)
         };
-        #[cfg(not(feature = "signing"))]
-        let _ = signing;
         Ok(UdpLink {
             socket,
             peer: Mutex::new(peer),
             learns_peer,
-            sequence: AtomicU8::new(0),
-            #[cfg(feature = "signing")]
-            signing: signing.map(|signing| {
-                mavlink::SigningData::from_config(mavlink::SigningConfig::new(
-                    signing.secret_key,
-                    0,
-                    true,
-                    signing.accept_unsigned,
-                ))
-            }),
-            tally: Mutex::new(InputTally::default()),
         })
     }
 
-    fn encode(&self, mut header: MavHeader, message: &MavMessage) -> Result<Vec<u8>, String> {
-        header.sequence = self.sequence.fetch_add(1, Ordering::Relaxed);
-        let mut bytes = Vec::with_capacity(64);
-        #[cfg(feature = "signing")]
-        if let Some(signing) = &self.signing {
-            mavlink::write_v2_msg_signed(&mut bytes, header, message, Some(signing))
-                .map_err(|error| error.to_string())?;
-            return Ok(bytes);
-        }
-        mavlink::write_v2_msg(&mut bytes, header, message).map_err(|error| error.to_string())?;
-        Ok(bytes)
-    }
-
-    async fn send(&self, header: MavHeader, message: &MavMessage) -> Result<(), String> {
+    async fn send(&self, bytes: &[u8]) -> Result<(), String> {
         let peer = *self.peer.lock().unwrap_or_else(|p| p.into_inner());
         // udpin before the autopilot has spoken: nobody to send to yet.
         let Some(peer) = peer else { return Ok(()) };
-        let bytes = self.encode(header, message)?;
         self.socket
-            .send_to(&bytes, peer)
+            .send_to(bytes, peer)
             .await
             .map(|_| ())
             .map_err(|error| error.to_string())
     }
+}
 
-    /// The frames of one datagram that pass framing, CRC, parsing and (with
-    /// signing) the signature check; everything else is counted.
-    fn accept(
-        &self,
-        datagram: &[u8],
-        from: SocketAddr,
-    ) -> (Vec<(MavHeader, MavMessage)>, InputTally) {
-        let mut tally = self.tally.lock().unwrap_or_else(|p| p.into_inner());
-        #[cfg(feature = "signing")]
-        let frames = read_frames_accepted(datagram, &mut tally, |raw| match (&self.signing, raw) {
-            (None, _) => true,
-            (Some(signing), mavlink::MAVLinkMessageRaw::V2(frame)) => {
-                signing.verify_signature(frame)
+type StreamReader = Box<dyn AsyncRead + Send + Unpin>;
+type StreamWriter = Box<dyn AsyncWrite + Send + Unpin>;
+
+/// Where a byte-stream link comes from, so it can be opened again.
+enum StreamEndpoint {
+    /// `tcpout:`: the bridge connects to the autopilot.
+    TcpOut(String),
+    /// `tcpin:`: the autopilot (or a serial-to-TCP adapter) connects; the
+    /// listener stays open so the next connection is taken after a break.
+    TcpIn(tokio::net::TcpListener),
+    /// `serial:PORT:BAUD`, 8N1 without flow control as autopilots use.
+    #[cfg(feature = "serial")]
+    Serial { port: String, baud: u32 },
+}
+
+impl StreamEndpoint {
+    async fn parse(scheme: &str, target: &str, address: &str) -> Result<Self, LinkError> {
+        let open_error = |source: std::io::Error| LinkError::Open {
+            address: address.to_owned(),
+            source,
+        };
+        match scheme {
+            "tcpout" => Ok(StreamEndpoint::TcpOut(target.to_owned())),
+            "tcpin" => Ok(StreamEndpoint::TcpIn(
+                tokio::net::TcpListener::bind(target)
+                    .await
+                    .map_err(open_error)?,
+            )),
+            #[cfg(feature = "serial")]
+            "serial" => {
+                let baud = target
+                    .rsplit_once(':')
+                    .and_then(|(port, baud)| Some((port, baud.parse::<u32>().ok()?)));
+                match baud {
+                    Some((port, baud)) => Ok(StreamEndpoint::Serial {
+                        port: port.to_owned(),
+                        baud,
+                    }),
+                    None => Err(open_error(std::io::Error::other(
+                        "a serial link is serial:PORT:BAUD",
+                    ))),
+                }
             }
-            // MAVLink 1 cannot be signed.
-            (Some(_), mavlink::MAVLinkMessageRaw::V1(_)) => false,
-        });
-        #[cfg(not(feature = "signing"))]
-        let frames = read_frames_accepted(datagram, &mut tally, |_| true);
-        if self.learns_peer && !frames.is_empty() {
-            *self.peer.lock().unwrap_or_else(|p| p.into_inner()) = Some(from);
+            _ => Err(open_error(std::io::Error::other(
+                "unknown MAVLink link scheme",
+            ))),
         }
-        (frames, *tally)
     }
+
+    /// Connects (or waits for the next connection) and returns both halves
+    /// and who is at the other end.
+    async fn open(&self) -> std::io::Result<(StreamReader, StreamWriter, String)> {
+        match self {
+            StreamEndpoint::TcpOut(target) => {
+                let stream = tokio::net::TcpStream::connect(target.as_str()).await?;
+                // Frames are small and latency matters more than packing.
+                stream.set_nodelay(true)?;
+                let peer = stream.peer_addr()?.to_string();
+                let (reader, writer) = stream.into_split();
+                Ok((Box::new(reader), Box::new(writer), peer))
+            }
+            StreamEndpoint::TcpIn(listener) => {
+                let (stream, peer) = listener.accept().await?;
+                stream.set_nodelay(true)?;
+                let (reader, writer) = stream.into_split();
+                Ok((Box::new(reader), Box::new(writer), peer.to_string()))
+            }
+            #[cfg(feature = "serial")]
+            StreamEndpoint::Serial { port, baud } => {
+                use tokio_serial::{SerialPort, SerialPortBuilderExt};
+                let mut serial = tokio_serial::new(port, *baud)
+                    .open_native_async()
+                    .map_err(std::io::Error::from)?;
+                serial.set_data_bits(tokio_serial::DataBits::Eight)?;
+                serial.set_parity(tokio_serial::Parity::None)?;
+                serial.set_stop_bits(tokio_serial::StopBits::One)?;
+                serial.set_flow_control(tokio_serial::FlowControl::None)?;
+                let (reader, writer) = tokio::io::split(serial);
+                Ok((Box::new(reader), Box::new(writer), port.clone()))
+            }
+        }
+    }
+}
+
+struct StreamLink {
+    endpoint: StreamEndpoint,
+    /// The sending half of the open stream; None while it is reopened.
+    writer: tokio::sync::Mutex<Option<StreamWriter>>,
+    /// The receiving half opened with the link, if it could be, until the
+    /// receiver takes it; later ones the receiver opens itself.
+    first_reader: Mutex<Option<(StreamReader, String)>>,
 }
 
 impl MavlinkLink {
     /// Opens the link; see [`validate_address`] for the address forms.
+    /// A `tcpin` port is bound here and a `tcpout` or serial link tried
+    /// once; an autopilot not there yet (still booting, USB adapter not yet
+    /// enumerated) is waited for by [`MavlinkLink::receive`], while the
+    /// bridge already reports the link as down.
     pub async fn open(
         address: &str,
         signing: Option<LinkSigning>,
     ) -> Result<Arc<MavlinkLink>, LinkError> {
-        let transport = if address.starts_with("udp") {
-            Transport::Udp(Box::new(UdpLink::open(address, signing.as_ref()).await?))
+        let (scheme, target) = address.split_once(':').unwrap_or(("", address));
+        let transport = if scheme.starts_with("udp") {
+            Transport::Udp(Box::new(UdpLink::open(scheme, target, address).await?))
         } else {
-            let connection = connect(address, signing.as_ref()).await?;
-            Transport::Connection(RwLock::new(Arc::new(connection)))
+            let endpoint = StreamEndpoint::parse(scheme, target, address).await?;
+            let (writer, first_reader) = match &endpoint {
+                // Accepting would hold up the whole bridge until the
+                // autopilot connects.
+                StreamEndpoint::TcpIn(_) => (None, None),
+                _ => match endpoint.open().await {
+                    Ok((reader, writer, peer)) => (Some(writer), Some((reader, peer))),
+                    Err(error) => {
+                        tracing::warn!(link = address, %error, "MAVLink link not reachable yet; retrying");
+                        (None, None)
+                    }
+                },
+            };
+            Transport::Stream(Box::new(StreamLink {
+                endpoint,
+                writer: tokio::sync::Mutex::new(writer),
+                first_reader: Mutex::new(first_reader),
+            }))
         };
         Ok(Arc::new(MavlinkLink {
             address: address.to_owned(),
-            signing,
             transport,
-            unparsable_frames: AtomicU64::new(0),
+            codec: FrameCodec::new(signing.as_ref()),
         }))
     }
 
@@ -249,44 +425,20 @@ impl MavlinkLink {
     /// Frames that arrived intact but did not parse (unknown message or enum
     /// value for this dialect, bad length).
     pub fn unparsable_frames(&self) -> u64 {
-        match &self.transport {
-            Transport::Udp(udp) => {
-                udp.tally
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .unparsable_frames
-            }
-            Transport::Connection(_) => self.unparsable_frames.load(Ordering::Relaxed),
-        }
+        self.codec.tally().unparsable_frames
     }
 
-    /// What the link has refused so far (on UDP: every byte accounted for).
-    pub fn input_tally(&self) -> Option<InputTally> {
-        match &self.transport {
-            Transport::Udp(udp) => Some(*udp.tally.lock().unwrap_or_else(|p| p.into_inner())),
-            Transport::Connection(_) => None,
-        }
-    }
-
-    fn current(&self) -> Option<Arc<Connection>> {
-        match &self.transport {
-            // A poisoned lock only means a panic elsewhere mid-swap; the Arc
-            // inside is still whole.
-            Transport::Connection(connection) => Some(
-                connection
-                    .read()
-                    .unwrap_or_else(|poisoned| poisoned.into_inner())
-                    .clone(),
-            ),
-            Transport::Udp(_) => None,
-        }
+    /// What the link has received and refused so far: every byte is either
+    /// in an accepted frame or counted, whatever the transport.
+    pub fn input_tally(&self) -> InputTally {
+        *self.codec.tally()
     }
 
     pub async fn send(&self, message: &MavMessage) -> Result<(), LinkError> {
         let header = MavHeader {
             system_id: u32::from(BRIDGE_SYSTEM_ID),
             component_id: BRIDGE_COMPONENT_ID,
-            sequence: 0, // the transport numbers frames itself
+            sequence: 0, // the codec numbers frames itself
         };
         self.send_as(header, message).await
     }
@@ -294,23 +446,30 @@ impl MavlinkLink {
     /// Sends a frame under another sender's header: the ground-station
     /// tunnel passes frames on as their ground station wrote them.
     pub async fn send_as(&self, header: MavHeader, message: &MavMessage) -> Result<(), LinkError> {
-        let sent = match (&self.transport, self.current()) {
-            (Transport::Udp(udp), _) => udp.send(header, message).await,
-            (_, Some(connection)) => connection
-                .send(&header, message)
-                .await
-                .map(|_| ())
-                .map_err(|error| error.to_string()),
-            (Transport::Connection(_), None) => Ok(()),
-        };
-        sent.map_err(|reason| LinkError::Send {
+        let send_error = |reason: String| LinkError::Send {
             address: self.address.clone(),
             message: mavlink::Message::message_name(message),
             reason,
-        })
+        };
+        let bytes = self.codec.encode(header, message).map_err(send_error)?;
+        match &self.transport {
+            Transport::Udp(udp) => udp.send(&bytes).await.map_err(send_error),
+            Transport::Stream(stream) => {
+                let mut writer = stream.writer.lock().await;
+                let Some(open) = writer.as_mut() else {
+                    return Err(LinkError::Down {
+                        address: self.address.clone(),
+                        message: mavlink::Message::message_name(message),
+                    });
+                };
+                open.write_all(&bytes)
+                    .await
+                    .map_err(|error| send_error(error.to_string()))
+            }
+        }
     }
 
-    /// Receives until `shutdown`, forwarding each parsed frame. What is
+    /// Receives until `shutdown`, forwarding each accepted frame. What is
     /// refused is counted and logged; a broken TCP or serial link is
     /// reopened.
     pub async fn receive(
@@ -318,38 +477,9 @@ impl MavlinkLink {
         frames: mpsc::Sender<(MavHeader, MavMessage)>,
         shutdown: CancellationToken,
     ) {
-        if let Transport::Udp(udp) = &self.transport {
-            return self.receive_udp(udp, frames, shutdown).await;
-        }
-        loop {
-            let Some(connection) = self.current() else {
-                return;
-            };
-            let received = tokio::select! {
-                () = shutdown.cancelled() => return,
-                received = connection.try_recv() => received,
-            };
-            match received {
-                Ok(frame) => {
-                    if frames.send(frame).await.is_err() {
-                        return; // the state task has stopped: we are shutting down
-                    }
-                }
-                Err(MessageReadError::Parse(error)) => {
-                    let total = self.unparsable_frames.fetch_add(1, Ordering::Relaxed) + 1;
-                    tracing::debug!(link = %self.address, %error, total, "skipped unparsable MAVLink frame");
-                }
-                Err(MessageReadError::Io(error)) => {
-                    tracing::warn!(link = %self.address, %error, "MAVLink link read failed");
-                    tokio::select! {
-                        () = shutdown.cancelled() => return,
-                        () = tokio::time::sleep(RECONNECT_BACKOFF) => {}
-                    }
-                    // A TCP stream or a serial port (unplugged adapter)
-                    // must be reopened.
-                    self.reconnect(&shutdown).await;
-                }
-            }
+        match &self.transport {
+            Transport::Udp(udp) => self.receive_udp(udp, frames, shutdown).await,
+            Transport::Stream(stream) => self.receive_stream(stream, frames, shutdown).await,
         }
     }
 
@@ -360,8 +490,7 @@ impl MavlinkLink {
         shutdown: CancellationToken,
     ) {
         let mut datagram = vec![0u8; 65_536];
-        let mut refusals_seen = 0;
-        let mut last_warning: Option<std::time::Instant> = None;
+        let mut refusals = RefusalLog::default();
         loop {
             let received = tokio::select! {
                 () = shutdown.cancelled() => return,
@@ -379,21 +508,10 @@ impl MavlinkLink {
                     continue;
                 }
             };
-            let (accepted, tally) = udp.accept(&datagram[..len], from);
-            if tally.refusals() > refusals_seen {
-                refusals_seen = tally.refusals();
-                tracing::debug!(link = %self.address, %from, ?tally, "refused bytes or frames on the MAVLink link");
-                if last_warning.is_none_or(|at| at.elapsed() >= REFUSAL_WARNING_PERIOD) {
-                    last_warning = Some(std::time::Instant::now());
-                    tracing::warn!(
-                        link = %self.address,
-                        %from,
-                        skipped_bytes_total = tally.skipped_bytes,
-                        unparsable_frames_total = tally.unparsable_frames,
-                        rejected_frames_total = tally.rejected_frames,
-                        "MAVLink link carries bytes that are not valid frames for this bridge; dropped and counted"
-                    );
-                }
+            let (accepted, tally) = self.codec.read_datagram(&datagram[..len]);
+            refusals.note(&self.address, &from, &tally);
+            if udp.learns_peer && !accepted.is_empty() {
+                *udp.peer.lock().unwrap_or_else(|p| p.into_inner()) = Some(from);
             }
             for frame in accepted {
                 if frames.send(frame).await.is_err() {
@@ -403,24 +521,97 @@ impl MavlinkLink {
         }
     }
 
-    async fn reconnect(&self, shutdown: &CancellationToken) {
+    async fn receive_stream(
+        &self,
+        stream: &StreamLink,
+        frames: mpsc::Sender<(MavHeader, MavMessage)>,
+        shutdown: CancellationToken,
+    ) {
+        let mut refusals = RefusalLog::default();
+        let mut buffer = vec![0u8; 4096];
+        let first = stream
+            .first_reader
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
+        let opened = match first {
+            Some(first) => Some(first),
+            None => self.reopen(stream, &shutdown, false).await,
+        };
+        let Some((mut reader, mut peer)) = opened else {
+            return;
+        };
         loop {
-            match connect(&self.address, self.signing.as_ref()).await {
-                Ok(connection) => {
-                    let Transport::Connection(current) = &self.transport else {
-                        return; // UDP sockets need no reopening
-                    };
-                    *current
-                        .write()
-                        .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(connection);
-                    tracing::info!(link = %self.address, "MAVLink link reopened");
-                    return;
+            // Each connection starts a fresh stream: a frame torn by the
+            // break cannot continue on the next one.
+            let mut scanner = StreamScanner::new();
+            loop {
+                let read = tokio::select! {
+                    () = shutdown.cancelled() => return,
+                    read = reader.read(&mut buffer) => read,
+                };
+                let piece = match read {
+                    Ok(0) => None,
+                    Ok(len) => Some(&buffer[..len]),
+                    Err(ref error) => {
+                        tracing::warn!(link = %self.address, %error, "MAVLink link read failed");
+                        None
+                    }
+                };
+                let ended = piece.is_none();
+                let (accepted, tally) = self.codec.read_stream(&mut scanner, piece);
+                refusals.note(&self.address, &peer, &tally);
+                for frame in accepted {
+                    if frames.send(frame).await.is_err() {
+                        return; // the state task has stopped: we are shutting down
+                    }
                 }
-                Err(error) => tracing::warn!(%error, "MAVLink link still down"),
+                if ended {
+                    break;
+                }
             }
-            tokio::select! {
-                () = shutdown.cancelled() => return,
-                () = tokio::time::sleep(RECONNECT_BACKOFF) => {}
+            tracing::warn!(link = %self.address, %peer, "MAVLink link closed; reopening");
+            *stream.writer.lock().await = None;
+            let Some((next_reader, next_peer)) = self.reopen(stream, &shutdown, true).await else {
+                return;
+            };
+            reader = next_reader;
+            peer = next_peer;
+        }
+    }
+
+    /// Opens a TCP or serial link (again), retrying every second until it
+    /// works or `shutdown`; installs the new sending half and returns the
+    /// receiving one. After a break it first waits a second, so a link
+    /// that fails at once is not hammered.
+    async fn reopen(
+        &self,
+        stream: &StreamLink,
+        shutdown: &CancellationToken,
+        after_break: bool,
+    ) -> Option<(StreamReader, String)> {
+        let mut wait_first = after_break;
+        loop {
+            if wait_first {
+                tokio::select! {
+                    () = shutdown.cancelled() => return None,
+                    () = tokio::time::sleep(RECONNECT_BACKOFF) => {}
+                }
+            }
+            wait_first = true;
+            let opened = tokio::select! {
+                () = shutdown.cancelled() => return None,
+                opened = stream.endpoint.open() => opened,
+            };
+            match opened {
+                Ok((reader, writer, peer)) => {
+                    *stream.writer.lock().await = Some(writer);
+                    tracing::info!(link = %self.address, %peer, "MAVLink link open");
+                    return Some((reader, peer));
+                }
+                Err(error) => {
+                    tracing::warn!(link = %self.address, %error, "MAVLink link still down")
+                }
             }
         }
     }
@@ -436,8 +627,13 @@ impl MavlinkLink {
                 () = shutdown.cancelled() => return,
                 _ = ticks.tick() => {}
             }
-            if let Err(error) = self.send(&bridge_heartbeat()).await {
-                tracing::warn!(%error, "bridge heartbeat not sent");
+            match self.send(&bridge_heartbeat()).await {
+                Ok(()) => {}
+                // The receiver already said so, and says when it is back.
+                Err(error @ LinkError::Down { .. }) => {
+                    tracing::debug!(%error, "bridge heartbeat not sent")
+                }
+                Err(error) => tracing::warn!(%error, "bridge heartbeat not sent"),
             }
         }
     }
@@ -468,37 +664,6 @@ pub fn validate_address(address: &str) -> Result<(), crate::BridgeError> {
             "MAVLink address `{address}` must start with udpout:, udpin:, tcpout:, tcpin: or serial: and end with :PORT"
         )),
     }
-}
-
-async fn connect(address: &str, signing: Option<&LinkSigning>) -> Result<Connection, LinkError> {
-    #[allow(unused_mut)] // mutated only with the `signing` feature
-    let mut connection = mavlink::connect_async::<MavMessage>(address)
-        .await
-        .map_err(|source| LinkError::Open {
-            address: address.to_owned(),
-            source,
-        })?;
-    if let Some(signing) = signing {
-        sign(&mut connection, signing);
-    }
-    Ok(connection)
-}
-
-#[cfg(feature = "signing")]
-fn sign(connection: &mut Connection, signing: &LinkSigning) {
-    use mavlink::AsyncMavConnection;
-    // Link id 0: the bridge has one link to its autopilot.
-    connection.setup_signing(Some(mavlink::SigningConfig::new(
-        signing.secret_key,
-        0,
-        true,
-        signing.accept_unsigned,
-    )));
-}
-
-#[cfg(not(feature = "signing"))]
-fn sign(_connection: &mut Connection, _signing: &LinkSigning) {
-    // BridgeConfig::validate refuses signing without the feature.
 }
 
 /// The bridge's HEARTBEAT: an onboard controller, not an autopilot, every

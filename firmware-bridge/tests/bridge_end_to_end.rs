@@ -529,3 +529,62 @@ async fn reposition_and_change_speed_redirect_a_flying_drone_without_failsafe() 
     h.shutdown.cancel();
     let _ = tokio::time::timeout(WAIT, h.bridge).await;
 }
+
+/// Pause holds the drone where it is (PX4: DO_REPOSITION holding here;
+/// ArduCopter: BRAKE), and resume carries the same mission on to its end.
+async fn pause_and_resume(profile: AutopilotProfile) {
+    let mut h = Harness::start_as(Duration::from_secs(5), profile).await;
+    h.until("autopilot heard", |heard| match heard {
+        Heard::Status(status) if status.autopilot_link => Some(()),
+        _ => None,
+    })
+    .await;
+    h.succeeds("upload", CommandBody::UploadMission(survey_mission()))
+        .await;
+    h.succeeds("start", CommandBody::StartMission).await;
+    h.until("takeoff reached", |heard| match heard {
+        Heard::Event(event) => {
+            matches!(event.body, EventBody::MissionItemReached { seq: 0, .. }).then_some(())
+        }
+        _ => None,
+    })
+    .await;
+    h.succeeds("pause", CommandBody::Pause).await;
+    // Held: a second of samples (30 s simulated at 30x) within a few metres,
+    // where the mission would have carried it tens of metres on.
+    let held = h.telemetry_samples(6).await;
+    let moved_m = distance_m(
+        held[0].lat_deg,
+        held[0].lon_deg,
+        held[5].lat_deg,
+        held[5].lon_deg,
+    );
+    assert!(moved_m < 3.0, "moved {moved_m:.1} m while paused");
+    h.succeeds("resume", CommandBody::Resume).await;
+    let mut reached = Vec::new();
+    h.until("mission completed", |heard| match heard {
+        Heard::Event(event) => match event.body {
+            EventBody::MissionItemReached { seq, .. } => {
+                reached.push(seq);
+                None
+            }
+            EventBody::MissionCompleted { .. } => Some(()),
+            _ => None,
+        },
+        _ => None,
+    })
+    .await;
+    assert_eq!(reached.last(), Some(&3), "{reached:?}");
+    h.shutdown.cancel();
+    let _ = tokio::time::timeout(WAIT, h.bridge).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_px4_mission_holds_and_resumes_to_completion() {
+    pause_and_resume(AutopilotProfile::Px4).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_paused_arducopter_mission_holds_and_resumes_to_completion() {
+    pause_and_resume(AutopilotProfile::ArduPilot).await;
+}

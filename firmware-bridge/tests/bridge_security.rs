@@ -341,3 +341,126 @@ async fn the_bridge_talks_mqtt_over_tls_and_refuses_an_unknown_broker() {
     drop(mosquitto);
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A client certificate for `common_name`, signed by the test CA that
+/// [`make_certificates`] left in `dir`.
+#[cfg(feature = "tls")]
+fn make_client_certificate(dir: &Path, common_name: &str) -> Option<()> {
+    let run = |args: &[&str]| {
+        std::process::Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    let subject = format!("/CN={common_name}");
+    // Extensions make it an X.509 v3 certificate, which rustls requires.
+    std::fs::write(
+        dir.join("client.cnf"),
+        "basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n",
+    )
+    .ok()?;
+    (run(&[
+        "req",
+        "-newkey",
+        "rsa:2048",
+        "-nodes",
+        "-subj",
+        &subject,
+        "-keyout",
+        "client.key",
+        "-out",
+        "client.csr",
+    ]) && run(&[
+        "x509",
+        "-req",
+        "-in",
+        "client.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-days",
+        "2",
+        "-extfile",
+        "client.cnf",
+        "-out",
+        "client.crt",
+    ]))
+    .then_some(())
+}
+
+#[cfg(feature = "tls")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_bridge_can_log_in_with_a_client_certificate_instead_of_a_password() {
+    let dir = temp_dir("tls-client-cert");
+    std::fs::create_dir_all(&dir).unwrap();
+    if make_certificates(&dir).is_none() {
+        return;
+    }
+    make_client_certificate(&dir, DRONE).expect("openssl made the CA a moment ago");
+    // The TLS listener admits only clients with a certificate from the CA
+    // and takes the certificate's name as the MQTT username (so an ACL keyed
+    // on the drone id applies as with passwords); a plain one serves the
+    // test's own client.
+    let plain_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let config = format!(
+        "per_listener_settings true\nallow_anonymous false\ncafile {dir}/ca.pem\n\
+         certfile {dir}/broker.crt\nkeyfile {dir}/broker.key\nrequire_certificate true\n\
+         use_identity_as_username true\nlog_dest file {dir}/mosquitto.log\nlog_type all\n\
+         listener {plain_port} 127.0.0.1\nallow_anonymous true\n",
+        dir = dir.display(),
+    );
+    let Some(mosquitto) = Mosquitto::start(&dir, &config) else {
+        return;
+    };
+    let (_dispatcher, mut heard) = test_client(&format!("mqtt://127.0.0.1:{plain_port}")).await;
+
+    let shutdown = CancellationToken::new();
+    let vehicle = start_sim(&shutdown).await;
+    let tls_url = format!("mqtts://127.0.0.1:{}", mosquitto.port);
+    let config = BridgeConfig {
+        mqtt_security: MqttSecurity {
+            credentials: None,
+            ca_file: Some(dir.join("ca.pem")),
+            client_cert: Some((dir.join("client.crt"), dir.join("client.key"))),
+        },
+        ..BridgeConfig::new(DRONE, format!("udpout:{vehicle}"), tls_url)
+    };
+    let bridge = tokio::spawn(firmware_bridge::run(config, shutdown.clone()));
+    tokio::time::timeout(WAIT, async {
+        loop {
+            if let Some(Heard::Status(status)) = heard.recv().await {
+                if status.state == Availability::Online && status.autopilot_link {
+                    return;
+                }
+            }
+        }
+    })
+    .await
+    .expect("the bridge connects with its client certificate");
+    shutdown.cancel();
+    let _ = tokio::time::timeout(WAIT, bridge).await;
+
+    // Without a certificate the same listener turns a client away.
+    let mut options = MqttOptions::new("no-certificate", "127.0.0.1", mosquitto.port);
+    options.set_transport(rumqttc::Transport::tls_with_config(
+        rumqttc::TlsConfiguration::Simple {
+            ca: std::fs::read(dir.join("ca.pem")).unwrap(),
+            alpn: None,
+            client_auth: None,
+        },
+    ));
+    let (_client, mut eventloop) = AsyncClient::new(options, 4);
+    let refused = tokio::time::timeout(WAIT, eventloop.poll()).await.unwrap();
+    assert!(refused.is_err(), "{refused:?}");
+    drop(mosquitto);
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use firmware_bridge::command_intake::read_command;
 use firmware_bridge::events::{EventDetector, Hints};
-use firmware_bridge::mavlink_input::{ingest, InputTally};
+use firmware_bridge::mavlink_input::{ingest, read_frames, InputTally, StreamScanner};
 use firmware_bridge::vehicle_state::VehicleState;
 use wire::EventBody;
 
@@ -187,6 +187,20 @@ fn every_mavlink_input_in_the_corpus_and_its_mutations_is_folded_or_counted() {
                 "{name}: {tally:?}"
             );
             assert!(tally.ignored_frames <= tally.frames, "{name}: {tally:?}");
+            // The same bytes arriving as a TCP or serial stream, in pieces
+            // of a size the input itself picks, are read and refused alike.
+            let piece = 1 + usize::from(input.first().copied().unwrap_or(0) % 23);
+            let mut streamed = InputTally::default();
+            let mut scanner = StreamScanner::new();
+            let mut frames = Vec::new();
+            for chunk in input.chunks(piece) {
+                frames.extend(scanner.push(chunk, &mut streamed, |_| true));
+            }
+            frames.extend(scanner.finish(&mut streamed, |_| true));
+            let mut whole = InputTally::default();
+            let expected = read_frames(&input, &mut whole);
+            assert_eq!(streamed, whole, "{name} in pieces of {piece}");
+            assert_eq!(frames.len(), expected.len(), "{name} in pieces of {piece}");
             totals.frames += tally.frames;
             totals.skipped_bytes += tally.skipped_bytes;
         }
@@ -247,6 +261,31 @@ fn the_mavlink_corpus_means_what_its_names_say() {
     let (_, _, tally) = run("truncated_frame.hex");
     assert_eq!(tally.frames, 1);
     assert!(tally.skipped_bytes > 0);
+    let (_, events, tally) = run("status_text_chunks.hex");
+    // Chunk 1 of text 7, a one-part text, then chunk 0 of text 7.
+    let texts: Vec<_> = events
+        .iter()
+        .filter_map(|e| match e {
+            EventBody::StatusText {
+                text, incomplete, ..
+            } => Some((text.as_str(), *incomplete)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        texts,
+        [
+            ("Takeoff detected", false),
+            (
+                "Failsafe enabled: no RC and no offboard; returning to launch at 30 m above home",
+                false
+            )
+        ]
+    );
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, EventBody::Failsafe { .. })));
+    assert_eq!((tally.frames, tally.skipped_bytes), (4, 0));
     let (state, _, _) = run("mavlink1_heartbeat.hex");
     assert_eq!(state.autopilot.map(|t| t.kind.name()), Some("px4"));
 }

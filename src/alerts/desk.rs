@@ -6,7 +6,7 @@
 use chrono::{DateTime, Utc};
 use tokio::sync::{broadcast, Mutex};
 
-use super::{Alert, AlertBook, Condition};
+use super::{Alert, AlertBook, AlertKind, Condition};
 use crate::store::{Store, StoreError};
 
 /// Changes a live subscriber may fall behind by before losing the oldest.
@@ -57,6 +57,22 @@ impl AlertDesk {
         let mut book = self.book.lock().await;
         let changed = book.clear(drone, key, at);
         self.record(changed.into_iter().collect()).await;
+    }
+
+    /// The bridge's own status (its Last Will says offline when it drops
+    /// off the broker): offline raises a `bridge_offline` alert, online
+    /// clears it.
+    pub async fn bridge_status(&self, drone: &str, online: bool) {
+        let kind = AlertKind::BridgeOffline;
+        if online {
+            self.clear(drone, kind.as_str(), Utc::now()).await;
+        } else {
+            let condition = Condition::single(
+                kind,
+                "its bridge is offline: no telemetry, events or commands",
+            );
+            self.raise(drone, condition, Utc::now()).await;
+        }
     }
 
     /// Acknowledges alert `id` for `who`, open or cleared. Idempotent: the

@@ -16,7 +16,7 @@ use super::error::{parse_body, ApiError};
 use super::require;
 use crate::audit;
 use crate::auth::{Caller, Role};
-use crate::dispatcher::{Dispatcher, DroneView, PilotCommandError};
+use crate::dispatcher::{Dispatcher, DroneView, PilotCommandError, PilotCommandSent};
 
 /// The fleet as this caller may see it: a department user sees every
 /// drone's position and state, but only its own tasks' ids on them.
@@ -164,18 +164,35 @@ pub async fn drone_command(
     )
     .await
     .map_err(ApiError::internal)?;
+    record_outcome(&dispatcher, &caller, &drone, name, sent);
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({ "drone": drone, "command": name, "command_id": command_id, "state": "sent", "audit_seq": seq })),
+    )
+        .into_response())
+}
+
+/// Appends the bridge's terminal answer to `sent` to the audit log when it
+/// comes (or `no_reply` after the command reply limit), and times it.
+pub(super) fn record_outcome(
+    dispatcher: &Arc<Dispatcher>,
+    caller: &Caller,
+    drone: &str,
+    name: &'static str,
+    sent: PilotCommandSent,
+) {
+    let dispatcher = dispatcher.clone();
     let who = caller.clone();
-    let target = drone.clone();
-    let id = command_id.clone();
+    let target = drone.to_owned();
     tokio::spawn(async move {
         let reply = sent.outcome.await.ok().flatten();
         let (result, message) = match reply {
             Some(r) => (outcome_name(r.state), r.message),
             None => ("no_reply", None),
         };
-        let detail = json!({ "command": name, "command_id": id, "message": message });
+        let detail = json!({ "command": name, "command_id": sent.command_id, "message": message });
         if let Err(error) = audit::record(
-            &store,
+            dispatcher.store(),
             &who,
             "drone_command_outcome",
             &target,
@@ -187,9 +204,4 @@ pub async fn drone_command(
             tracing::error!(%error, "could not record a command outcome");
         }
     });
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({ "drone": drone, "command": name, "command_id": command_id, "state": "sent", "audit_seq": seq })),
-    )
-        .into_response())
 }

@@ -10,26 +10,32 @@ use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
-use tokio::sync::broadcast::error::RecvError;
+use futures_util::SinkExt;
+use serde_json::json;
+use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 
 use super::live_token::{self, LiveCaller};
 use crate::auth::Caller;
-use crate::live::{LiveEvent, LiveHub};
+use crate::live::{LiveHub, Published};
 
-/// The next message this caller may see; None when the hub has closed.
-async fn next_for(rx: &mut Receiver<LiveEvent>, caller: &Caller) -> Option<Value> {
+/// The next message this caller may see (its type and JSON text); None
+/// when the hub has closed.
+async fn next_for(
+    rx: &mut Receiver<Arc<Published>>,
+    caller: &Caller,
+) -> Option<(&'static str, Arc<str>)> {
     loop {
         match rx.recv().await {
-            Ok(event) => {
-                if let Some(v) = event.for_caller(caller) {
-                    return Some(v);
+            Ok(published) => {
+                if let Some(text) = published.text_for(caller) {
+                    return Some((published.event.kind(), text));
                 }
             }
             Err(RecvError::Lagged(missed)) => {
                 tracing::debug!(user = caller.user_id, missed, "live client lagging");
-                return Some(json!({"type": "lagged", "missed": missed}));
+                let text = json!({"type": "lagged", "missed": missed}).to_string();
+                return Some(("lagged", Arc::from(text)));
             }
             Err(RecvError::Closed) => return None,
         }
@@ -47,12 +53,35 @@ pub async fn websocket(
         .on_upgrade(move |socket| pump(socket, rx, caller))
 }
 
-async fn pump(mut socket: WebSocket, mut rx: Receiver<LiveEvent>, caller: Caller) {
+/// Most messages put in one write: a burst (the whole fleet each period)
+/// goes out in a few writes rather than one per drone.
+const BATCH: usize = 256;
+
+async fn pump(mut socket: WebSocket, mut rx: Receiver<Arc<Published>>, caller: Caller) {
+    let text = |t: &str| Message::Text(t.into());
     loop {
         tokio::select! {
             next = next_for(&mut rx, &caller) => {
-                let Some(value) = next else { return };
-                if socket.send(Message::Text(value.to_string().into())).await.is_err() {
+                let Some((_, first)) = next else { return };
+                if socket.feed(text(&first)).await.is_err() {
+                    return;
+                }
+                // What is already waiting joins it, without waiting for more.
+                for _ in 1..BATCH {
+                    let more = match rx.try_recv() {
+                        Ok(published) => published.text_for(&caller),
+                        Err(TryRecvError::Lagged(missed)) => Some(Arc::from(
+                            json!({"type": "lagged", "missed": missed}).to_string(),
+                        )),
+                        Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+                    };
+                    if let Some(more) = more {
+                        if socket.feed(text(&more)).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                if socket.flush().await.is_err() {
                     return;
                 }
             }
@@ -68,9 +97,8 @@ async fn pump(mut socket: WebSocket, mut rx: Receiver<LiveEvent>, caller: Caller
 pub async fn sse(State(hub): State<Arc<LiveHub>>, caller: Caller) -> Response {
     let rx = hub.subscribe();
     let stream = futures_util::stream::unfold((rx, caller), |(mut rx, caller)| async move {
-        let value = next_for(&mut rx, &caller).await?;
-        let kind = value["type"].as_str().unwrap_or("message").to_owned();
-        let event = Event::default().event(kind).data(value.to_string());
+        let (kind, text) = next_for(&mut rx, &caller).await?;
+        let event = Event::default().event(kind).data(text.as_ref());
         Some((Ok::<Event, Infallible>(event), (rx, caller)))
     });
     Sse::new(stream)
@@ -82,10 +110,17 @@ pub async fn sse(State(hub): State<Arc<LiveHub>>, caller: Caller) -> Response {
 mod tests {
     use super::*;
     use crate::auth::Role;
+    use crate::live::LiveEvent;
     use crate::store::TaskRow;
+    use serde_json::Value;
 
-    fn task(id: &str, department: &str) -> LiveEvent {
-        LiveEvent::Task(Arc::new(TaskRow {
+    async fn next_json(rx: &mut Receiver<Arc<Published>>, caller: &Caller) -> Option<Value> {
+        let (_, text) = next_for(rx, caller).await?;
+        Some(serde_json::from_str(&text).unwrap())
+    }
+
+    fn task(id: &str, department: &str) -> Arc<Published> {
+        Arc::new(Published::new(LiveEvent::Task(Arc::new(TaskRow {
             id: id.into(),
             department_id: department.into(),
             kind: "point_inspection".into(),
@@ -97,7 +132,7 @@ mod tests {
             updated_at_ms: 0,
             progress_seq: None,
             progress_total: None,
-        }))
+        }))))
     }
 
     #[tokio::test]
@@ -112,12 +147,12 @@ mod tests {
         for i in 0..10 {
             // send never waits for readers.
             tx.send(task(&format!("t{i}"), "urban")).unwrap();
-            let got = next_for(&mut fast, &caller).await.unwrap();
+            let got = next_json(&mut fast, &caller).await.unwrap();
             assert_eq!(got["id"], format!("t{i}"));
         }
-        let first = next_for(&mut slow, &caller).await.unwrap();
+        let first = next_json(&mut slow, &caller).await.unwrap();
         assert_eq!(first, json!({"type": "lagged", "missed": 6}));
-        assert_eq!(next_for(&mut slow, &caller).await.unwrap()["id"], "t6");
+        assert_eq!(next_json(&mut slow, &caller).await.unwrap()["id"], "t6");
     }
 
     #[tokio::test]
@@ -130,6 +165,6 @@ mod tests {
         };
         tx.send(task("theirs", "environment")).unwrap();
         tx.send(task("mine", "urban")).unwrap();
-        assert_eq!(next_for(&mut rx, &caller).await.unwrap()["id"], "mine");
+        assert_eq!(next_json(&mut rx, &caller).await.unwrap()["id"], "mine");
     }
 }

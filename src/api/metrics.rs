@@ -1,6 +1,8 @@
-//! /metrics in the Prometheus text format: tasks by state and queue wait
-//! from the store, drones online and flying from the dispatcher, and the
-//! API's own request counts by status class.
+//! /metrics in the Prometheus text format: tasks by state and the oldest
+//! queue wait from the store, drones online and flying from the dispatcher,
+//! the dispatcher's instruments (telemetry rate, command latency, queue
+//! wait until assignment), and the API's own request counts by status
+//! class.
 
 use std::fmt::Write;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,6 +71,9 @@ pub async fn metrics(
             c.load(Ordering::Relaxed)
         );
     }
+    dispatcher
+        .instruments()
+        .render(&mut out, std::time::Instant::now());
     Ok((
         [(
             axum::http::header::CONTENT_TYPE,

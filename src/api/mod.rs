@@ -16,6 +16,7 @@ mod metrics;
 pub mod openapi;
 mod series;
 mod stac;
+mod takeover;
 mod tasks;
 
 use std::sync::Arc;
@@ -68,6 +69,12 @@ pub fn router(dispatcher: Arc<Dispatcher>) -> Router {
 
 pub fn router_with(dispatcher: Arc<Dispatcher>, limits: Limits) -> Router {
     let live = LiveHub::start(&dispatcher);
+    router_on(dispatcher, limits, live)
+}
+
+/// The API with its live streams fed by `live` (benchmarks and tests
+/// publish on it directly).
+pub fn router_on(dispatcher: Arc<Dispatcher>, limits: Limits, live: Arc<LiveHub>) -> Router {
     let counters = Arc::new(metrics::HttpCounters::default());
     let limiter = limits::RateLimiter::new(limits);
     // Bearer tokens, not cookies, carry identity: any origin may call.
@@ -98,6 +105,8 @@ pub fn router_with(dispatcher: Arc<Dispatcher>, limits: Limits) -> Router {
         .route("/api/v1/flights", get(fleet::flights))
         .route("/api/v1/drones/{id}/commands", post(fleet::drone_command))
         .route("/api/v1/airspace/check", post(airspace_check::check))
+        .route("/api/v1/drones/{id}/takeover", post(takeover::take_over))
+        .route("/api/v1/drones/{id}/release", post(takeover::release))
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/api/v1/drones", get(fleet_admin::list_drones))

@@ -70,7 +70,7 @@ fn stac_get_parameters(in_collection: bool) -> Value {
 fn more_paths() -> Value {
     json!({
             "/metrics": {"get": {
-                "operationId": "metrics", "security": [], "summary": "Prometheus text: tasks by state, queue wait, drones, flights, HTTP answers",
+                "operationId": "metrics", "security": [], "summary": "Prometheus text: tasks by state, queue wait (oldest, and a histogram until assignment), drones, flights, telemetry rate and counts, command latency to the bridge's answer, HTTP answers",
                 "responses": {"200": {"description": "metrics", "content": {"text/plain": {"schema": {"type": "string"}}}}}
             }},
             "/api/v1/stac": {"get": {
@@ -147,31 +147,7 @@ pub fn document() -> Value {
     doc
 }
 
-/// The pre-submit airspace check.
-fn check_paths() -> Value {
-    let line = json!({"type": "object", "required": ["type", "coordinates"], "properties": {
-        "type": {"type": "string", "enum": ["LineString"]},
-        "coordinates": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}}});
-    let conflict = json!({"type": "object", "required": ["leg", "zone_id", "zone_kind", "blocking", "explanation", "leg_geometry"], "properties": {
-        "leg": {"type": "integer", "minimum": 1}, "zone_id": {"type": "string"}, "zone_kind": {"type": "string"},
-        "blocking": {"type": "boolean"}, "explanation": {"type": "string"}, "leg_geometry": line.clone()}});
-    json!({
-        "/api/v1/airspace/check": {"post": {
-            "operationId": "checkAirspace",
-            "summary": "The airspace check of a task request before it is submitted: the flight the dispatcher would plan now and every conflict of its legs with the zones in force. Stores nothing",
-            "requestBody": json_body(json!({"$ref": "#/components/schemas/TaskRequest"})),
-            "responses": with_common(json!({
-                "200": ok_json("the verdict", json!({"type": "object", "required": ["ok", "route", "conflicts", "explanation"], "properties": {
-                    "ok": {"type": "boolean"}, "route": line, "conflicts": {"type": "array", "items": conflict},
-                    "explanation": {"type": "string"}}})),
-                "400": error_response("body is not a task request"),
-                "422": error_response("the request is invalid or no flight can be planned for it")
-            }))
-        }}
-    })
-}
-
-/// Alerts (pilots and administrators).
+/// Alerts and taking a drone over (pilots; alerts also administrators).
 fn pilot_paths() -> Value {
     let time = json!({"type": "string", "format": "date-time"});
     let maybe_time = json!({"type": "string", "format": "date-time", "nullable": true});
@@ -179,10 +155,14 @@ fn pilot_paths() -> Value {
     "required": ["id", "drone_id", "kind", "message", "raised_at", "cleared_at", "acknowledged_by", "acknowledged_at"],
     "properties": {
         "id": {"type": "string"}, "drone_id": {"type": "string"},
-        "kind": {"type": "string", "enum": ["off_route", "in_zone", "near_zone", "outside_area", "failsafe", "fence_breach", "link_lost"]},
+        "kind": {"type": "string", "enum": ["off_route", "in_zone", "near_zone", "outside_area", "failsafe", "fence_breach", "link_lost", "bridge_offline"]},
         "message": {"type": "string"}, "raised_at": time, "cleared_at": maybe_time.clone(),
         "acknowledged_by": {"type": "string", "nullable": true}, "acknowledged_at": maybe_time
     }});
+    let takeover = json!({"type": "object", "required": ["drone", "taken_over_by", "state"], "properties": {
+        "drone": {"type": "string"}, "taken_over_by": {"type": "string", "nullable": true},
+        "state": {"type": "string", "enum": ["taken_over", "released"]},
+        "command_id": {"type": "string", "nullable": true}, "audit_seq": {"type": "integer"}}});
     json!({
         "/api/v1/alerts": {"get": {
             "operationId": "listAlerts", "summary": "Alerts, open ones by default (pilots and administrators)",
@@ -198,6 +178,26 @@ fn pilot_paths() -> Value {
             "responses": with_common(json!({
                 "200": ok_json("the alert", alert),
                 "404": error_response("no such alert")
+            }))
+        }},
+        "/api/v1/drones/{id}/takeover": {"post": {
+            "operationId": "takeOverDrone",
+            "summary": "A pilot takes the drone over: the dispatcher stops commanding it and assigns it nothing; in the air it is told to hold (audited, with the command's outcome)",
+            "parameters": [path_id("drone id")],
+            "responses": with_common(json!({
+                "200": ok_json("taken over", takeover.clone()),
+                "404": error_response("no such drone"),
+                "409": error_response("another pilot holds it"),
+                "503": error_response("the MQTT broker did not take the hold command")
+            }))
+        }},
+        "/api/v1/drones/{id}/release": {"post": {
+            "operationId": "releaseDrone", "summary": "Hand a taken-over drone back to the dispatcher (audited)",
+            "parameters": [path_id("drone id")],
+            "responses": with_common(json!({
+                "200": ok_json("released", takeover),
+                "404": error_response("no such drone"),
+                "409": error_response("nobody holds it")
             }))
         }}
     })
@@ -296,6 +296,30 @@ fn fleet_paths() -> Value {
     })
 }
 
+/// The pre-submit airspace check.
+fn check_paths() -> Value {
+    let line = json!({"type": "object", "required": ["type", "coordinates"], "properties": {
+        "type": {"type": "string", "enum": ["LineString"]},
+        "coordinates": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}}});
+    let conflict = json!({"type": "object", "required": ["leg", "zone_id", "zone_kind", "blocking", "explanation", "leg_geometry"], "properties": {
+        "leg": {"type": "integer", "minimum": 1}, "zone_id": {"type": "string"}, "zone_kind": {"type": "string"},
+        "blocking": {"type": "boolean"}, "explanation": {"type": "string"}, "leg_geometry": line.clone()}});
+    json!({
+        "/api/v1/airspace/check": {"post": {
+            "operationId": "checkAirspace",
+            "summary": "The airspace check of a task request before it is submitted: the flight the dispatcher would plan now and every conflict of its legs with the zones in force. Stores nothing",
+            "requestBody": json_body(json!({"$ref": "#/components/schemas/TaskRequest"})),
+            "responses": with_common(json!({
+                "200": ok_json("the verdict", json!({"type": "object", "required": ["ok", "route", "conflicts", "explanation"], "properties": {
+                    "ok": {"type": "boolean"}, "route": line, "conflicts": {"type": "array", "items": conflict},
+                    "explanation": {"type": "string"}}})),
+                "400": error_response("body is not a task request"),
+                "422": error_response("the request is invalid or no flight can be planned for it")
+            }))
+        }}
+    })
+}
+
 /// Temporary restrictions (kept apart: one `json!` for the whole document
 /// exceeds the macro's recursion limit).
 fn restriction_paths() -> Value {
@@ -343,7 +367,7 @@ fn paths_and_components() -> Value {
         "info": {
             "title": "skyshare dispatcher API",
             "version": "1",
-            "description": "Shared-drone dispatch. Live streams (not described here, they never end): GET /api/v1/live/ws (WebSocket; a browser may offer its token as the subprotocol `bearer.<token>` beside `skyshare.v1`) and /api/v1/live/sse (Server-Sent Events), JSON messages of type drone, task, alert (pilots and administrators) or lagged. Bearer tokens belong to users with one role: department (its own tasks, flights and imagery), pilot (every flight; drone commands), admin (departments, quotas, users, tokens, audit log). Another department's ids read as 404."
+            "description": "Shared-drone dispatch. Live streams (not described here, they never end): GET /api/v1/live/ws (WebSocket; a browser may offer its token as the subprotocol `bearer.<token>` beside `skyshare.v1`) and /api/v1/live/sse (Server-Sent Events), JSON messages of type drone, task, alert (pilots and administrators) or lagged. Bearer tokens belong to users with one role: department (its own tasks, flights and imagery), pilot (every flight; drone commands, take-over; alerts), admin (departments, quotas, users, tokens, audit log). Another department's ids read as 404."
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -507,7 +531,8 @@ fn paths_and_components() -> Value {
                     "id": {"type": "string"}, "dock_id": {"type": "string"}, "sensors": {"type": "array", "items": {"type": "string"}},
                     "online": {"type": "boolean"}, "telemetry": {"type": "object", "nullable": true},
                     "task_id": {"type": "string", "nullable": true}, "task_ids": {"type": "array", "items": {"type": "string"}},
-                    "seconds_since_telemetry": {"type": "number", "nullable": true}
+                    "seconds_since_telemetry": {"type": "number", "nullable": true},
+                    "taken_over": {"type": "object", "nullable": true, "description": "the pilot holding it and since when", "properties": {"pilot": {"type": "string"}, "since": {"type": "string", "format": "date-time"}}}
                 }},
                 "Department": {"type": "object", "required": ["id", "name"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "max_open_tasks": {"type": "integer", "nullable": true}}},
                 "User": {"type": "object", "required": ["id", "name", "role", "created_at_ms"], "properties": {"id": {"type": "string"}, "name": {"type": "string"}, "role": {"type": "string", "enum": ["department", "pilot", "admin"]}, "department_id": {"type": "string", "nullable": true}, "created_at_ms": {"type": "integer"}}},

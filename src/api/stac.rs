@@ -141,7 +141,16 @@ pub async fn item(
     let row = rows
         .first()
         .ok_or_else(|| ApiError::not_found("item", &item))?;
-    Ok(geo_json(stac::item(&root(&headers), row)))
+    let attitude = dispatcher
+        .store()
+        .image_attitude(&row.image_id)
+        .await
+        .map_err(ApiError::internal)?;
+    Ok(geo_json(stac::item(
+        &root(&headers),
+        row,
+        attitude.as_ref(),
+    )))
 }
 
 /// Runs a search the caller is allowed: its collections are cut down to
@@ -181,11 +190,20 @@ async fn run(
         .await
         .map_err(ApiError::internal)?;
     let matched: Vec<_> = rows.into_iter().filter(|r| search.matches(r)).collect();
-    let page: Vec<Value> = matched
+    let shown: Vec<_> = matched
         .iter()
         .skip(search.offset)
         .take(search.limit)
-        .map(|r| stac::item(root, r))
+        .collect();
+    let ids: Vec<String> = shown.iter().map(|r| r.image_id.clone()).collect();
+    let attitudes = dispatcher
+        .store()
+        .image_attitudes(&ids)
+        .await
+        .map_err(ApiError::internal)?;
+    let page: Vec<Value> = shown
+        .iter()
+        .map(|r| stac::item(root, r, attitudes.get(&r.image_id)))
         .collect();
     let mut links = vec![json!({"rel": "root", "href": root, "type": "application/json"})];
     if search.offset + search.limit < matched.len() {

@@ -3,7 +3,10 @@
 #![allow(dead_code)] // each test binary uses its own subset
 
 pub mod mute_bridge;
+pub mod pg;
+pub mod served;
 pub mod standalone;
+pub mod talking_bridge;
 
 use std::time::Duration;
 

@@ -37,6 +37,10 @@ pub enum EventBody {
     StatusText {
         severity: u8,
         text: String,
+        /// A long text arrives in chunks; true when some never came and
+        /// `text` is what did (gaps shown as `…`). Absent means complete.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        incomplete: bool,
     },
     ModeChanged {
         mode: FlightMode,

@@ -1,0 +1,186 @@
+//! A stalled live client never slows a healthy one: one WebSocket client
+//! stops reading (its socket buffers kept tiny, so the server's writes to
+//! it block at once) while ten thousand drone messages are published in
+//! bursts of a thousand, a fleet's worth. The healthy client gets every one,
+//! in order, never told it lagged; the stalled one, when it reads again, is
+//! told how many it missed instead of having held anything up.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use serde_json::Value;
+use skyshare::api::{router_on, Limits};
+use skyshare::auth::{random_token, token_hash};
+use skyshare::dispatcher::{Dispatcher, DispatcherConfig, DroneView};
+use skyshare::live::{LiveEvent, LiveHub};
+use skyshare::planning::Airframe;
+use skyshare::region::Region;
+use skyshare::store::{Store, UserRow};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::Message;
+
+const BURSTS: i64 = 10;
+const FLEET: i64 = 1000;
+
+fn drone(seq: i64) -> LiveEvent {
+    let mut telemetry = common_telemetry();
+    telemetry.ts_ms = seq;
+    LiveEvent::Drone {
+        view: Arc::new(DroneView {
+            id: format!("d{}", seq % FLEET),
+            dock_id: "dock".into(),
+            sensors: vec!["visible".into()],
+            online: true,
+            telemetry: Some(telemetry),
+            task_id: None,
+            task_ids: Vec::new(),
+            alerts: Vec::new(),
+            seconds_since_telemetry: Some(0.1),
+            taken_over: None,
+        }),
+        owners: Arc::new(HashMap::new()),
+    }
+}
+
+fn common_telemetry() -> wire::Telemetry {
+    wire::Telemetry {
+        v: wire::VERSION,
+        drone: "d".into(),
+        ts_ms: 0,
+        lat_deg: 30.5,
+        lon_deg: 114.4,
+        alt_msl_m: 65.0,
+        alt_rel_m: 40.0,
+        vel_north_mps: 0.0,
+        vel_east_mps: 5.0,
+        vel_down_mps: 0.0,
+        heading_deg: Some(90.0),
+        battery_pct: Some(80.0),
+        battery_v: Some(24.0),
+        mode: wire::FlightMode::Mission,
+        armed: true,
+        landed: wire::LandedState::InAir,
+        mission_seq: Some(3),
+        mission_total: Some(9),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_live_client_never_delays_a_healthy_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("live.sqlite").display()
+    );
+    let store = Store::connect(&url).await.unwrap();
+    store
+        .upsert_user(&UserRow {
+            id: "pilot".into(),
+            name: "pilot".into(),
+            role: "pilot".into(),
+            department_id: None,
+            created_at_ms: 0,
+        })
+        .await
+        .unwrap();
+    let token = random_token();
+    store
+        .add_user_token(&token_hash(&token), "pilot", 0)
+        .await
+        .unwrap();
+    let dispatcher = Dispatcher::new(
+        DispatcherConfig {
+            mqtt_url: "mqtt://127.0.0.1:9".into(),
+            region: Region::demo(),
+            airframe: Airframe::default(),
+            drones: Vec::new(),
+            telemetry_stale_after: Duration::from_secs(5),
+            command_reply_limit: Duration::from_secs(5),
+            mqtt_client_id: None,
+        },
+        store,
+    )
+    .unwrap();
+    let hub = LiveHub::start(&dispatcher);
+    let app = router_on(dispatcher, Limits::default(), hub.clone());
+    // Small send buffers on the server's sockets (accepted sockets inherit
+    // the listener's), so writing to a client that does not read blocks
+    // after a few kilobytes.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(4096).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(64).unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let request = || {
+        let mut r = format!("ws://{addr}/api/v1/live/ws")
+            .into_client_request()
+            .unwrap();
+        r.headers_mut()
+            .insert("authorization", format!("Bearer {token}").parse().unwrap());
+        r
+    };
+    let tiny = tokio::net::TcpSocket::new_v4().unwrap();
+    tiny.set_recv_buffer_size(4096).unwrap();
+    let stream = tiny.connect(addr).await.unwrap();
+    let (mut stalled, _) = tokio_tungstenite::client_async(request(), stream)
+        .await
+        .unwrap();
+    let (mut healthy, _) = tokio_tungstenite::connect_async(request()).await.unwrap();
+
+    let reader = tokio::spawn(async move {
+        let mut seqs = Vec::new();
+        while seqs.len() < (BURSTS * FLEET) as usize {
+            let Message::Text(text) = healthy.next().await.unwrap().unwrap() else {
+                continue;
+            };
+            let v: Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(v["type"], "drone", "the healthy client was held up: {v}");
+            seqs.push(v["ts_ms"].as_i64().unwrap());
+        }
+        (seqs, tokio::time::Instant::now())
+    });
+    // Both subscribed before the first burst.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for burst in 0..BURSTS {
+        for i in 0..FLEET {
+            hub.publish(drone(burst * FLEET + i));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let published = tokio::time::Instant::now();
+    let (seqs, done) = tokio::time::timeout(Duration::from_secs(30), reader)
+        .await
+        .expect("the healthy client did not get every message")
+        .unwrap();
+    assert_eq!(seqs, (0..BURSTS * FLEET).collect::<Vec<_>>());
+    // It kept up while the other client read nothing: everything had
+    // arrived by the end of the last pause or soon after (a hub waiting on
+    // the stalled client would never have delivered the rest).
+    assert!(
+        done.saturating_duration_since(published) < Duration::from_secs(10),
+        "healthy client finished {:?} after the last burst",
+        done.saturating_duration_since(published)
+    );
+
+    // The stalled client skipped what it could not take, and is told so.
+    let first = loop {
+        let Message::Text(text) = tokio::time::timeout(Duration::from_secs(5), stalled.next())
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap()
+        else {
+            continue;
+        };
+        let v: Value = serde_json::from_str(&text).unwrap();
+        if v["type"] == "lagged" {
+            break v;
+        }
+    };
+    let missed = first["missed"].as_u64().unwrap();
+    assert!(missed >= 1000, "{first}");
+}
