@@ -108,6 +108,9 @@ export class FleetModel {
     drone.online = m.online;
     drone.task_id = m.task_id;
     drone.task_ids = m.task_ids;
+    // The stream names the pilot only; the time taken over stays as loaded.
+    if (!m.taken_over_by) drone.taken_over = null;
+    else if (drone.taken_over?.pilot !== m.taken_over_by) drone.taken_over = { pilot: m.taken_over_by, since: null };
     if (m.lat_deg == null) {
       drone.telemetry = null;
       return true;

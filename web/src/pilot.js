@@ -27,6 +27,7 @@ const FIELDS = [
   ['ground speed', (d) => (d.telemetry ? `${Math.hypot(d.telemetry.vel_north_mps, d.telemetry.vel_east_mps).toFixed(1)} m/s` : '')],
   ['climb', (d) => fmt(d.telemetry == null ? null : -d.telemetry.vel_down_mps, 1, ' m/s')],
   ['mission item', (d) => (d.telemetry?.mission_total ? `${d.telemetry.mission_seq ?? 0}/${d.telemetry.mission_total}` : '')],
+  ['taken over by', (d) => (d.taken_over ? d.taken_over.pilot : '')],
   ['task', (d) => d.task_id ?? ''],
   ['sortie tasks', (d) => (d.task_ids ?? []).length ? d.task_ids.map((t) => t.slice(0, 8)).join(', ') : ''],
   ['dock', (d) => d.dock_id],
