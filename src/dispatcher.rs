@@ -46,6 +46,8 @@ mod fleet_ops;
 mod series;
 pub use fleet_ops::{DroneAdminView, ServiceChange, ServiceError, SHARE_PERIOD};
 pub use series::SeriesSubmitted;
+mod zones;
+pub use zones::{import_into_store, ZoneDeleteError, ZoneImportError};
 
 /// A drone the dispatcher knows: its id and what it carries.
 #[derive(Debug, Clone)]
@@ -239,6 +241,10 @@ pub struct Dispatcher {
     series_checked: Mutex<Option<Instant>>,
     /// Departments' weekly shares of flight time, as last read.
     accounting: Mutex<Option<(Instant, HashMap<String, crate::routing::fair_share::Share>)>>,
+    /// Zones imported at run time (also in the store), and the lock that
+    /// serialises changes to them.
+    imported_zones: Mutex<Vec<Zone>>,
+    zone_changes: tokio::sync::Mutex<()>,
 }
 
 /// Operating figures set by the operator, with safe defaults.
@@ -314,6 +320,8 @@ impl Dispatcher {
             policy: Mutex::new(DispatchPolicy::default()),
             series_checked: Mutex::new(None),
             accounting: Mutex::new(None),
+            imported_zones: Mutex::new(Vec::new()),
+            zone_changes: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -654,6 +662,7 @@ impl Dispatcher {
 
     /// Runs until `shutdown`: MQTT ingest, scheduling and flight follow-up.
     pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), DispatcherError> {
+        self.load_imported_zones().await?;
         self.load_restrictions().await?;
         self.alerts.load().await?;
         self.load_takeovers().await?;
@@ -1555,6 +1564,7 @@ impl Dispatcher {
     /// The region as it stands now: its own zones and every restriction.
     pub fn region_now(&self) -> Region {
         let mut region = self.config.region.clone();
+        region.zones.extend(self.imported_zones());
         region.zones.extend(
             self.restrictions
                 .lock()

@@ -97,7 +97,7 @@ enum Cmd {
         #[arg(long)]
         mqtt_ca: Option<PathBuf>,
     },
-    /// Zone files: import (validate), check a route against zones.
+    /// Zone files: import into the store, check a route against zones.
     Zones {
         #[command(subcommand)]
         command: skyshare::zones_cli::ZonesCommand,
@@ -170,6 +170,9 @@ enum BenchCmd {
         peer_script: Option<PathBuf>,
         #[arg(long, default_value_t = 5)]
         reps: usize,
+        /// Only the one-route checks (for profiling them).
+        #[arg(long)]
+        route_only: bool,
     },
 }
 
@@ -312,7 +315,7 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
             http.await??;
             Ok(())
         }
-        Cmd::Zones { command } => skyshare::zones_cli::run(command),
+        Cmd::Zones { command } => skyshare::zones_cli::run(command).await,
         Cmd::GcsTunnel {
             drone,
             udp,
@@ -387,6 +390,7 @@ async fn run_bench(bench: BenchCmd) -> anyhow::Result<()> {
             peer_python,
             peer_script,
             reps,
+            route_only,
         } => skyshare::bench_airspace::run(skyshare::bench_airspace::BenchOptions {
             polys: &polys,
             routes: &routes,
@@ -394,6 +398,7 @@ async fn run_bench(bench: BenchCmd) -> anyhow::Result<()> {
             peer_python: peer_python.as_deref(),
             peer_script: peer_script.as_deref(),
             reps,
+            route_only,
         }),
         BenchCmd::Live {
             drones,

@@ -26,6 +26,10 @@ pub struct Region {
     pub boundary: Polygon,
     /// Zone schedules are written in local time; China has one offset, no DST.
     pub utc_offset_hours: i32,
+    /// Where AMSL and WGS84 zone bands sit above the ground here: the
+    /// boundary's `ground_amsl_m` (default: the docks' mean altitude, docks
+    /// being on the ground) and `geoid_undulation_m` (default 0).
+    pub vertical: crate::airspace::VerticalContext,
     pub docks: Vec<Dock>,
     pub zones: Vec<Zone>,
 }
@@ -64,7 +68,11 @@ impl Region {
                 Some("boundary") => match polygon(geometry) {
                     Ok(p) => {
                         let offset = props["utc_offset_hours"].as_i64().unwrap_or(0) as i32;
-                        boundary = Some((name, p, offset));
+                        let datum = (
+                            props["ground_amsl_m"].as_f64(),
+                            props["geoid_undulation_m"].as_f64().unwrap_or(0.0),
+                        );
+                        boundary = Some((name, p, offset, datum));
                     }
                     Err(e) => problems.push(format!("{at}: {e}")),
                 },
@@ -87,7 +95,7 @@ impl Region {
                 )),
             }
         }
-        let Some((name, boundary, utc_offset_hours)) = boundary else {
+        let Some((name, boundary, utc_offset_hours, (ground, undulation))) = boundary else {
             problems.push("no feature with role `boundary`".into());
             return Err(RegionError(problems));
         };
@@ -97,10 +105,16 @@ impl Region {
         if !problems.is_empty() {
             return Err(RegionError(problems));
         }
+        let ground_amsl_m = ground
+            .unwrap_or_else(|| docks.iter().map(|d| d.alt_msl_m).sum::<f64>() / docks.len() as f64);
         Ok(Region {
             name,
             boundary,
             utc_offset_hours,
+            vertical: crate::airspace::VerticalContext {
+                ground_amsl_m,
+                geoid_undulation_m: undulation,
+            },
             docks,
             zones,
         })

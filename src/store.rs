@@ -15,6 +15,8 @@ mod takeovers;
 pub use fleet_service::DroneServiceRow;
 pub use flights::*;
 pub use series::*;
+mod zones;
+pub use zones::StoredZone;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -166,6 +168,7 @@ impl Store {
             AUDIT_POSTGRES
         };
         sqlx::query(audit).execute(&pool).await?;
+        sqlx::query(zones::SCHEMA).execute(&pool).await?;
         let store = Store { pool };
         store.create_alert_schema().await?;
         store.create_takeover_schema().await?;

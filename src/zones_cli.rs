@@ -11,14 +11,24 @@ use crate::airspace::detour::DetourRequest;
 use crate::airspace::import::{self, geojson, validate};
 use crate::airspace::route_check::timed_route;
 use crate::airspace::{region_index, AirspaceFrame, CheckOptions, ZoneIndex, ZoneKind};
+use crate::dispatcher::import_into_store;
 use crate::region::Region;
+use crate::store::Store;
 
 #[derive(Debug, clap::Subcommand)]
 pub enum ZonesCommand {
-    /// Validate a zone file (GeoJSON, ED-269 JSON or QGroundControl .plan)
-    /// and print what it holds; with --export, write it out as GeoJSON.
+    /// Import a zone file (GeoJSON, ED-269 JSON or QGroundControl .plan)
+    /// into the store: all its zones or, if any is bad or its id is taken,
+    /// none, with every problem listed. The dispatcher puts stored zones in
+    /// force when it starts. With --export, also write them out as GeoJSON.
     Import {
         file: PathBuf,
+        /// The dispatcher's database (same default as `serve --database`).
+        #[arg(long, default_value = "sqlite://skyshare.sqlite?mode=rwc")]
+        db: String,
+        /// Validate and print only; store nothing.
+        #[arg(long)]
+        dry_run: bool,
         #[arg(long)]
         export: Option<PathBuf>,
     },
@@ -46,16 +56,34 @@ pub enum ZonesCommand {
     },
 }
 
-pub fn run(command: ZonesCommand) -> anyhow::Result<()> {
+pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
     match command {
-        ZonesCommand::Import { file, export } => {
+        ZonesCommand::Import {
+            file,
+            db,
+            dry_run,
+            export,
+        } => {
             let text = read(&file)?;
             let (format, zones) =
                 import::import(&text).with_context(|| format!("in {}", file.display()))?;
+            if !dry_run {
+                let store = Store::connect(&db)
+                    .await
+                    .with_context(|| format!("opening {db}"))?;
+                import_into_store(&store, &text, &[])
+                    .await
+                    .with_context(|| format!("in {}", file.display()))?;
+            }
             println!(
-                "{}: {format}, {} zone(s), all valid",
+                "{}: {format}, {} zone(s), all valid{}",
                 file.display(),
-                zones.len()
+                zones.len(),
+                if dry_run {
+                    String::new()
+                } else {
+                    format!(", stored in {db}")
+                }
             );
             for z in &zones {
                 println!(
@@ -71,9 +99,9 @@ pub fn run(command: ZonesCommand) -> anyhow::Result<()> {
                 std::fs::write(&out, text).with_context(|| format!("writing {}", out.display()))?;
                 println!("exported to {}", out.display());
             }
-            println!(
-                "(not stored: `zones import` validates; the store keeps the region file's zones)"
-            );
+            if dry_run {
+                println!("(--dry-run: nothing stored)");
+            }
             Ok(())
         }
         ZonesCommand::Check {

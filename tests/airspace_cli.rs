@@ -47,23 +47,56 @@ fn zones_check_explains_a_leg_through_the_hospital_zone_and_refuses() {
 }
 
 #[test]
-fn zones_import_summarises_a_valid_file_and_lists_problems_of_a_bad_one() {
-    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/maps/ed269-optics-valley.json");
-    let (ok, text) = skyshare(&["zones", "import", sample]);
-    assert!(ok, "{text}");
-    assert!(text.contains("ED-269, 3 zone(s), all valid"), "{text}");
-    assert!(text.contains("OVSTAD"), "{text}");
+fn zones_import_stores_a_valid_file_once_and_a_bad_one_not_at_all() {
     let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("zones.sqlite").display()
+    );
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/maps/ed269-optics-valley.json");
+    let (ok, text) = skyshare(&["zones", "import", sample, "--db", &db]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("ED-269, 3 zone(s), all valid, stored in"),
+        "{text}"
+    );
+    assert!(text.contains("OVSTAD"), "{text}");
+    // The same ids again: refused, every one named, nothing stored twice.
+    let (ok, text) = skyshare(&["zones", "import", sample, "--db", &db]);
+    assert!(!ok, "{text}");
+    assert!(
+        text.contains("3 problem(s), nothing imported") && text.contains("is already stored"),
+        "{text}"
+    );
+
+    // One good feature and two bad ones: none stored, both problems listed.
     let bad = dir.path().join("bad.geojson");
     std::fs::write(
         &bad,
-        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"X","kind":"prohibited","floor_m":100,"ceiling_m":50},"geometry":{"type":"Polygon","coordinates":[[[114.40,30.50],[114.41,30.50],[114.41,30.51],[114.40,30.50]]]}}]}"#,
+        r#"{"type":"FeatureCollection","features":[
+{"type":"Feature","properties":{"id":"GOOD","kind":"prohibited"},"geometry":{"type":"Polygon","coordinates":[[[114.40,30.50],[114.41,30.50],[114.41,30.51],[114.40,30.50]]]}},
+{"type":"Feature","properties":{"id":"X","kind":"prohibited","floor_m":100,"ceiling_m":50},"geometry":{"type":"Polygon","coordinates":[[[114.40,30.50],[114.41,30.50],[114.41,30.51],[114.40,30.50]]]}},
+{"type":"Feature","properties":{"id":"Y","kind":"prohibited"},"geometry":{"type":"Polygon","coordinates":[[[114.40,30.50],[114.41,30.50],[114.41,30.51]]]}}]}"#,
     )
     .unwrap();
-    let (ok, text) = skyshare(&["zones", "import", bad.to_str().unwrap()]);
+    let (ok, text) = skyshare(&["zones", "import", bad.to_str().unwrap(), "--db", &db]);
     assert!(!ok, "{text}");
     assert!(
-        text.contains("features[0] `X`: band: floor 100 m is above ceiling 50 m"),
+        text.contains("features[1] `X`: band: floor 100 m is above ceiling 50 m"),
         "{text}"
     );
+    assert!(text.contains("features[2] `Y`"), "{text}");
+    // GOOD was not stored: importing it alone now succeeds.
+    let good = dir.path().join("good.geojson");
+    std::fs::write(
+        &good,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"GOOD","kind":"prohibited"},"geometry":{"type":"Polygon","coordinates":[[[114.40,30.50],[114.41,30.50],[114.41,30.51],[114.40,30.50]]]}}]}"#,
+    )
+    .unwrap();
+    let (ok, text) = skyshare(&["zones", "import", good.to_str().unwrap(), "--db", &db]);
+    assert!(ok, "nothing of the bad file was stored: {text}");
+
+    // --dry-run validates and stores nothing.
+    let (ok, text) = skyshare(&["zones", "import", sample, "--dry-run", "--db", &db]);
+    assert!(ok && text.contains("nothing stored"), "{text}");
 }

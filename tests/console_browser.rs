@@ -272,7 +272,7 @@ async fn in_the_browser_a_pilot_follows_a_flight_on_the_live_stream_and_pauses_a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn in_the_browser_an_administrator_sets_a_quota_and_a_drones_service_and_draws_a_restriction_with_start_and_end_then_lifts_it(
+async fn in_the_browser_an_administrator_sets_a_quota_and_a_drones_service_imports_a_zone_file_and_draws_a_restriction_with_start_and_end(
 ) {
     let web = Path::new(env!("CARGO_MANIFEST_DIR")).join("web");
     if let Some(why) = missing_tools(&web) {
@@ -311,6 +311,24 @@ async fn in_the_browser_an_administrator_sets_a_quota_and_a_drones_service_and_d
         .find(|d| d["id"] == "environment")
         .unwrap_or_else(|| panic!("{departments}"));
     assert_eq!(environment["max_open_tasks"], 3, "{departments}");
+    // The zone file imported from the page is stored and in force; the bad
+    // one was refused whole, naming its problem.
+    let (_, zones) = api_client.get(&admin, "/api/v1/zones").await;
+    let imported = zones["features"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["properties"]["id"] == "Z-IMPORTED")
+        .unwrap_or_else(|| panic!("Z-IMPORTED not stored: {zones}"));
+    assert_eq!(imported["properties"]["source"], "imported", "{imported}");
+    assert!(
+        !zones.to_string().contains("Z-BAD"),
+        "the refused file left a zone: {zones}"
+    );
+    assert!(
+        seen["refused_file"].as_str().unwrap().contains("kind"),
+        "{seen}"
+    );
     // The drone put in maintenance, with its reason; every dock listed.
     let serviced = seen["serviced"].as_str().unwrap();
     let (_, drones) = api_client.get(&admin, "/api/v1/drones").await;

@@ -313,6 +313,17 @@ impl PlanarShape {
     }
 }
 
+/// Whether the box of edge `c`-`d` meets `b`: `Bbox::of_segment(c, d)
+/// .intersects(b)` for finite coordinates, without forming the box (the hot
+/// test of every edge scan; most edges fail it on one axis).
+#[inline]
+fn edge_box_meets(c: Xy, d: Xy, b: &Bbox) -> bool {
+    !((c.x < b.min_x && d.x < b.min_x)
+        || (c.x > b.max_x && d.x > b.max_x)
+        || (c.y < b.min_y && d.y < b.min_y)
+        || (c.y > b.max_y && d.y > b.max_y))
+}
+
 #[inline]
 fn orient(a: Xy, b: Xy, c: Xy) -> f64 {
     (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x)
@@ -328,6 +339,12 @@ pub fn segments_meet(a: Xy, b: Xy, c: Xy, d: Xy) -> bool {
     {
         return false;
     }
+    boxed_segments_meet(a, b, c, d)
+}
+
+/// [`segments_meet`] for segments whose boxes are known to meet.
+#[inline]
+fn boxed_segments_meet(a: Xy, b: Xy, c: Xy, d: Xy) -> bool {
     let d1 = orient(c, d, a);
     let d2 = orient(c, d, b);
     let d3 = orient(a, b, c);
@@ -377,15 +394,37 @@ pub type Interval = (f64, f64);
 /// edge, and a line meets a convex capsule in one interval. A leg that only
 /// touches gives a zero-length interval, which still counts.
 pub fn leg_intervals(a: Xy, b: Xy, shape: &PlanarShape, buffer_m: f64) -> Vec<Interval> {
+    let mut scratch = LegScratch::default();
+    leg_intervals_into(a, b, shape, buffer_m, &mut scratch);
+    scratch.out
+}
+
+/// Working space of [`leg_intervals_into`], kept by the caller so a route
+/// check allocates once, not per (leg, zone).
+#[derive(Debug, Default)]
+pub struct LegScratch {
+    cuts: Vec<f64>,
+    /// The answer of the last call.
+    pub out: Vec<Interval>,
+}
+
+/// [`leg_intervals`] into `scratch.out`, reusing its buffers.
+pub fn leg_intervals_into(
+    a: Xy,
+    b: Xy,
+    shape: &PlanarShape,
+    buffer_m: f64,
+    scratch: &mut LegScratch,
+) {
+    let LegScratch { cuts, out } = scratch;
+    out.clear();
     let v = b.sub(a);
     if v.dot(v) == 0.0 {
-        return if shape.distance(a) <= buffer_m {
-            vec![(0.0, 1.0)]
-        } else {
-            Vec::new()
-        };
+        if shape.distance(a) <= buffer_m {
+            out.push((0.0, 1.0));
+        }
+        return;
     }
-    let mut out = Vec::new();
     match shape {
         PlanarShape::Circle { center, radius_m } => {
             if let Some(i) = line_disc(a, v, *center, radius_m + buffer_m) {
@@ -399,10 +438,14 @@ pub fn leg_intervals(a: Xy, b: Xy, shape: &PlanarShape, buffer_m: f64) -> Vec<In
             // box can neither cross it nor come within the buffer.
             let leg_box = Bbox::of_segment(a, b);
             let near_box = leg_box.expanded(buffer_m);
-            let mut cuts = vec![0.0, 1.0];
+            cuts.clear();
+            cuts.extend([0.0, 1.0]);
             for ring in shape.rings() {
+                if !ring.bbox.intersects(&leg_box) {
+                    continue;
+                }
                 for (c, d) in ring.edges() {
-                    if Bbox::of_segment(c, d).intersects(&leg_box) {
+                    if edge_box_meets(c, d, &leg_box) {
                         if let Some(t) = crossing_parameter(a, v, c, d) {
                             cuts.push(t);
                         } else if buffer_m <= 0.0 {
@@ -414,7 +457,7 @@ pub fn leg_intervals(a: Xy, b: Xy, shape: &PlanarShape, buffer_m: f64) -> Vec<In
                     }
                 }
             }
-            cuts.sort_by(f64::total_cmp);
+            cuts.sort_unstable_by(f64::total_cmp);
             for w in cuts.windows(2) {
                 if w[1] > w[0] && shape.contains(a.lerp(b, (w[0] + w[1]) / 2.0)) {
                     out.push((w[0], w[1]));
@@ -425,42 +468,191 @@ pub fn leg_intervals(a: Xy, b: Xy, shape: &PlanarShape, buffer_m: f64) -> Vec<In
                 // only where the leg touches an edge: every crossing
                 // parameter (the seeds 0 and 1 are not crossings) and the
                 // collinear overlaps above. No capsules needed.
-                let n = cuts.len();
                 let mut seeds = 2;
-                for &t in &cuts[..n] {
+                for &t in cuts.iter() {
                     if (t == 0.0 || t == 1.0) && seeds > 0 {
                         seeds -= 1;
                         continue;
                     }
                     out.push((t, t));
                 }
-                return merge_intervals(out);
+                merge_intervals(out);
+                return;
             }
             for ring in shape.rings() {
+                if !ring.bbox.intersects(&near_box) {
+                    continue;
+                }
                 for (c, d) in ring.edges() {
-                    if !Bbox::of_segment(c, d).intersects(&near_box) {
-                        continue;
-                    }
-                    if let Some(i) = line_capsule(a, v, c, d, buffer_m) {
-                        out.push(i);
+                    if edge_box_meets(c, d, &near_box) {
+                        if let Some(i) = line_capsule(a, v, c, d, buffer_m) {
+                            out.push(i);
+                        }
                     }
                 }
             }
         }
     }
-    merge_intervals(out)
+    merge_intervals(out);
 }
 
-fn merge_intervals(mut v: Vec<Interval>) -> Vec<Interval> {
-    v.sort_by(|x, y| x.0.total_cmp(&y.0));
-    let mut out: Vec<Interval> = Vec::with_capacity(v.len());
-    for (s, e) in v {
-        match out.last_mut() {
-            Some(last) if s <= last.1 => last.1 = last.1.max(e),
-            _ => out.push((s, e)),
+/// Polygon rings laid out for scanning: the points of every ring in one
+/// array, ring after ring (each closed), with each ring's box beside its
+/// place. An index lays its zones out in map order, so a route's legs,
+/// which meet neighbouring zones, read neighbouring memory: a check is
+/// bound by memory reads far more than by arithmetic.
+#[derive(Debug, Clone, Default)]
+pub struct FlatRings {
+    points: Vec<Xy>,
+    rings: Vec<FlatRing>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct FlatRing {
+    bbox: Bbox,
+    start: u32,
+    end: u32,
+}
+
+/// A polygon's rings in a [`FlatRings`]: numbers `first..end`, exterior first.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlatPolygon {
+    pub first: u32,
+    pub end: u32,
+}
+
+impl FlatRings {
+    pub fn push_polygon(&mut self, poly: &PlanarPolygon) -> FlatPolygon {
+        let first = self.rings.len() as u32;
+        for ring in std::iter::once(&poly.exterior).chain(poly.holes.iter()) {
+            let start = self.points.len() as u32;
+            self.points.extend_from_slice(&ring.points);
+            self.rings.push(FlatRing {
+                bbox: ring.bbox,
+                start,
+                end: self.points.len() as u32,
+            });
+        }
+        FlatPolygon {
+            first,
+            end: self.rings.len() as u32,
         }
     }
-    out
+
+    #[inline]
+    fn rings(&self, p: FlatPolygon) -> &[FlatRing] {
+        &self.rings[p.first as usize..p.end as usize]
+    }
+
+    #[inline]
+    fn points(&self, r: &FlatRing) -> &[Xy] {
+        &self.points[r.start as usize..r.end as usize]
+    }
+
+    /// As [`Ring::contains`] for each ring, then [`PlanarShape::contains`].
+    #[inline]
+    fn polygon_contains(&self, p: FlatPolygon, q: Xy) -> bool {
+        let rings = self.rings(p);
+        let in_ring = |r: &FlatRing| r.bbox.contains_point(q) && ray_parity(self.points(r), q);
+        in_ring(&rings[0]) && !rings[1..].iter().any(in_ring)
+    }
+}
+
+/// Even-odd crossing test of a closed point list (half-open in y).
+#[inline]
+fn ray_parity(points: &[Xy], p: Xy) -> bool {
+    let mut inside = false;
+    for w in points.windows(2) {
+        let (a, b) = (w[0], w[1]);
+        if (a.y > p.y) != (b.y > p.y) {
+            let x = a.x + (p.y - a.y) / (b.y - a.y) * (b.x - a.x);
+            if p.x < x {
+                inside = !inside;
+            }
+        }
+    }
+    inside
+}
+
+/// For an unbuffered leg of non-zero length and a polygon: whether the leg
+/// meets it, exactly as [`PlanarShape::meets_segment`] answers, and if so
+/// its parts in the polygon, exactly as [`leg_intervals`] gives them, into
+/// `scratch.out`. One pass over the edges serves both (a route check needs
+/// both: the first decides, the second explains).
+pub fn leg_meets_with_intervals(
+    a: Xy,
+    b: Xy,
+    flat: &FlatRings,
+    polygon: FlatPolygon,
+    scratch: &mut LegScratch,
+) -> bool {
+    let v = b.sub(a);
+    let LegScratch { cuts, out } = scratch;
+    out.clear();
+    cuts.clear();
+    cuts.extend([0.0, 1.0]);
+    let sb = Bbox::of_segment(a, b);
+    let mut touched = false;
+    let mut inside = false;
+    for ring in flat.rings(polygon) {
+        if !ring.bbox.intersects(&sb) {
+            continue;
+        }
+        let points = flat.points(ring);
+        for w in points.windows(2) {
+            let (c, d) = (w[0], w[1]);
+            if edge_box_meets(c, d, &sb) {
+                touched = touched || boxed_segments_meet(a, b, c, d);
+                if let Some(t) = crossing_parameter(a, v, c, d) {
+                    cuts.push(t);
+                } else if let Some(i) = collinear_overlap(a, v, c, d) {
+                    out.push(i);
+                }
+            }
+        }
+        if !touched && ray_parity(points, a) {
+            inside = !inside;
+        }
+    }
+    if !(touched || inside) {
+        out.clear();
+        return false;
+    }
+    cuts.sort_unstable_by(f64::total_cmp);
+    for w in cuts.windows(2) {
+        if w[1] > w[0] && flat.polygon_contains(polygon, a.lerp(b, (w[0] + w[1]) / 2.0)) {
+            out.push((w[0], w[1]));
+        }
+    }
+    let mut seeds = 2;
+    for &t in cuts.iter() {
+        if (t == 0.0 || t == 1.0) && seeds > 0 {
+            seeds -= 1;
+            continue;
+        }
+        out.push((t, t));
+    }
+    merge_intervals(out);
+    true
+}
+
+/// Sorts and merges overlapping intervals in place.
+fn merge_intervals(v: &mut Vec<Interval>) {
+    if v.len() < 2 {
+        return;
+    }
+    v.sort_by(|x, y| x.0.total_cmp(&y.0));
+    let mut n = 0;
+    for i in 0..v.len() {
+        let (s, e) = v[i];
+        if n > 0 && s <= v[n - 1].1 {
+            v[n - 1].1 = v[n - 1].1.max(e);
+        } else {
+            v[n] = (s, e);
+            n += 1;
+        }
+    }
+    v.truncate(n);
 }
 
 /// Parameter along `a + t v`, t in [0, 1], where it crosses segment c-d.
@@ -657,6 +849,67 @@ mod tests {
             (iv[0].0 - 0.5).abs() < 1e-9 && (iv[0].1 - 0.5).abs() < 1e-9,
             "{iv:?}"
         );
+    }
+
+    /// Star polygons with a hole and legs around them, some along an edge
+    /// or through a vertex: the one-pass scan over flat rings answers bit
+    /// for bit as `meets_segment` and `leg_intervals` do.
+    #[test]
+    fn one_pass_over_flat_rings_answers_as_the_two_predicates() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut met = 0;
+        for _ in 0..200 {
+            let n = 4 + (next() * 48.0) as usize;
+            let r0 = 50.0 + next() * 500.0;
+            let mut angles: Vec<f64> = (0..n).map(|_| next() * std::f64::consts::TAU).collect();
+            angles.sort_by(f64::total_cmp);
+            let ring: Vec<Xy> = angles
+                .iter()
+                .map(|a| {
+                    let r = r0 * (0.5 + 0.5 * next());
+                    Xy::new(r * a.cos(), r * a.sin())
+                })
+                .collect();
+            let hole: Vec<Xy> = (0..8)
+                .map(|k| {
+                    let a = k as f64 / 8.0 * std::f64::consts::TAU;
+                    Xy::new(0.2 * r0 * a.cos(), 0.2 * r0 * a.sin())
+                })
+                .collect();
+            let shape = PlanarShape::polygon(ring.clone(), vec![hole]);
+            let PlanarShape::Polygon(poly) = &shape else {
+                unreachable!()
+            };
+            let mut flat = FlatRings::default();
+            let polygon = flat.push_polygon(poly);
+            let mut scratch = LegScratch::default();
+            for k in 0..50 {
+                let mut p = || Xy::new((next() - 0.5) * 3.0 * r0, (next() - 0.5) * 3.0 * r0);
+                let (a, b) = match k % 10 {
+                    0 => (ring[0], ring[1]),
+                    1 => (p(), ring[2]),
+                    2 => (Xy::new(0.0, 0.0), p()),
+                    _ => (p(), p()),
+                };
+                let meets = leg_meets_with_intervals(a, b, &flat, polygon, &mut scratch);
+                assert_eq!(meets, shape.meets_segment(a, b), "leg {a:?}-{b:?}");
+                if meets {
+                    met += 1;
+                    assert_eq!(
+                        scratch.out,
+                        leg_intervals(a, b, &shape, 0.0),
+                        "leg {a:?}-{b:?}"
+                    );
+                }
+            }
+        }
+        assert!(met > 1000, "{met} legs met their polygon");
     }
 
     #[test]

@@ -15,7 +15,7 @@ use std::sync::{Arc, Mutex, RwLock};
 use chrono::FixedOffset;
 
 use super::band::VerticalContext;
-use super::geom::{Bbox, LocalFrame, PlanarShape, Xy};
+use super::geom::{Bbox, FlatPolygon, FlatRings, LocalFrame, PlanarShape, Xy};
 use super::zone::{Zone, ZoneKind};
 
 /// Where and when the numbers in an index are: the local metric frame, the
@@ -145,15 +145,40 @@ impl Grid {
     }
 }
 
+/// What a query needs of a zone before its geometry, in one cache line: a
+/// route check is bound by memory reads, and reading a candidate's box,
+/// band, kind and time from five arrays (and its `Zone`) cost a miss each.
+#[derive(Debug, Clone, Copy)]
+#[repr(align(64))]
+struct ZoneHot {
+    bbox: Bbox,
+    /// Band above ground.
+    floor: f64,
+    ceiling: f64,
+    /// First ring in the flat layout, and how many (0: not a polygon).
+    flat_first: u32,
+    /// The zone's place in the order of ids: conflicts found at the same
+    /// instant are listed by id, compared as numbers, not strings.
+    id_rank: u32,
+    /// The grid cell of the box's lower-left corner, so the cell that
+    /// reports a (query, zone) pair is found with integer compares.
+    cell_x: u16,
+    cell_y: u16,
+    flat_rings: u16,
+    kind: ZoneKind,
+    permanent: bool,
+}
+
 /// An immutable set of zones ready to be queried.
 #[derive(Debug, Clone)]
 pub struct ZoneIndex {
     frame: AirspaceFrame,
     zones: Vec<Arc<Zone>>,
     shapes: Vec<Arc<PlanarShape>>,
-    bboxes: Vec<Bbox>,
-    /// (floor, ceiling) above ground.
-    bands_agl: Vec<(f64, f64)>,
+    /// What a query reads of every candidate, in one cache line per zone.
+    hot: Vec<ZoneHot>,
+    /// Polygon rings again, laid out in map order for the route check.
+    flat: FlatRings,
     operating_areas: Vec<usize>,
     grid: Grid,
 }
@@ -165,7 +190,6 @@ impl ZoneIndex {
             .map(|z| Arc::new(z.shape.to_planar(&frame.local)))
             .collect();
         let bboxes: Vec<Bbox> = shapes.iter().map(|s| s.bbox()).collect();
-        let bands_agl = zones.iter().map(|z| z.band.agl(&frame.vertical)).collect();
         let grid = Grid::build(&bboxes);
         let operating_areas = zones
             .iter()
@@ -173,13 +197,56 @@ impl ZoneIndex {
             .filter(|(_, z)| z.kind == ZoneKind::OperatingArea)
             .map(|(i, _)| i)
             .collect();
+        let mut by_id: Vec<usize> = (0..zones.len()).collect();
+        by_id.sort_by(|&x, &y| zones[x].id.cmp(&zones[y].id));
+        let mut id_ranks = vec![0u32; zones.len()];
+        for (rank, &z) in by_id.iter().enumerate() {
+            // Equal ids (allowed between a map and a restriction) share a rank.
+            let same = rank > 0 && zones[by_id[rank - 1]].id == zones[z].id;
+            id_ranks[z] = if same {
+                id_ranks[by_id[rank - 1]]
+            } else {
+                rank as u32
+            };
+        }
+        let (flat, flat_polygons) = lay_out_in_map_order(&shapes, &bboxes, &grid);
+        let hot = zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| {
+                let (floor, ceiling) = z.band.agl(&frame.vertical);
+                // The grid has at most 4096 cells a side.
+                let (cx, cy) = grid.cell_of(bboxes[i].min_x, bboxes[i].min_y);
+                // A polygon with more rings than fit is checked on its
+                // `PlanarShape` instead (the count 0 says so).
+                let (flat_first, flat_rings) = match flat_polygons[i] {
+                    Some(p) => match u16::try_from(p.end - p.first) {
+                        Ok(n) => (p.first, n),
+                        Err(_) => (0, 0),
+                    },
+                    None => (0, 0),
+                };
+                ZoneHot {
+                    bbox: bboxes[i],
+                    floor,
+                    ceiling,
+                    flat_first,
+                    id_rank: id_ranks[i],
+                    cell_x: cx as u16,
+                    cell_y: cy as u16,
+                    flat_rings,
+                    kind: z.kind,
+                    permanent: z.time.is_permanent(),
+                }
+            })
+            .collect();
         let zones = zones.into_iter().map(Arc::new).collect();
         ZoneIndex {
             frame,
             zones,
             shapes,
-            bboxes,
-            bands_agl,
+            hot,
+            flat,
             operating_areas,
             grid,
         }
@@ -207,7 +274,32 @@ impl ZoneIndex {
         &self.shapes[i]
     }
     pub fn band_agl(&self, i: usize) -> (f64, f64) {
-        self.bands_agl[i]
+        (self.hot[i].floor, self.hot[i].ceiling)
+    }
+    /// Whether zone `i` applies at all times.
+    #[inline]
+    pub fn is_permanent(&self, i: usize) -> bool {
+        self.hot[i].permanent
+    }
+    /// Zone `i`'s rings in [`ZoneIndex::flat_rings`], if it is a polygon.
+    #[inline]
+    pub fn flat_polygon(&self, i: usize) -> Option<FlatPolygon> {
+        let h = &self.hot[i];
+        (h.flat_rings > 0).then(|| FlatPolygon {
+            first: h.flat_first,
+            end: h.flat_first + u32::from(h.flat_rings),
+        })
+    }
+    pub fn flat_rings(&self) -> &FlatRings {
+        &self.flat
+    }
+    #[inline]
+    pub fn id_rank(&self, i: usize) -> u32 {
+        self.hot[i].id_rank
+    }
+    #[inline]
+    pub fn kind(&self, i: usize) -> ZoneKind {
+        self.hot[i].kind
     }
 
     /// Calls `f` once with every zone whose bounding box meets `query`.
@@ -218,22 +310,25 @@ impl ZoneIndex {
             return;
         }
         let (x0, y0, x1, y1) = g.cell_range(&query);
+        let single = x0 == x1 && y0 == y1;
         for cy in y0..=y1 {
             for cx in x0..=x1 {
                 let cell = cy * g.nx + cx;
                 let items = &g.items[g.starts[cell] as usize..g.starts[cell + 1] as usize];
                 for &z in items {
-                    let zb = &self.bboxes[z as usize];
-                    if !zb.intersects(&query) {
-                        continue;
+                    let z = z as usize;
+                    // The pair is reported by the cell of the lower-left
+                    // corner of the overlap of the two boxes, the larger
+                    // of their corners' cells (the cell function is
+                    // monotone); other cells skip it before reading its box.
+                    if !single {
+                        let h = &self.hot[z];
+                        if (h.cell_x as usize).max(x0) != cx || (h.cell_y as usize).max(y0) != cy {
+                            continue;
+                        }
                     }
-                    if x0 == x1 && y0 == y1 {
-                        f(z as usize);
-                        continue;
-                    }
-                    let (rx, ry) = g.cell_of(zb.min_x.max(query.min_x), zb.min_y.max(query.min_y));
-                    if rx == cx && ry == cy {
-                        f(z as usize);
+                    if self.hot[z].bbox.intersects(&query) {
+                        f(z);
                     }
                 }
             }
@@ -253,7 +348,7 @@ impl ZoneIndex {
         out: &mut Vec<usize>,
     ) {
         self.for_each_candidate(Bbox::of_segment(a, b), |z| {
-            let (floor, ceiling) = self.bands_agl[z];
+            let (floor, ceiling) = self.band_agl(z);
             if alt_low_m <= ceiling && alt_high_m >= floor && self.shapes[z].meets_segment(a, b) {
                 out.push(z);
             }
@@ -309,7 +404,7 @@ impl ZoneIndex {
             for &p in &sorted[starts[c] as usize..starts[c + 1] as usize] {
                 for &z in zones {
                     let z = z as usize;
-                    if self.bboxes[z].contains_point(p) && self.shapes[z].contains(p) {
+                    if self.hot[z].bbox.contains_point(p) && self.shapes[z].contains(p) {
                         hits += 1;
                     }
                 }
@@ -340,6 +435,38 @@ impl ZoneIndex {
             .filter(move |(_, z)| z.kind == kind)
             .map(|(i, _)| i)
     }
+}
+
+/// Copies the polygons' rings into one array in the Z-order of their grid
+/// cells, so zones near each other on the map are near each other in memory.
+fn lay_out_in_map_order(
+    shapes: &[Arc<PlanarShape>],
+    bboxes: &[Bbox],
+    grid: &Grid,
+) -> (FlatRings, Vec<Option<FlatPolygon>>) {
+    let morton = |x: usize, y: usize| {
+        (0..16).fold(0u64, |m, bit| {
+            m | ((((x >> bit) & 1) as u64) << (2 * bit))
+                | ((((y >> bit) & 1) as u64) << (2 * bit + 1))
+        })
+    };
+    let mut order: Vec<(u64, usize)> = bboxes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let (cx, cy) = grid.cell_of((b.min_x + b.max_x) / 2.0, (b.min_y + b.max_y) / 2.0);
+            (morton(cx, cy), i)
+        })
+        .collect();
+    order.sort_unstable();
+    let mut flat = FlatRings::default();
+    let mut polygons = vec![None; shapes.len()];
+    for (_, i) in order {
+        if let PlanarShape::Polygon(p) = &*shapes[i] {
+            polygons[i] = Some(flat.push_polygon(p));
+        }
+    }
+    (flat, polygons)
 }
 
 /// The live airspace: permanent zones plus temporary restrictions created at

@@ -65,7 +65,9 @@ pub enum Refusal {
 pub fn region_index(region: &Region) -> ZoneIndex {
     let ext = region.boundary.exterior();
     let (lon0, lat0) = ext.0.first().map(|c| (c.x, c.y)).unwrap_or((0.0, 0.0));
-    let frame = AirspaceFrame::new(lon0, lat0, region.utc_offset_hours);
+    let mut frame = AirspaceFrame::new(lon0, lat0, region.utc_offset_hours);
+    // AMSL and WGS84 bands are checked above this region's ground.
+    frame.vertical = region.vertical;
     let mut zones = region.zones.clone();
     let ring = |l: &geo::LineString| -> Vec<(f64, f64)> {
         let mut v: Vec<(f64, f64)> = l.0.iter().map(|c| (c.x, c.y)).collect();
@@ -233,6 +235,56 @@ mod tests {
         assert!(check_point(&r, campus, 50.0, Utc::now()).is_ok());
         let err = check_point(&r, campus, 80.0, Utc::now()).unwrap_err();
         assert!(err.to_string().contains("60 m ceiling"), "{err}");
+    }
+
+    #[test]
+    fn amsl_and_wgs84_bands_are_checked_above_the_regions_ground() {
+        let mut r = Region::demo();
+        // The docks' mean altitude is the ground unless the boundary says.
+        let docks_mean = r.docks.iter().map(|d| d.alt_msl_m).sum::<f64>() / r.docks.len() as f64;
+        assert_eq!(r.vertical.ground_amsl_m, docks_mean);
+        assert_eq!(r.vertical.geoid_undulation_m, 0.0);
+        r.vertical = VerticalContext {
+            ground_amsl_m: 30.0,
+            geoid_undulation_m: -12.0,
+        };
+        let spot = Point::new(114.40, 30.51);
+        let square = |d: f64| ZoneShape::Polygon {
+            exterior: vec![
+                (spot.x() - d, spot.y() - d),
+                (spot.x() + d, spot.y() - d),
+                (spot.x() + d, spot.y() + d),
+                (spot.x() - d, spot.y() + d),
+            ],
+            holes: vec![],
+        };
+        for (id, reference, floor) in [
+            // 100-150 m AMSL is 70-120 m above this ground.
+            ("Z-AMSL", AltitudeReference::Amsl, 100.0),
+            // 88-138 m above the ellipsoid is 100-150 m AMSL here.
+            ("Z-W84", AltitudeReference::Wgs84, 88.0),
+        ] {
+            let mut region = r.clone();
+            region.zones = vec![Zone {
+                id: id.into(),
+                name: id.into(),
+                reason: "test".into(),
+                kind: ZoneKind::Prohibited,
+                shape: square(0.002),
+                band: Band::new(floor, floor + 50.0, reference).unwrap(),
+                time: Applicability::permanent(),
+            }];
+            assert!(
+                check_point(&region, spot, 60.0, Utc::now()).is_ok(),
+                "{id} at 60 m AGL"
+            );
+            let err = check_point(&region, spot, 80.0, Utc::now()).unwrap_err();
+            assert!(err.to_string().contains(id), "{id} at 80 m AGL: {err}");
+            assert!(
+                check_point(&region, spot, 125.0, Utc::now()).is_ok(),
+                "{id} at 125 m AGL"
+            );
+        }
     }
 
     #[test]

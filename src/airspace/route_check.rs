@@ -12,7 +12,9 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 
 use std::sync::Arc;
 
-use super::geom::{leg_intervals, Bbox, Interval, PlanarShape, Xy};
+use super::geom::{
+    leg_intervals_into, leg_meets_with_intervals, Bbox, Interval, LegScratch, PlanarShape, Xy,
+};
 use super::index::ZoneIndex;
 use super::zone::{Zone, ZoneKind};
 
@@ -251,15 +253,27 @@ impl ZoneIndex {
             .map(|w| frame.local.to_local(w.lon, w.lat))
             .collect();
         let mut out = Vec::new();
+        // One working buffer for every (leg, zone) pair of the route, and
+        // one for the conflicts of a leg with their sort keys (when, then
+        // the zone id's rank).
+        let mut scratch = LegScratch::default();
+        let mut found: Vec<Option<LegConflict>> = Vec::new();
+        let mut keys: Vec<(DateTime<Utc>, u32, u32)> = Vec::new();
         let operating = self.operating_areas();
         for leg in 1..route.len() {
             let (wa, wb) = (&route[leg - 1], &route[leg]);
             let (a, b) = (pts[leg - 1], pts[leg]);
-            let before = out.len();
             let query = Bbox::of_segment(a, b).expanded(options.lateral_buffer_m);
+            let span = (wb.time - wa.time).num_milliseconds();
+            let (leg_low, leg_high) = (
+                wa.alt_agl_m.min(wb.alt_agl_m),
+                wa.alt_agl_m.max(wb.alt_agl_m),
+            );
             self.for_each_candidate(query, |z| {
-                let zone = self.zone(z);
-                if zone.kind == ZoneKind::OperatingArea {
+                // Cheapest rejections first: kind and band are read from
+                // arrays beside the boxes, geometry only for what is left.
+                let kind = self.kind(z);
+                if kind == ZoneKind::OperatingArea {
                     return;
                 }
                 let (floor, ceiling) = self.band_agl(z);
@@ -267,34 +281,65 @@ impl ZoneIndex {
                     floor - options.vertical_margin_m,
                     ceiling + options.vertical_margin_m,
                 );
-                if wa.alt_agl_m.max(wb.alt_agl_m) < lo || wa.alt_agl_m.min(wb.alt_agl_m) > hi {
+                if leg_high < lo || leg_low > hi {
                     return;
                 }
                 let Some(vertical) = vertical_interval(wa.alt_agl_m, wb.alt_agl_m, lo, hi) else {
                     return;
                 };
-                if options.lateral_buffer_m <= 0.0 && !self.shape(z).meets_segment(a, b) {
-                    return;
+                let shape = self.shape(z);
+                if options.lateral_buffer_m <= 0.0 {
+                    let meets = match self.flat_polygon(z) {
+                        Some(polygon) if a != b => {
+                            leg_meets_with_intervals(a, b, self.flat_rings(), polygon, &mut scratch)
+                        }
+                        _ => {
+                            let meets = shape.meets_segment(a, b);
+                            leg_intervals_into(a, b, shape, 0.0, &mut scratch);
+                            meets
+                        }
+                    };
+                    if !meets {
+                        return;
+                    }
+                } else {
+                    leg_intervals_into(a, b, shape, options.lateral_buffer_m, &mut scratch);
                 }
-                for (s, e) in leg_intervals(a, b, self.shape(z), options.lateral_buffer_m) {
+                for &(s, e) in &scratch.out {
                     let (s, e) = (s.max(vertical.0), e.min(vertical.1));
                     if s > e {
                         continue;
                     }
-                    let (ts, te) = (
-                        at_fraction(wa.time, wb.time, s),
-                        at_fraction(wa.time, wb.time, e),
+                    // Times as `at_fraction` gives them, from the leg's span
+                    // worked out once.
+                    let (ms_s, ms_e) = (
+                        (span as f64 * s).round() as i64,
+                        (span as f64 * e).round() as i64,
                     );
-                    let Some(first) = zone.time.first_active(ts, te, frame.utc_offset) else {
-                        continue;
+                    let (ts, te) = (
+                        wa.time + Duration::milliseconds(ms_s),
+                        wa.time + Duration::milliseconds(ms_e),
+                    );
+                    // A permanent zone applies from the start of the part.
+                    let (first, first_ms) = if self.is_permanent(z) {
+                        if ts > te {
+                            continue;
+                        }
+                        (ts, ms_s)
+                    } else {
+                        let Some(first) = self.zone(z).time.first_active(ts, te, frame.utc_offset)
+                        else {
+                            continue;
+                        };
+                        (first, (first - wa.time).num_milliseconds())
                     };
-                    let span = (wb.time - wa.time).num_milliseconds();
                     let f = if span > 0 {
-                        ((first - wa.time).num_milliseconds() as f64 / span as f64).clamp(s, e)
+                        (first_ms as f64 / span as f64).clamp(s, e)
                     } else {
                         s
                     };
-                    let severity = match zone.kind {
+                    let zone = self.zone(z);
+                    let severity = match kind {
                         ZoneKind::Prohibited => Severity::Blocking,
                         ZoneKind::AuthorisationRequired
                             if !options.authorisations.contains(&zone.id) =>
@@ -303,7 +348,8 @@ impl ZoneIndex {
                         }
                         _ => Severity::Notice,
                     };
-                    out.push(LegConflict {
+                    keys.push((first, self.id_rank(z), found.len() as u32));
+                    found.push(Some(LegConflict {
                         leg,
                         zone: Arc::clone(zone),
                         kind: ConflictKind::Enters {
@@ -319,16 +365,30 @@ impl ZoneIndex {
                         until: te,
                         local: frame.utc_offset,
                         buffer_m: options.lateral_buffer_m,
-                    });
+                    }));
                     break;
                 }
             });
             if !operating.is_empty() {
-                self.check_operating_area(operating, leg, (wa, wb), (a, b), options, &mut out);
+                if let Some((z, c)) =
+                    self.check_operating_area(operating, leg, (wa, wb), (a, b), options)
+                {
+                    keys.push((c.from, self.id_rank(z), found.len() as u32));
+                    found.push(Some(c));
+                }
             }
-            out[before..]
-                .sort_by(|x, y| x.from.cmp(&y.from).then_with(|| x.zone.id.cmp(&y.zone.id)));
-            if stop_at_first_blocking && out[before..].iter().any(LegConflict::is_blocking) {
+            // By time, then zone id, then order found (so stable); the keys
+            // are sorted, the conflicts moved once.
+            let blocking = found.iter().flatten().any(LegConflict::is_blocking);
+            if keys.is_sorted() {
+                out.extend(found.drain(..).flatten());
+            } else {
+                keys.sort_unstable();
+                out.extend(keys.iter().filter_map(|k| found[k.2 as usize].take()));
+                found.clear();
+            }
+            keys.clear();
+            if stop_at_first_blocking && blocking {
                 break;
             }
         }
@@ -343,8 +403,7 @@ impl ZoneIndex {
         (wa, wb): (&Waypoint, &Waypoint),
         (a, b): (Xy, Xy),
         options: &CheckOptions,
-        out: &mut Vec<LegConflict>,
-    ) {
+    ) -> Option<(usize, LegConflict)> {
         let frame = *self.frame();
         let mut worst: Option<(usize, f64, f64)> = None;
         for &z in areas {
@@ -366,16 +425,18 @@ impl ZoneIndex {
                 }
             }
             if min_clear >= options.lateral_buffer_m {
-                return;
+                return None;
             }
             if worst.is_none_or(|(_, c, _)| min_clear > c) {
                 worst = Some((z, min_clear, at));
             }
         }
-        if let Some((z, clear, f)) = worst {
-            let zone = self.zone(z);
-            let when = at_fraction(wa.time, wb.time, f);
-            out.push(LegConflict {
+        let (z, clear, f) = worst?;
+        let zone = self.zone(z);
+        let when = at_fraction(wa.time, wb.time, f);
+        Some((
+            z,
+            LegConflict {
                 leg,
                 zone: Arc::clone(zone),
                 kind: ConflictKind::LeavesOperatingArea { outside_m: -clear },
@@ -385,7 +446,7 @@ impl ZoneIndex {
                 until: when,
                 local: frame.utc_offset,
                 buffer_m: options.lateral_buffer_m,
-            });
-        }
+            },
+        ))
     }
 }

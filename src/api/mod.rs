@@ -18,6 +18,7 @@ mod series;
 mod stac;
 mod takeover;
 mod tasks;
+mod zones;
 
 use std::sync::Arc;
 
@@ -133,6 +134,14 @@ pub fn router_on(dispatcher: Arc<Dispatcher>, limits: Limits, live: Arc<LiveHub>
         .route(
             "/api/v1/restrictions/{id}",
             axum::routing::delete(admin::delete_restriction),
+        )
+        .route(
+            "/api/v1/zones",
+            get(zones::export_zones).post(zones::import_zones),
+        )
+        .route(
+            "/api/v1/zones/{id}",
+            axum::routing::delete(zones::delete_zone),
         )
         .route("/api/v1/live/ws", get(live::websocket))
         .route("/api/v1/live/sse", get(live::sse))

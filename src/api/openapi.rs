@@ -144,6 +144,9 @@ pub fn document() -> Value {
     ) {
         schemas.extend(more);
     }
+    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), zone_paths()) {
+        paths.extend(more);
+    }
     doc
 }
 
@@ -315,6 +318,44 @@ fn check_paths() -> Value {
                     "explanation": {"type": "string"}}})),
                 "400": error_response("body is not a task request"),
                 "422": error_response("the request is invalid or no flight can be planned for it")
+            }))
+        }}
+    })
+}
+
+/// Zones: export, import (all or nothing), delete an imported one.
+fn zone_paths() -> Value {
+    let collection = json!({"type": "object", "required": ["type", "features"], "properties": {
+        "type": {"type": "string"}, "features": {"type": "array", "items": {"type": "object"}}}});
+    let imported = json!({"type": "object", "required": ["imported"], "properties": {
+        "imported": {"type": "array", "items": {"type": "string"}}}});
+    json!({
+        "/api/v1/zones": {
+            "get": {
+                "operationId": "exportZones",
+                "summary": "The region map's zones and the imported ones as GeoJSON, each with its band, time, kind and source (pilots, admins)",
+                "responses": with_common(json!({
+                    "200": {"description": "a FeatureCollection", "content": {"application/geo+json": {"schema": collection}}}
+                }))
+            },
+            "post": {
+                "operationId": "importZones",
+                "summary": "Import a zone file (admins): ED-269 JSON, GeoJSON or a QGroundControl .plan, told apart by content; stored and in force at once, all or nothing",
+                "requestBody": {"required": true, "content": {"application/json": {"schema": {"type": "object"}}}},
+                "responses": with_common(json!({
+                    "201": ok_json("stored and in force", imported),
+                    "400": error_response("the body is not text"),
+                    "422": error_response("nothing imported; every problem is listed (also as error.problems)")
+                }))
+            }
+        },
+        "/api/v1/zones/{id}": {"delete": {
+            "operationId": "deleteZone", "summary": "Delete an imported zone (admins)",
+            "parameters": [path_id("zone id")],
+            "responses": with_common(json!({
+                "204": {"description": "deleted, no longer in force"},
+                "404": error_response("no imported zone with that id"),
+                "409": error_response("a map zone or a restriction, not deleted here")
             }))
         }}
     })

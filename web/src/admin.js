@@ -1,7 +1,8 @@
 // Administrator view: temporary restrictions (drawn on the map with a start
 // and an end, put in force with POST /api/v1/restrictions, lifted with
 // DELETE), departments and their quotas (PUT /api/v1/departments/{id}),
-// drones' service states and the docks (`fleet-admin.js`).
+// drones' service states and the docks (`fleet-admin.js`), zone files
+// imported (`zones-admin.js`).
 // Each section reports what the dispatcher answered; a section whose
 // endpoint refuses this caller says so instead of failing the page.
 import { api, ApiError } from './api.js';
@@ -9,6 +10,7 @@ import { DrawTool } from './draw.js';
 import { confirmAction } from './confirm.js';
 import { escapeHtml } from './region.js';
 import { FleetAdmin } from './fleet-admin.js';
+import { ZonesAdmin } from './zones-admin.js';
 
 function describe(error) {
   return error instanceof ApiError ? error.describe() : String(error);
@@ -32,6 +34,7 @@ export class AdminView {
   constructor(map, renderer, onZonesChanged) {
     this.map = map;
     this.onZonesChanged = onZonesChanged;
+    this.zones = new ZonesAdmin(onZonesChanged);
     this.fleet = new FleetAdmin({ onSelectDock: (dock) => map.setView([dock.lat, dock.lon], 17) });
     this.draw = new DrawTool(map, renderer, () => this._drawChanged());
     document.getElementById('restriction-draw').addEventListener('click', () => this.draw.start('polygon'));
@@ -57,7 +60,7 @@ export class AdminView {
   }
 
   async refresh() {
-    await Promise.all([this._loadRestrictions(), this._loadDepartments(), this.fleet.refresh()]);
+    await Promise.all([this._loadRestrictions(), this._loadDepartments(), this.fleet.refresh(), this.zones.refresh()]);
   }
 
   _drawChanged() {

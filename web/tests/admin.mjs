@@ -1,5 +1,6 @@
 // An administrator in the console, end to end against `skyshare demo`:
 // sets a department's quota, puts a drone in maintenance, reads the docks,
+// imports a zone file (and sees a bad one refused whole),
 // draws a temporary restriction with a start and an end, sees it on the
 // map, and lifts it again through a confirmation.
 // Screenshots go to SCREENSHOT_DIR.
@@ -64,6 +65,33 @@ try {
   const docks = await until('the docks', () => [...document.querySelectorAll('#dock-table tr[data-dock]')].map((r) => r.dataset.dock).join(',') || null);
   await shot('a0-quota-and-service.png');
 
+  // A zone file imported (GeoJSON, chosen in the file picker): listed and
+  // on the map. A file with a bad zone is refused whole, its problem named.
+  const zoneFile = {
+    type: 'FeatureCollection',
+    features: [{
+      type: 'Feature',
+      properties: { id: 'Z-IMPORTED', name: 'imported in the browser', kind: 'prohibited', reason: 'browser test' },
+      geometry: { type: 'Polygon', coordinates: [[[114.46, 30.47], [114.465, 30.47], [114.465, 30.474], [114.46, 30.474], [114.46, 30.47]]] },
+    }],
+  };
+  await page.setInputFiles('#zone-file', { name: 'zones.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(JSON.stringify(zoneFile)) });
+  await page.click('#zone-import-submit');
+  const imported = await until('the zone file imported', () => {
+    const text = document.getElementById('zone-import-message').textContent;
+    return text.startsWith('Imported from zones.geojson') ? text : null;
+  });
+  await until('the imported zone listed', () => document.querySelector('#zone-table tr[data-zone="Z-IMPORTED"]'));
+  await until('the imported zone on the map', () => window.skyshare.department.highlightZonesNamedIn('Z-IMPORTED').length === 1);
+  const badFile = { type: 'FeatureCollection', features: [{ type: 'Feature', properties: { id: 'Z-BAD', kind: 'nonsense' }, geometry: zoneFile.features[0].geometry }] };
+  await page.setInputFiles('#zone-file', { name: 'bad.geojson', mimeType: 'application/geo+json', buffer: Buffer.from(JSON.stringify(badFile)) });
+  await page.click('#zone-import-submit');
+  const refusedFile = await until('the bad file refused', () => {
+    const text = document.getElementById('zone-import-message').textContent;
+    return text.startsWith('bad.geojson refused') ? text : null;
+  });
+  await shot('a0b-zones-imported.png');
+
   // A restriction drawn east of the stadium, in force from now for two hours.
   await page.evaluate(() => window.skyshare.map.setView([30.49, 114.45], 15, { animate: false }));
   const box = await page.locator('#map').boundingBox();
@@ -102,7 +130,7 @@ try {
     && window.skyshare.department.highlightZonesNamedIn('TR-BROWSER').length === 0);
   await shot('a2-lifted.png');
   if (errors.length) await fail('the page raised errors');
-  console.log(JSON.stringify({ quota, serviced, service, docks: docks.split(','), created, start_local: start, end_local: end, stored }));
+  console.log(JSON.stringify({ quota, imported, refused_file: refusedFile, serviced, service, docks: docks.split(','), created, start_local: start, end_local: end, stored }));
 } finally {
   await close();
 }
