@@ -115,6 +115,9 @@ struct DroneLive {
     following_since: Option<Instant>,
     /// Its sortie has taken off (started), so it is out in the air.
     flying: bool,
+    /// The planned route of the flight with this id (lon/lat), for the
+    /// console; a flight picked up after a restart has none.
+    planned_route: Option<(String, Vec<Point>)>,
 }
 
 /// Time a drone spends on its dock between two flights, seconds: a full
@@ -551,6 +554,60 @@ impl Dispatcher {
             .expect("surveys")
             .insert(key, Arc::clone(&plan));
         Ok(plan)
+    }
+
+    /// The flight a request would need, as submitted now: its route from
+    /// the nearest dock (a survey's sorties one after the other, each back
+    /// to the dock), the highest altitude flown, the total flight time and
+    /// the dock's id. For the pre-submit airspace check.
+    pub fn planned_flight(
+        &self,
+        request: &TaskRequest,
+    ) -> Result<(Vec<Point>, f64, f64, String), CoverageError> {
+        let nearest = self.nearest_dock(request.anchor());
+        let visits: Vec<Visit> = match request.work() {
+            Work::Point(inspection) => vec![Visit::Inspect(inspection)],
+            _ => self
+                .survey_plan(request)?
+                .legs
+                .iter()
+                .cloned()
+                .map(Visit::Survey)
+                .collect(),
+        };
+        // The design wind, as the submission and the launch plan with.
+        let wind = self.policy().wind;
+        let mut route: Vec<Point> = Vec::new();
+        let mut duration_s = 0.0;
+        for visit in &visits {
+            let flight = planning::plan_sortie_in_wind(
+                nearest,
+                std::slice::from_ref(visit),
+                &self.config.airframe,
+                &wind,
+            )
+            .flight;
+            duration_s += flight.duration_s;
+            // Each sortie starts where the last ended, at the dock.
+            let skip = usize::from(!route.is_empty());
+            route.extend(flight.route.into_iter().skip(skip));
+        }
+        let highest = visits.iter().map(Visit::alt_agl_m).fold(0.0, f64::max);
+        Ok((route, highest, duration_s, nearest.id.clone()))
+    }
+
+    /// Each flying drone's planned route (lon/lat), when known.
+    pub fn flight_routes(&self) -> HashMap<String, Vec<Point>> {
+        self.fleet
+            .lock()
+            .expect("fleet lock")
+            .iter()
+            .filter_map(|(id, live)| {
+                let flight = live.flight.as_ref()?;
+                let (of, route) = live.planned_route.as_ref()?;
+                (*of == flight.id).then(|| (id.clone(), route.clone()))
+            })
+            .collect()
     }
 
     fn nearest_dock(&self, target: Point) -> &Dock {
@@ -1954,6 +2011,7 @@ impl Dispatcher {
             .insert_flight(&flight.to_row(&launch.drone, &owners, now_ms()))
             .await?;
         if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&launch.drone) {
+            live.planned_route = Some((flight.id.clone(), sortie.flight.route.clone()));
             live.flight = Some(flight);
             live.mission_completed = false;
             live.following_since = Some(Instant::now());

@@ -56,16 +56,27 @@ pub async fn fleet(
 }
 
 /// Drones flying tasks now: all of them for pilots and administrators, the
-/// ones carrying its tasks for a department.
+/// ones carrying its tasks for a department. Each has its planned `route`
+/// (a GeoJSON LineString, dock to dock; null for a flight picked up after a
+/// restart), which the console draws with the progress along it.
 pub async fn flights(
     State(dispatcher): State<Arc<Dispatcher>>,
     caller: Caller,
 ) -> Result<Response, ApiError> {
-    let flights: Vec<DroneView> = fleet_for(&dispatcher, &caller)
-        .await?
-        .into_iter()
-        .filter(|d| !d.task_ids.is_empty())
-        .collect();
+    let routes = dispatcher.flight_routes();
+    let mut flights = Vec::new();
+    for drone in fleet_for(&dispatcher, &caller).await? {
+        if drone.task_ids.is_empty() {
+            continue;
+        }
+        let route = routes.get(&drone.id).map(|points| {
+            let coordinates: Vec<[f64; 2]> = points.iter().map(|p| [p.x(), p.y()]).collect();
+            json!({"type": "LineString", "coordinates": coordinates})
+        });
+        let mut flight = serde_json::to_value(&drone).map_err(ApiError::internal)?;
+        flight["route"] = route.unwrap_or(serde_json::Value::Null);
+        flights.push(flight);
+    }
     Ok(Json(json!({ "flights": flights })).into_response())
 }
 

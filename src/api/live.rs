@@ -15,6 +15,7 @@ use serde_json::json;
 use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 
+use super::live_token::{self, LiveCaller};
 use crate::auth::Caller;
 use crate::live::{LiveHub, Published};
 
@@ -43,11 +44,13 @@ async fn next_for(
 
 pub async fn websocket(
     State(hub): State<Arc<LiveHub>>,
-    caller: Caller,
+    LiveCaller(caller): LiveCaller,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let rx = hub.subscribe();
-    upgrade.on_upgrade(move |socket| pump(socket, rx, caller))
+    upgrade
+        .protocols([live_token::PROTOCOL])
+        .on_upgrade(move |socket| pump(socket, rx, caller))
 }
 
 /// Most messages put in one write: a burst (the whole fleet each period)

@@ -4,12 +4,14 @@
 //! ids read as absent). Errors are JSON of one shape (see [`error`]).
 
 mod admin;
+mod airspace_check;
 mod alerts;
 pub mod error;
 mod fleet;
 mod fleet_admin;
 mod limits;
 mod live;
+mod live_token;
 mod metrics;
 pub mod openapi;
 mod series;
@@ -103,6 +105,7 @@ pub fn router_on(dispatcher: Arc<Dispatcher>, limits: Limits, live: Arc<LiveHub>
         .route("/api/v1/fleet", get(fleet::fleet))
         .route("/api/v1/flights", get(fleet::flights))
         .route("/api/v1/drones/{id}/commands", post(fleet::drone_command))
+        .route("/api/v1/airspace/check", post(airspace_check::check))
         .route("/api/v1/drones/{id}/takeover", post(takeover::take_over))
         .route("/api/v1/drones/{id}/release", post(takeover::release))
         .route("/api/v1/alerts", get(alerts::list))

@@ -122,27 +122,28 @@ fn more_paths() -> Value {
 
 pub fn document() -> Value {
     let mut doc = paths_and_components();
-    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), more_paths()) {
-        paths.extend(more);
-    }
-    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), restriction_paths())
-    {
-        paths.extend(more);
-    }
-    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), pilot_paths()) {
-        paths.extend(more);
-    }
-    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), fleet_paths()) {
-        paths.extend(more);
+    // Built in parts: one `json!` for the whole document exceeds the
+    // macro's recursion limit.
+    let parts = [
+        more_paths(),
+        restriction_paths(),
+        check_paths(),
+        pilot_paths(),
+        fleet_paths(),
+        zone_paths(),
+    ];
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for part in parts {
+            if let Value::Object(more) = part {
+                paths.extend(more);
+            }
+        }
     }
     if let (Some(schemas), Value::Object(more)) = (
         doc["components"]["schemas"].as_object_mut(),
         fleet_schemas(),
     ) {
         schemas.extend(more);
-    }
-    if let (Some(paths), Value::Object(more)) = (doc["paths"].as_object_mut(), zone_paths()) {
-        paths.extend(more);
     }
     doc
 }
@@ -296,6 +297,30 @@ fn fleet_paths() -> Value {
     })
 }
 
+/// The pre-submit airspace check.
+fn check_paths() -> Value {
+    let line = json!({"type": "object", "required": ["type", "coordinates"], "properties": {
+        "type": {"type": "string", "enum": ["LineString"]},
+        "coordinates": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}}}});
+    let conflict = json!({"type": "object", "required": ["leg", "zone_id", "zone_kind", "blocking", "explanation", "leg_geometry"], "properties": {
+        "leg": {"type": "integer", "minimum": 1}, "zone_id": {"type": "string"}, "zone_kind": {"type": "string"},
+        "blocking": {"type": "boolean"}, "explanation": {"type": "string"}, "leg_geometry": line.clone()}});
+    json!({
+        "/api/v1/airspace/check": {"post": {
+            "operationId": "checkAirspace",
+            "summary": "The airspace check of a task request before it is submitted: the flight the dispatcher would plan now and every conflict of its legs with the zones in force. Stores nothing",
+            "requestBody": json_body(json!({"$ref": "#/components/schemas/TaskRequest"})),
+            "responses": with_common(json!({
+                "200": ok_json("the verdict", json!({"type": "object", "required": ["ok", "route", "conflicts", "explanation"], "properties": {
+                    "ok": {"type": "boolean"}, "route": line, "conflicts": {"type": "array", "items": conflict},
+                    "explanation": {"type": "string"}}})),
+                "400": error_response("body is not a task request"),
+                "422": error_response("the request is invalid or no flight can be planned for it")
+            }))
+        }}
+    })
+}
+
 /// Zones: export, import (all or nothing), delete an imported one.
 fn zone_paths() -> Value {
     let collection = json!({"type": "object", "required": ["type", "features"], "properties": {
@@ -381,7 +406,7 @@ fn paths_and_components() -> Value {
         "info": {
             "title": "skyshare dispatcher API",
             "version": "1",
-            "description": "Shared-drone dispatch. Live streams (not described here, they never end): GET /api/v1/live/ws (WebSocket) and /api/v1/live/sse (Server-Sent Events), JSON messages of type drone, task, alert (pilots and administrators) or lagged. Bearer tokens belong to users with one role: department (its own tasks, flights and imagery), pilot (every flight; drone commands, take-over; alerts), admin (departments, quotas, users, tokens, audit log). Another department's ids read as 404."
+            "description": "Shared-drone dispatch. Live streams (not described here, they never end): GET /api/v1/live/ws (WebSocket; a browser may offer its token as the subprotocol `bearer.<token>` beside `skyshare.v1`) and /api/v1/live/sse (Server-Sent Events), JSON messages of type drone, task, alert (pilots and administrators) or lagged. Bearer tokens belong to users with one role: department (its own tasks, flights and imagery), pilot (every flight; drone commands, take-over; alerts), admin (departments, quotas, users, tokens, audit log). Another department's ids read as 404."
         },
         "security": [{"bearer": []}],
         "paths": {
@@ -441,7 +466,7 @@ fn paths_and_components() -> Value {
             }},
             "/api/v1/flights": {"get": {
                 "operationId": "flights", "summary": "Drones flying tasks the caller may see",
-                "responses": with_common(json!({"200": ok_json("flights", json!({"type": "object", "required": ["flights"], "properties": {"flights": {"type": "array", "items": {"$ref": "#/components/schemas/Drone"}}}}))}))
+                "responses": with_common(json!({"200": ok_json("flights", json!({"type": "object", "required": ["flights"], "properties": {"flights": {"type": "array", "items": {"allOf": [{"$ref": "#/components/schemas/Drone"}, {"type": "object", "properties": {"route": {"type": "object", "nullable": true, "description": "planned route, GeoJSON LineString"}}}]}}}}))}))
             }},
             "/api/v1/drones/{id}/commands": {"post": {
                 "operationId": "droneCommand", "summary": "Pause, resume, return or land a drone (pilots)",

@@ -1,4 +1,4 @@
-// The dispatcher's HTTP API, with the department's bearer token kept in
+// The dispatcher's HTTP API, with the caller's bearer token kept in
 // localStorage so a reload does not ask again.
 const TOKEN_KEY = 'skyshare.token';
 
@@ -23,13 +23,14 @@ export class ApiError extends Error {
   }
 }
 
+/// `body`: an object sent as JSON, or a RawText sent as it is (a file).
 async function call(method, path, body, token = savedToken()) {
   const headers = { Authorization: `Bearer ${token}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const response = await fetch(path, {
     method,
     headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
+    body: body === undefined ? undefined : (body instanceof RawText ? body.text : JSON.stringify(body)),
   });
   let parsed = null;
   try {
@@ -41,8 +42,17 @@ async function call(method, path, body, token = savedToken()) {
   return parsed;
 }
 
+class RawText {
+  constructor(text) {
+    this.text = text;
+  }
+}
+
 export const api = {
+  postText: (path, text) => call('POST', path, new RawText(text)),
   get: (path, token) => call('GET', path, undefined, token),
   post: (path, body) => call('POST', path, body),
+  put: (path, body) => call('PUT', path, body),
+  del: (path) => call('DELETE', path),
   region: () => fetch('/api/v1/region').then((r) => r.json()),
 };

@@ -1,16 +1,25 @@
 // In-page benchmark (open /?bench=1000): a synthetic fleet of N drones
-// wandering over the region, updated at 2 Hz like the fleet poll, through
-// the same map layer and drone table as live data. It measures the time of
-// each update (map redraw + table) and the longest gap between animation
-// frames while it runs (the first update, which builds the table, apart),
-// and leaves the figures in window.skyshareBench.
-// No request reaches the dispatcher in this mode.
+// wandering over the region, each sending a live-stream message at 2 Hz
+// (the JSON text the WebSocket delivers), through the same parsing, fleet
+// model, map layer, route layer and drone table as live data. It measures
+// the time of each update (parse + apply + map redraw + table) and the
+// longest gap between animation frames while it runs (the first update,
+// which builds the table, apart), and leaves the figures in
+// window.skyshareBench. No request reaches the dispatcher in this mode.
 
 function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))];
 }
 
-export async function runBench({ count, seconds, bounds, apply, report }) {
+/// The live stream's message for one synthetic drone.
+function message(d) {
+  const t = d.telemetry;
+  return JSON.stringify({
+    type: 'drone', id: d.id, online: true, ...t, task_id: null, task_ids: [],
+  });
+}
+
+export async function runBench({ count, seconds, bounds, load, apply, report }) {
   // A fixed-seed generator, so two runs draw the same fleet.
   let seed = 12345;
   const random = () => {
@@ -45,6 +54,7 @@ export async function runBench({ count, seconds, bounds, apply, report }) {
       vel_down_mps: 0,
       mission_seq: 1,
       mission_total: 10,
+      ts_ms: 0,
     },
   }));
   const updateMs = [];
@@ -58,6 +68,7 @@ export async function runBench({ count, seconds, bounds, apply, report }) {
     last = now;
     if (running) requestAnimationFrame(frame);
   };
+  load(drones.map((d) => ({ ...d, telemetry: { ...d.telemetry } })));
   const updates = Math.round(seconds * 2) + 1;
   for (let u = 0; u < updates; u += 1) {
     if (u === 1) requestAnimationFrame(frame);
@@ -69,9 +80,11 @@ export async function runBench({ count, seconds, bounds, apply, report }) {
       t.lat_deg += (7.5 * Math.cos(h)) / 111320;
       t.lon_deg += (7.5 * Math.sin(h)) / (111320 * Math.cos((t.lat_deg * Math.PI) / 180));
       t.battery_pct = Math.max(0, t.battery_pct - 0.01);
+      t.ts_ms += 500;
     }
+    const texts = drones.map(message);
     const started = performance.now();
-    apply(drones.map((d) => ({ ...d, telemetry: { ...d.telemetry } })));
+    apply(texts);
     updateMs.push(performance.now() - started);
     await new Promise((resolve) => setTimeout(resolve, 500));
   }

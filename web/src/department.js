@@ -1,5 +1,7 @@
-// Department view: draw and submit a task, follow the department's tasks
-// (state, progress, why waiting), and see a selected task's shape and photos.
+// Department view: draw a task, see the airspace check's answer for it
+// before submitting (the planned route, the offending legs and zones
+// outlined), submit it, follow the department's tasks (state, progress,
+// why waiting), and see a selected task's shape and photos.
 import L from 'leaflet';
 import { api, ApiError } from './api.js';
 import { DrawTool } from './draw.js';
@@ -13,12 +15,21 @@ export class DepartmentView {
     this.renderer = renderer;
     this.fleetLayer = fleetLayer;
     this.tasks = [];
+    /// Ids submitted here that the list read back may not hold yet.
+    this.submitted = new Set();
     this.selected = null;
     this.imageCount = -1;
     this.taskLayer = L.layerGroup().addTo(map);
     this.imageLayer = L.layerGroup().addTo(map);
+    this.checkLayer = L.layerGroup().addTo(map);
+    this.checkSeq = 0;
+    this.lastCheck = null;
     this.draw = new DrawTool(map, renderer, () => this._drawChanged());
     this.rows = new Map();
+    // A changed sensor, altitude or width changes the planned flight.
+    for (const id of ['task-sensor', 'task-priority', 'task-alt', 'task-width']) {
+      document.getElementById(id).addEventListener('change', () => this._scheduleCheck());
+    }
 
     for (const button of document.querySelectorAll('[data-draw]')) {
       button.addEventListener('click', () => this.draw.start(button.dataset.draw));
@@ -45,12 +56,13 @@ export class DepartmentView {
     for (const b of document.querySelectorAll('[data-draw]')) {
       b.classList.toggle('active', b.dataset.draw === d.mode);
     }
+    this._scheduleCheck();
   }
 
-  async _submit() {
+  /// The task request the form and the drawn shape make, or null.
+  _requestBody() {
     const geometry = this.draw.geometry();
-    const message = document.getElementById('submit-message');
-    if (!geometry) return;
+    if (!geometry) return null;
     const body = {
       kind: KIND_OF_MODE[this.draw.mode],
       geometry,
@@ -59,15 +71,99 @@ export class DepartmentView {
       priority: document.getElementById('task-priority').value,
     };
     if (this.draw.mode === 'line') body.width_m = Number(document.getElementById('task-width').value);
+    return body;
+  }
+
+  /// Runs the airspace check shortly after the shape or the form settles;
+  /// with no finished shape, clears the last answer.
+  _scheduleCheck() {
+    clearTimeout(this.checkTimer);
+    this.checkSeq += 1;
+    if (!this._requestBody()) {
+      this._showCheck(null);
+      return;
+    }
+    document.getElementById('check-result').textContent = 'Checking the airspace...';
+    document.getElementById('check-result').className = 'muted';
+    this.checkTimer = setTimeout(() => this._check(), 250);
+  }
+
+  async _check() {
+    const body = this._requestBody();
+    if (!body) return;
+    const seq = this.checkSeq;
+    let answer;
+    try {
+      answer = await api.post('/api/v1/airspace/check', body);
+    } catch (error) {
+      if (seq !== this.checkSeq) return;
+      this._showCheck(null);
+      const node = document.getElementById('check-result');
+      node.className = 'error';
+      node.textContent = `Airspace check refused the request: ${error instanceof ApiError ? error.describe() : error}`;
+      return;
+    }
+    // A newer shape or form has been checked since.
+    if (seq !== this.checkSeq) return;
+    this._showCheck(answer);
+  }
+
+  /// Draws an answer of POST /api/v1/airspace/check: the planned route,
+  /// its blocking legs thick in red with their zones outlined, and the
+  /// explanation; null clears it.
+  _showCheck(answer) {
+    this.lastCheck = answer;
+    this.checkLayer.clearLayers();
+    const node = document.getElementById('check-result');
+    const list = document.getElementById('check-conflicts');
+    list.replaceChildren();
+    if (!answer) {
+      node.textContent = '';
+      node.className = 'muted';
+      delete node.dataset.ok;
+      this._showOffendingZones('');
+      return;
+    }
+    const line = (geometry, style) => L.polyline(geometry.coordinates.map(([lon, lat]) => [lat, lon]), {
+      renderer: this.renderer, interactive: false, ...style,
+    }).addTo(this.checkLayer);
+    line(answer.route, { color: '#555', weight: 2, dashArray: '3 5' });
+    const blocking = answer.conflicts.filter((c) => c.blocking !== false);
+    for (const c of answer.conflicts) {
+      line(c.leg_geometry, c.blocking === false
+        ? { color: '#e0a800', weight: 5, opacity: 0.8 }
+        : { color: '#d7263d', weight: 7, opacity: 0.9 });
+      const li = document.createElement('li');
+      li.textContent = c.explanation;
+      li.dataset.zone = c.zone_id;
+      li.dataset.leg = String(c.leg);
+      list.appendChild(li);
+    }
+    node.dataset.ok = String(answer.ok);
+    node.className = answer.ok ? 'check-ok' : 'error';
+    const explanation = answer.explanation.charAt(0).toUpperCase() + answer.explanation.slice(1);
+    node.textContent = `Airspace check: ${answer.ok ? 'clear' : 'conflict'}. ${explanation}.`;
+    this._showOffendingZones(blocking.map((c) => c.zone_id).join(' '));
+  }
+
+  async _submit() {
+    const body = this._requestBody();
+    const message = document.getElementById('submit-message');
+    if (!body) return;
     message.className = '';
     message.textContent = 'Submitting...';
     this._showOffendingZones('');
     try {
       const task = await api.post('/api/v1/tasks', body);
-      message.textContent = `Task ${task.id.slice(0, 8)} submitted: ${task.state}.`;
       this.draw.clear();
-      await this.refresh();
+      this._showCheck(null);
+      // Listed and selected at once (a read of the list may be under way),
+      // then the message: whoever sees it sees the new task selected.
+      this.submitted.add(task.id);
+      this.tasks = [task, ...this.tasks.filter((t) => t.id !== task.id)];
       this.select(task.id);
+      message.textContent = `Task ${task.id.slice(0, 8)} submitted: ${task.state}.`;
+      this.refresh().catch(() => {});
     } catch (error) {
       message.className = 'error';
       message.textContent = error instanceof ApiError ? `Refused: ${error.describe()}` : `Failed: ${error}`;
@@ -85,6 +181,10 @@ export class DepartmentView {
   /// One poll: the department's tasks, and the selected task's photos.
   async refresh() {
     const { tasks } = await api.get('/api/v1/tasks');
+    // A task submitted while this read was under way stays listed.
+    const listed = new Set(tasks.map((t) => t.id));
+    for (const t of this.tasks) if (this.submitted.has(t.id) && !listed.has(t.id)) tasks.push(t);
+    for (const id of listed) this.submitted.delete(id);
     this.tasks = tasks.sort((a, b) => b.created_at_ms - a.created_at_ms);
     this._renderTable();
     this.fleetLayer.highlightTasks(this.tasks.filter((t) => t.state === 'in_flight' || t.state === 'assigned').map((t) => t.id));

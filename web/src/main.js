@@ -1,5 +1,6 @@
-// The console's entry point: the map with the region, the token, the two
-// views, and the 2 Hz poll of the dispatcher's API.
+// The console's entry point: the map with the region, the token, the three
+// views (department, pilot, administrator), the live stream that moves the
+// fleet, and a slower read of tasks, photos and flight routes.
 import 'leaflet/dist/leaflet.css';
 import './style.css';
 import L from 'leaflet';
@@ -8,37 +9,60 @@ import { addLegend, addRegion } from './region.js';
 import { FleetLayer } from './fleet-layer.js';
 import { DepartmentView } from './department.js';
 import { PilotView } from './pilot.js';
+import { AdminView } from './admin.js';
+import { AlertsPanel } from './alerts.js';
+import { FlightRoutes } from './routes.js';
+import { FleetModel, LiveStream } from './live.js';
 import { runBench } from './bench.js';
 import { MarkerFleet } from './marker-fleet.js';
 
-const POLL_MS = 500;
+/// Tasks, photos and routes change on task events; this read catches up
+/// with what events do not carry (new photos) and after a reconnection.
+const SLOW_POLL_MS = 2000;
+/// The drone table is rewritten at most this often (the map every frame).
+const TABLE_MS = 400;
 
 const map = L.map('map', { preferCanvas: true, zoomControl: true, attributionControl: false });
 const renderer = L.canvas({ padding: 0.2 });
 map.setView([30.5, 114.45], 12);
 
 let view = 'department';
-let lastFleet = [];
-const pilot = new PilotView(null);
+const fleet = new FleetModel();
+const pilot = new PilotView(null, map);
+let department = null;
+let admin = null;
+const drawing = () => Boolean(department?.draw.mode && !department.draw.finished) || Boolean(admin?.drawing());
 const fleetLayer = new FleetLayer({
   onSelect: (id) => {
-    // A click while drawing a task's shape is a vertex, not a selection.
-    if (department.draw.mode && !department.draw.finished) return;
+    // A click while drawing a shape is a vertex, not a selection.
+    if (drawing()) return;
     showView('pilot');
     pilot.select(id);
   },
 });
 pilot.fleetLayer = fleetLayer;
 fleetLayer.addTo(map);
-const department = new DepartmentView(map, renderer, fleetLayer);
-window.skyshare = { map, fleetLayer, department, pilot };
+// What draws the fleet: the canvas layer, or the benchmark's peer.
+let fleetDisplay = fleetLayer;
+const routes = new FlightRoutes(map, renderer);
+department = new DepartmentView(map, renderer, fleetLayer);
+const alerts = new AlertsPanel({
+  onSelectDrone: (id) => {
+    showView('pilot');
+    pilot.select(id, { reveal: true });
+  },
+});
+let regionParts = null;
+admin = new AdminView(map, renderer, () => reloadRegion());
+let live = null;
+window.skyshare = { map, fleetLayer, department, pilot, admin, alerts, routes, fleet, live: () => live };
 
 function showView(name) {
   view = name;
-  document.getElementById('department-view').hidden = name !== 'department';
-  document.getElementById('pilot-view').hidden = name !== 'pilot';
+  for (const v of ['department', 'pilot', 'admin']) document.getElementById(`${v}-view`).hidden = name !== v;
   for (const tab of document.querySelectorAll('.tab')) tab.classList.toggle('active', tab.dataset.view === name);
-  if (name === 'pilot') pilot.setFleet(lastFleet);
+  if (name === 'pilot') pilot.setFleet(fleet.snapshot());
+  if (name === 'admin') admin.refresh();
 }
 for (const tab of document.querySelectorAll('.tab')) tab.addEventListener('click', () => showView(tab.dataset.view));
 
@@ -46,6 +70,116 @@ function status(text, isError = false) {
   const node = document.getElementById('poll-status');
   node.textContent = text;
   node.classList.toggle('error', isError);
+}
+
+// Rendering: the map once per animation frame with new positions, the
+// drone table at most every TABLE_MS (with a trailing update).
+let frameRequested = false;
+let tableAt = 0;
+let tableTimer = null;
+function scheduleRender() {
+  if (frameRequested) return;
+  frameRequested = true;
+  requestAnimationFrame(() => {
+    frameRequested = false;
+    render();
+  });
+}
+function render() {
+  const drones = fleet.snapshot();
+  fleetDisplay.setDrones(drones);
+  routes.update(fleet.byId);
+  if (view !== 'pilot') return;
+  const since = performance.now() - tableAt;
+  if (since >= TABLE_MS) {
+    clearTimeout(tableTimer);
+    tableTimer = null;
+    tableAt = performance.now();
+    pilot.setFleet(drones);
+    pilot.showRoute(routes);
+  } else if (!tableTimer) {
+    tableTimer = setTimeout(() => {
+      tableTimer = null;
+      tableAt = performance.now();
+      pilot.setFleet(fleet.snapshot());
+      pilot.showRoute(routes);
+    }, TABLE_MS - since);
+  }
+}
+// Link ages keep growing while nothing arrives.
+setInterval(scheduleRender, 1000);
+
+let fleetLoading = null;
+function reloadFleet() {
+  fleetLoading ??= api.get('/api/v1/fleet')
+    .then(({ drones }) => {
+      fleet.load(drones);
+      scheduleRender();
+    })
+    .finally(() => {
+      fleetLoading = null;
+    });
+  return fleetLoading;
+}
+
+async function reloadFlights() {
+  const { flights } = await api.get('/api/v1/flights');
+  routes.setFlights(flights);
+  routes.update(fleet.byId);
+}
+
+let taskTimer = null;
+/// A task changed: read tasks (and photos) and routes soon, once for a burst.
+function taskChanged() {
+  clearTimeout(taskTimer);
+  taskTimer = setTimeout(() => {
+    department.refresh().catch(() => {});
+    reloadFlights().catch(() => {});
+  }, 200);
+}
+
+let received = 0;
+function onLive(message) {
+  received += 1;
+  switch (message.type) {
+    case 'drone':
+      if (!fleet.apply(message)) reloadFleet().catch(() => {});
+      scheduleRender();
+      break;
+    case 'task':
+      taskChanged();
+      break;
+    case 'alert':
+      alerts.update(message.alert);
+      break;
+    case 'lagged':
+      // Some messages were skipped: take the whole picture again.
+      reloadFleet().catch(() => {});
+      taskChanged();
+      break;
+    default:
+      break;
+  }
+}
+
+function startLive() {
+  live?.stop();
+  live = new LiveStream(savedToken(), {
+    onMessage: onLive,
+    onOpen: () => {
+      document.body.dataset.live = 'open';
+      status('live');
+      // What happened while the stream was down.
+      reloadFleet().catch(() => {});
+      taskChanged();
+      if (alerts.available) alerts.load().catch(() => {});
+    },
+    onDown: (waitMs, reason) => {
+      document.body.dataset.live = 'down';
+      status(`live stream ${reason}; reconnecting in ${(waitMs / 1000).toFixed(1)} s`, true);
+    },
+  });
+  live.start();
 }
 
 /// Asks for a token until the API accepts one. Escape keeps the current
@@ -103,39 +237,63 @@ async function ensureToken() {
   await askToken();
 }
 
-function showWho() {
-  const t = savedToken();
-  document.getElementById('who').textContent = `token ${t.slice(0, 8)}…`;
+/// The caller's role, from what it may read: departments are for
+/// administrators, alerts for pilots and administrators.
+async function detectRole() {
+  try {
+    await api.get('/api/v1/departments');
+    return 'admin';
+  } catch (error) {
+    if (!(error instanceof ApiError)) throw error;
+  }
+  await alerts.load();
+  return alerts.available ? 'pilot' : 'department';
 }
 
-async function poll() {
+async function signedIn() {
+  const t = savedToken();
+  const role = await detectRole();
+  document.getElementById('who').textContent = `${role}, token ${t.slice(0, 8)}…`;
+  document.body.dataset.role = role;
+  showView(role);
+  startLive();
+}
+
+async function slowPoll() {
   for (;;) {
-    const started = performance.now();
     try {
-      const { drones } = await api.get('/api/v1/fleet');
-      lastFleet = drones;
-      fleetLayer.setDrones(drones);
-      if (view === 'pilot') pilot.setFleet(drones);
-      else await department.refresh();
-      status(`updated ${new Date().toLocaleTimeString()}`);
+      if (view === 'department') await department.refresh();
+      await reloadFlights();
     } catch (error) {
       if (error instanceof ApiError && error.status === 401) {
         await askToken(`The token was refused: ${error.describe()}`);
-        showWho();
+        await signedIn();
         continue;
       }
-      status(`poll failed: ${error instanceof ApiError ? error.describe() : error}`, true);
+      status(`read failed: ${error instanceof ApiError ? error.describe() : error}`, true);
     }
-    const spent = performance.now() - started;
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, POLL_MS - spent)));
+    await new Promise((resolve) => setTimeout(resolve, SLOW_POLL_MS));
   }
 }
 
-async function boot() {
+/// Draws the region again (zones put in force or lifted).
+let regionKey = null;
+async function reloadRegion() {
   const region = await api.region();
-  const parts = addRegion(map, region, renderer, () => Boolean(department.draw.mode) && !department.draw.finished);
+  // Unchanged (same zones, each in the same state): keep what is drawn,
+  // outlines included.
+  const key = JSON.stringify(region.features);
+  if (key === regionKey) return regionParts;
+  regionKey = key;
+  regionParts?.group.remove();
+  regionParts = addRegion(map, region, renderer, drawing);
+  department.highlightZonesNamedIn = regionParts.highlightZonesNamedIn;
+  return regionParts;
+}
+
+async function boot() {
+  const parts = await reloadRegion();
   addLegend(map);
-  department.highlightZonesNamedIn = parts.highlightZonesNamedIn;
   const bounds = parts.boundary.getBounds();
   map.fitBounds(bounds);
   const goto = document.getElementById('goto-dock');
@@ -147,26 +305,28 @@ async function boot() {
   });
   document.body.dataset.region = 'loaded';
 
-  const bench = Number(new URLSearchParams(location.search).get('bench'));
+  const params = new URLSearchParams(location.search);
+  const bench = Number(params.get('bench'));
   if (bench > 0) {
     showView('pilot');
-    status(`BENCHMARK: ${bench} synthetic drones (no dispatcher data)${new URLSearchParams(location.search).get('layer') === 'markers' ? ', one Leaflet marker each' : ''}`);
-    const params = new URLSearchParams(location.search);
-    const seconds = Number(params.get('seconds')) || 10;
+    const markers = params.get('layer') === 'markers';
+    status(`BENCHMARK: ${bench} synthetic drones (no dispatcher data)${markers ? ', one Leaflet marker each' : ''}`);
     // layer=markers: the peer, one Leaflet marker per drone, instead of the canvas.
-    let layer = fleetLayer;
-    if (params.get('layer') === 'markers') {
+    if (markers) {
       fleetLayer.remove();
-      layer = new MarkerFleet(map);
+      fleetDisplay = new MarkerFleet(map);
     }
     await runBench({
       count: bench,
-      seconds,
+      seconds: Number(params.get('seconds')) || 10,
       bounds,
-      apply: (drones) => {
-        lastFleet = drones;
-        layer.setDrones(drones);
-        pilot.setFleet(drones);
+      load: (drones) => fleet.load(drones),
+      // As the stream delivers them: JSON text, parsed and applied, then
+      // one render (the table included).
+      apply: (texts) => {
+        for (const text of texts) onLive(JSON.parse(text));
+        tableAt = 0;
+        render();
       },
       report: (r) => {
         document.getElementById('bench-result').textContent = `${r.drones} drones, first update ${r.first_update_ms.toFixed(1)} ms, then ${r.updates} updates at 2 Hz: `
@@ -179,11 +339,14 @@ async function boot() {
 
   document.getElementById('change-token').addEventListener('click', async () => {
     await askToken('', true);
-    showWho();
+    await signedIn();
   });
   await ensureToken();
-  showWho();
-  poll();
+  await reloadFleet();
+  await signedIn();
+  // Reloads the map's zones now and then: restrictions come and go.
+  setInterval(() => reloadRegion().catch(() => {}), 30000);
+  slowPoll();
 }
 
 boot().catch((error) => status(`console failed to start: ${error}`, true));

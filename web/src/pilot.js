@@ -1,6 +1,17 @@
 // Pilot view: every drone in a table updated in place (rows are reused,
-// only changed cells are written) and the selected drone's telemetry.
+// only changed cells are written), the selected drone's telemetry, and its
+// commands (pause, resume, return, land), each confirmed before it is sent.
+import { api, ApiError } from './api.js';
 import { batteryColour, linkState } from './fleet-layer.js';
+import { confirmAction } from './confirm.js';
+
+/// The commands a pilot may give, as POST /api/v1/drones/{id}/commands names them.
+const COMMANDS = {
+  pause: { label: 'Pause', ask: (id) => `Pause drone ${id}? It holds its position until resumed.` },
+  resume: { label: 'Resume', ask: (id) => `Resume drone ${id}'s mission from where it paused?` },
+  return_to_launch: { label: 'Return', ask: (id) => `Send drone ${id} back to its dock now? Its unfinished work goes back to the queue.` },
+  land: { label: 'Land', ask: (id) => `Land drone ${id} where it is now?` },
+};
 
 const FIELDS = [
   ['link', (d) => linkState(d)],
@@ -16,6 +27,7 @@ const FIELDS = [
   ['ground speed', (d) => (d.telemetry ? `${Math.hypot(d.telemetry.vel_north_mps, d.telemetry.vel_east_mps).toFixed(1)} m/s` : '')],
   ['climb', (d) => fmt(d.telemetry == null ? null : -d.telemetry.vel_down_mps, 1, ' m/s')],
   ['mission item', (d) => (d.telemetry?.mission_total ? `${d.telemetry.mission_seq ?? 0}/${d.telemetry.mission_total}` : '')],
+  ['taken over by', (d) => (d.taken_over ? d.taken_over.pilot : '')],
   ['task', (d) => d.task_id ?? ''],
   ['sortie tasks', (d) => (d.task_ids ?? []).length ? d.task_ids.map((t) => t.slice(0, 8)).join(', ') : ''],
   ['dock', (d) => d.dock_id],
@@ -28,12 +40,38 @@ function fmt(value, digits, unit) {
 }
 
 export class PilotView {
-  constructor(fleetLayer) {
+  constructor(fleetLayer, map = null) {
     this.fleetLayer = fleetLayer;
+    this.map = map;
     this.selected = null;
     this.rows = new Map();
     this.drones = [];
     document.getElementById('drone-filter').addEventListener('input', () => this.filter());
+    for (const button of document.querySelectorAll('[data-command]')) {
+      button.addEventListener('click', () => this.command(button.dataset.command));
+    }
+  }
+
+  /// Asks the pilot to confirm, then sends the command to the selected drone.
+  async command(name) {
+    const id = this.selected;
+    const message = document.getElementById('command-message');
+    if (!id || !COMMANDS[name]) return;
+    if (!(await confirmAction(COMMANDS[name].ask(id), COMMANDS[name].label))) {
+      message.className = 'muted';
+      message.textContent = `${COMMANDS[name].label} not sent.`;
+      return;
+    }
+    message.className = '';
+    message.textContent = `Sending ${COMMANDS[name].label.toLowerCase()} to ${id}...`;
+    try {
+      const sent = await api.post(`/api/v1/drones/${encodeURIComponent(id)}/commands`, { command: name });
+      message.textContent = `${COMMANDS[name].label} sent to ${id} (command ${sent.command_id.slice(0, 8)}); its mode shows the result.`;
+      message.dataset.sent = name;
+    } catch (error) {
+      message.className = 'error';
+      message.textContent = error instanceof ApiError ? `${COMMANDS[name].label} refused: ${error.describe()}` : `${COMMANDS[name].label} failed: ${error}`;
+    }
   }
 
   /// Hides the rows that do not match the find box (id, mode or link).
@@ -56,7 +94,7 @@ export class PilotView {
         row.dataset.drone = drone.id;
         row.innerHTML = '<td></td><td></td><td></td><td></td><td></td>';
         row.cells[0].textContent = drone.id;
-        row.addEventListener('click', () => this.select(drone.id));
+        row.addEventListener('click', () => this.select(drone.id, { reveal: true }));
         body.appendChild(row);
         this.rows.set(drone.id, row);
       }
@@ -71,12 +109,28 @@ export class PilotView {
     this._renderDetail();
   }
 
-  select(id) {
+  /// Selects a drone; `reveal` (a pick from a list) brings it into view,
+  /// close enough to follow its route.
+  select(id, { reveal = false } = {}) {
+    if (id !== this.selected) document.getElementById('command-message').textContent = '';
+    const t = this.drones.find((d) => d.id === id)?.telemetry;
+    // Out of view, or too far out to see its route: centre on it.
+    if (reveal && t && this.map && (this.map.getZoom() < 15 || !this.map.getBounds().contains([t.lat_deg, t.lon_deg]))) {
+      this.map.setView([t.lat_deg, t.lon_deg], Math.max(this.map.getZoom(), 16));
+    }
     if (this.selected) this.rows.get(this.selected)?.classList.remove('selected');
     this.selected = id;
     this.rows.get(id)?.classList.add('selected');
     this.fleetLayer.select(id);
     this._renderDetail();
+  }
+
+  /// The selected drone's place along its planned route, if it flies one.
+  showRoute(routes) {
+    const node = document.getElementById('drone-route');
+    const p = routes.progress().find((f) => f.id === this.selected);
+    const text = p ? `Planned route: leg ${p.leg} of ${p.legs} (dashed ahead, solid flown)` : '';
+    if (node.textContent !== text) node.textContent = text;
   }
 
   _renderDetail() {

@@ -92,5 +92,5 @@ export function addRegion(map, collection, renderer, drawing = () => false) {
     }
     return named;
   };
-  return { boundary, docks, zones, highlightZonesNamedIn };
+  return { boundary, docks, zones, highlightZonesNamedIn, group };
 }

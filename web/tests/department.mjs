@@ -48,7 +48,7 @@ try {
   await page.click('#token-submit');
   await page.waitForSelector('#token-dialog', { state: 'hidden' });
   await until('the region', () => document.body.dataset.region === 'loaded');
-  await until('the first poll', () => document.getElementById('poll-status').textContent.startsWith('updated'));
+  await until('the live stream', () => document.body.dataset.live === 'open');
   await shot('02-region.png');
 
   // A 90 m x 60 m block 100 m north-east of the Software Square dock.
@@ -89,10 +89,19 @@ try {
   }, null, 30000));
   await shot('06-imagery.png');
   states.push(await watch(['completed'], 40000));
-  const finalPhotos = await until('every photo on the map', () => {
-    const n = Number(document.getElementById('image-count').textContent);
-    return window.skyshare.department.imageLayer.getLayers().length === n ? n : 0;
-  });
+  // The last photos' events may land just after the task's last item:
+  // the count is final once it has not changed for 3 s (photos are read
+  // every 2 s), every one of them on the map.
+  let finalPhotos = 0;
+  for (let same = 0; same < 30;) {
+    const n = await until('every photo on the map', () => {
+      const count = Number(document.getElementById('image-count').textContent);
+      return window.skyshare.department.imageLayer.getLayers().length === count ? count : 0;
+    });
+    same = n === finalPhotos ? same + 1 : 0;
+    finalPhotos = n;
+    await page.waitForTimeout(100);
+  }
   await shot('07-completed.png');
   // The time filter: at its left end only the first photo(s) show, at its
   // right end all of them again.
@@ -112,12 +121,40 @@ try {
   if (all !== finalPhotos) await fail(`the time filter at its end shows ${all} of ${finalPhotos} photos`);
   if ((await page.evaluate(stateOf, taskId)) !== 'completed') await fail('task left completed');
 
-  // A point inside the hospital's prohibited zone is refused, and the page
-  // shows the dispatcher's reason naming the zone.
   const clickAt = async (latlng) => {
     const p = await page.evaluate((ll) => window.skyshare.map.latLngToContainerPoint(ll), latlng);
     await page.mouse.click(box.x + p.x, box.y + p.y);
   };
+
+  // Before submitting: a point south-east of the hospital, itself in no
+  // zone, whose route from the square's dock crosses the hospital's zone.
+  // The airspace check answers on its own once the point is down: a
+  // conflict, the leg drawn, the zone named and outlined.
+  await page.evaluate(() => window.skyshare.map.setView([30.501, 114.405], 16, { animate: false }));
+  await page.click('[data-draw="point"]');
+  await clickAt([30.4985, 114.4115]);
+  const check = await until('the airspace check\'s answer', () => {
+    const node = document.getElementById('check-result');
+    if (!node.dataset.ok) return null;
+    return {
+      ok: node.dataset.ok,
+      text: node.textContent,
+      conflicts: [...document.querySelectorAll('#check-conflicts li')].map((li) => ({ zone: li.dataset.zone, leg: Number(li.dataset.leg) })),
+      outlined: document.getElementById('zone-highlight').textContent,
+      drawn: window.skyshare.department.checkLayer.getLayers().length,
+    };
+  });
+  if (check.ok !== 'false' || !check.conflicts.some((c) => c.zone === 'Z-HOSP')) await fail(`the check did not show the conflict with Z-HOSP: ${JSON.stringify(check)}`);
+  if (!check.outlined.includes('Z-HOSP')) await fail(`the conflicting zone is not outlined: ${check.outlined}`);
+  // The planned route and at least one offending leg.
+  if (check.drawn < 2) await fail(`the check drew ${check.drawn} lines`);
+  await shot('08a-check-conflict.png');
+  await page.click('#draw-clear');
+  const cleared = await page.textContent('#check-result');
+  if (cleared !== '') await fail(`clearing the shape left the check's answer: ${cleared}`);
+
+  // A point inside the hospital's prohibited zone is refused, and the page
+  // shows the dispatcher's reason naming the zone.
   await page.evaluate(() => window.skyshare.map.setView([30.5015, 114.408], 17, { animate: false }));
   await page.click('[data-draw="point"]');
   await clickAt([30.5015, 114.408]);
@@ -179,7 +216,7 @@ try {
   const shown = await page.evaluate(() => [...document.querySelectorAll('#drone-table tbody tr')].filter((r) => !r.hidden).map((r) => r.dataset.drone));
   if (shown.length !== 1 || shown[0] !== target) await fail(`find ${target} shows ${shown.join(', ')}`);
   if (errors.length) await fail('the page raised errors');
-  console.log(JSON.stringify({ task_id: taskId, corridor_id: corridorId, refusal, outlined, states, photos_first_seen: photos, photos: finalPhotos, photos_at_earliest_time: earliest, pilot_battery: battery, picked_on_map: target }));
+  console.log(JSON.stringify({ task_id: taskId, corridor_id: corridorId, check, refusal, outlined, states, photos_first_seen: photos, photos: finalPhotos, photos_at_earliest_time: earliest, pilot_battery: battery, picked_on_map: target }));
 } finally {
   await close();
 }
