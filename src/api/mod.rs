@@ -12,6 +12,7 @@ mod fleet_admin;
 mod limits;
 mod live;
 mod live_token;
+mod me;
 mod metrics;
 pub mod openapi;
 mod series;
@@ -102,6 +103,7 @@ pub fn router_on(dispatcher: Arc<Dispatcher>, limits: Limits, live: Arc<LiveHub>
         .route("/api/v1/tasks/{id}", get(tasks::get_task))
         .route("/api/v1/tasks/{id}/cancel", post(tasks::cancel_task))
         .route("/api/v1/images", get(tasks::images))
+        .route("/api/v1/me", get(me::me))
         .route("/api/v1/fleet", get(fleet::fleet))
         .route("/api/v1/flights", get(fleet::flights))
         .route("/api/v1/drones/{id}/commands", post(fleet::drone_command))

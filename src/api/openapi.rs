@@ -131,6 +131,7 @@ pub fn document() -> Value {
         pilot_paths(),
         fleet_paths(),
         zone_paths(),
+        super::me::paths(),
     ];
     if let Some(paths) = doc["paths"].as_object_mut() {
         for part in parts {

@@ -30,6 +30,15 @@ export class AlertsPanel {
     this.render();
   }
 
+  /// Hides the list for a caller whose role may not see alerts, without
+  /// asking the server to refuse it.
+  withhold(reason) {
+    this.available = false;
+    this.alerts = new Map();
+    this.note.textContent = reason;
+    this.render();
+  }
+
   /// An alert from the live stream: raised, cleared or acknowledged.
   update(alert) {
     if (this.available === false) return;

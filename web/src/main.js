@@ -237,24 +237,16 @@ async function ensureToken() {
   await askToken();
 }
 
-/// The caller's role, from what it may read: departments are for
-/// administrators, alerts for pilots and administrators.
-async function detectRole() {
-  try {
-    await api.get('/api/v1/departments');
-    return 'admin';
-  } catch (error) {
-    if (!(error instanceof ApiError)) throw error;
-  }
-  await alerts.load();
-  return alerts.available ? 'pilot' : 'department';
-}
-
+/// Who the caller is (GET /api/v1/me); its role picks the view, and only
+/// pilots and administrators get the alert list.
 async function signedIn() {
-  const t = savedToken();
-  const role = await detectRole();
-  document.getElementById('who').textContent = `${role}, token ${t.slice(0, 8)}…`;
+  const me = await api.get('/api/v1/me');
+  const role = me.role;
+  const department = me.department ? `, ${me.department.name}` : '';
+  document.getElementById('who').textContent = `${me.name} (${role}${department})`;
   document.body.dataset.role = role;
+  if (role === 'department') alerts.withhold('Alerts are for pilots and administrators.');
+  else await alerts.load();
   showView(role);
   startLive();
 }
