@@ -116,7 +116,8 @@ struct DroneLive {
     /// Its sortie has taken off (started), so it is out in the air.
     flying: bool,
     /// The planned route of the flight with this id (lon/lat), for the
-    /// console; a flight picked up after a restart has none.
+    /// console; stored with the flight, so a restart picks it up again
+    /// (flights stored before routes were kept have none).
     planned_route: Option<(String, Vec<Point>)>,
 }
 
@@ -748,6 +749,10 @@ impl Dispatcher {
             live.recalled_for = row.recalled_for.clone();
             live.following_since = Some(Instant::now());
             live.flying = true;
+            live.planned_route = (!row.route.is_empty()).then(|| {
+                let route = row.route.iter().map(|&[x, y]| Point::new(x, y)).collect();
+                (row.id.clone(), route)
+            });
         }
         for task in self
             .store
@@ -2007,9 +2012,10 @@ impl Dispatcher {
             .iter()
             .map(|id| departments.get(id).cloned().unwrap_or_default())
             .collect();
-        self.store
-            .insert_flight(&flight.to_row(&launch.drone, &owners, now_ms()))
-            .await?;
+        let mut row = flight.to_row(&launch.drone, &owners, now_ms());
+        // Kept with the flight so the console still draws it after a restart.
+        row.route = sortie.flight.route.iter().map(|p| [p.x(), p.y()]).collect();
+        self.store.insert_flight(&row).await?;
         if let Some(live) = self.fleet.lock().expect("fleet").get_mut(&launch.drone) {
             live.planned_route = Some((flight.id.clone(), sortie.flight.route.clone()));
             live.flight = Some(flight);

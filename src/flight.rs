@@ -115,6 +115,7 @@ impl Flight {
             last_reached: self.last_reached.map(i64::from),
             mission_completed: false,
             recalled_for: None,
+            route: Vec::new(),
             tasks: self
                 .tasks
                 .iter()

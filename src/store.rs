@@ -170,6 +170,7 @@ impl Store {
         sqlx::query(audit).execute(&pool).await?;
         sqlx::query(zones::SCHEMA).execute(&pool).await?;
         let store = Store { pool };
+        store.add_flight_route_column().await?;
         store.create_alert_schema().await?;
         store.create_takeover_schema().await?;
         store.create_imagery_schema().await?;

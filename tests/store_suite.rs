@@ -94,6 +94,7 @@ async fn suite(store: &Store) {
         last_reached: None,
         mission_completed: false,
         recalled_for: None,
+        route: vec![[11.57, 48.13], [11.58, 48.14], [11.57, 48.13]],
         tasks: vec![
             FlightTaskRow {
                 task_id: "t1".into(),
@@ -320,6 +321,78 @@ async fn the_store_suite_passes_on_postgresql() {
     suite(&store).await;
     let again = Store::connect(&url).await.unwrap();
     assert_eq!(again.flights_of_drone("d1").await.unwrap().len(), 2);
+    sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
+        .execute(&pool)
+        .await
+        .unwrap();
+}
+
+/// A database made before flights kept their route: opening it adds the
+/// column, the old flight reads with no route, and new flights keep theirs.
+async fn a_flights_table_without_routes_gains_the_column(url: &str) {
+    sqlx::any::install_default_drivers();
+    let pool = sqlx::AnyPool::connect(url).await.unwrap();
+    for statement in [
+        "CREATE TABLE flights (id TEXT PRIMARY KEY, drone_id TEXT NOT NULL, state TEXT NOT NULL, assigned_at_ms BIGINT NOT NULL, started_at_ms BIGINT, ended_at_ms BIGINT, last_reached BIGINT, mission_completed BIGINT NOT NULL, recalled_for TEXT)",
+        "INSERT INTO flights (id, drone_id, state, assigned_at_ms, mission_completed) VALUES ('old', 'd1', 'flying', 1000, 0)",
+    ] {
+        sqlx::query(statement).execute(&pool).await.unwrap();
+    }
+    pool.close().await;
+    let store = Store::connect(url).await.unwrap();
+    let old = store.flight("old").await.unwrap().unwrap();
+    assert!(old.route.is_empty(), "{old:?}");
+    let new = FlightRow {
+        id: "new".into(),
+        drone_id: "d2".into(),
+        state: "uploading".into(),
+        assigned_at_ms: 2_000,
+        started_at_ms: None,
+        ended_at_ms: None,
+        last_reached: None,
+        mission_completed: false,
+        recalled_for: None,
+        route: vec![[11.5, 48.1], [11.6, 48.2]],
+        tasks: Vec::new(),
+    };
+    store.insert_flight(&new).await.unwrap();
+    drop(store);
+    // Opening it once more finds the column there and leaves it be.
+    let again = Store::connect(url).await.unwrap();
+    assert_eq!(again.flight("new").await.unwrap().unwrap(), new);
+}
+
+#[tokio::test]
+async fn an_older_sqlite_file_gains_the_flight_route_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("old.sqlite").display()
+    );
+    a_flights_table_without_routes_gains_the_column(&url).await;
+}
+
+#[tokio::test]
+async fn an_older_postgresql_schema_gains_the_flight_route_column() {
+    let answers = std::net::TcpStream::connect_timeout(
+        &"127.0.0.1:5432".parse().unwrap(),
+        Duration::from_millis(300),
+    )
+    .is_ok();
+    if !answers {
+        println!("SKIPPED: needs PostgreSQL on 127.0.0.1:5432");
+        return;
+    }
+    let schema = format!("store_route_{}", uuid::Uuid::new_v4().simple());
+    sqlx::any::install_default_drivers();
+    let admin = "postgres://postgres@127.0.0.1:5432/test";
+    let pool = sqlx::AnyPool::connect(admin).await.unwrap();
+    sqlx::query(&format!("CREATE SCHEMA {schema}"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    let url = format!("{admin}?options=-c%20search_path%3D{schema}");
+    a_flights_table_without_routes_gains_the_column(&url).await;
     sqlx::query(&format!("DROP SCHEMA {schema} CASCADE"))
         .execute(&pool)
         .await

@@ -39,6 +39,7 @@ async fn a_department_over_its_quota_this_week_waits_behind_one_that_is_not_and_
                 last_reached: None,
                 mission_completed: true,
                 recalled_for: None,
+                route: Vec::new(),
                 tasks: vec![FlightTaskRow {
                     task_id: format!("earlier-{id}"),
                     department_id: "water".into(),

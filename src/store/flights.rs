@@ -40,6 +40,9 @@ pub struct FlightRow {
     pub mission_completed: bool,
     /// The emergency task the drone was recalled for, if any.
     pub recalled_for: Option<String>,
+    /// The planned route, [lon, lat] per vertex; empty when not known
+    /// (flights stored before routes were kept).
+    pub route: Vec<[f64; 2]>,
     pub tasks: Vec<FlightTaskRow>,
 }
 
@@ -54,14 +57,68 @@ pub struct FlightTaskRow {
     pub finished: bool,
 }
 
-const FLIGHT_COLUMNS: &str = "id, drone_id, state, assigned_at_ms, started_at_ms, ended_at_ms, last_reached, mission_completed, recalled_for";
+const FLIGHT_COLUMNS: &str = "id, drone_id, state, assigned_at_ms, started_at_ms, ended_at_ms, last_reached, mission_completed, recalled_for, route";
+
+/// A route as the GeoJSON LineString text the `route` column holds (NULL
+/// when there is none).
+fn route_text(route: &[[f64; 2]]) -> Option<String> {
+    (!route.is_empty())
+        .then(|| serde_json::json!({"type": "LineString", "coordinates": route}).to_string())
+}
+
+/// The route back from its column. A value that does not read as a
+/// LineString is logged and treated as unknown: the flight itself is still
+/// followed.
+fn route_from_text(flight_id: &str, text: Option<String>) -> Vec<[f64; 2]> {
+    #[derive(serde::Deserialize)]
+    struct LineString {
+        #[serde(rename = "type")]
+        kind: String,
+        coordinates: Vec<[f64; 2]>,
+    }
+    let Some(text) = text else {
+        return Vec::new();
+    };
+    match serde_json::from_str::<LineString>(&text) {
+        Ok(line) if line.kind == "LineString" => line.coordinates,
+        Ok(line) => {
+            tracing::warn!(
+                flight = flight_id,
+                kind = line.kind,
+                "stored route is not a LineString; ignored"
+            );
+            Vec::new()
+        }
+        Err(error) => {
+            tracing::warn!(flight = flight_id, %error, "stored route does not parse; ignored");
+            Vec::new()
+        }
+    }
+}
 
 impl Store {
+    /// Adds the `route` column to a `flights` table created before routes
+    /// were kept. Neither store has a portable `ADD COLUMN IF NOT EXISTS`
+    /// (SQLite lacks it), so the column is probed first.
+    pub(super) async fn add_flight_route_column(&self) -> StoreResult<()> {
+        let present = sqlx::query("SELECT route FROM flights WHERE 1 = 0")
+            .fetch_all(&self.pool)
+            .await
+            .is_ok();
+        if !present {
+            tracing::info!("adding the route column to the flights table");
+            sqlx::query("ALTER TABLE flights ADD COLUMN route TEXT")
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+
     /// Stores a sortie and its assignments in one transaction.
     pub async fn insert_flight(&self, flight: &FlightRow) -> StoreResult<()> {
         let mut tx = self.pool.begin().await?;
         sqlx::query(&format!(
-            "INSERT INTO flights ({FLIGHT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+            "INSERT INTO flights ({FLIGHT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
         ))
         .bind(&flight.id)
         .bind(&flight.drone_id)
@@ -72,6 +129,7 @@ impl Store {
         .bind(flight.last_reached)
         .bind(i64::from(flight.mission_completed))
         .bind(flight.recalled_for.clone())
+        .bind(route_text(&flight.route))
         .execute(&mut *tx)
         .await?;
         for (position, task) in flight.tasks.iter().enumerate() {
@@ -230,6 +288,7 @@ impl Store {
             .iter()
             .map(|r| {
                 let id: String = r.get(0);
+                let route = route_from_text(&id, r.get(9));
                 FlightRow {
                     tasks: tasks.remove(&id).unwrap_or_default(),
                     id,
@@ -241,6 +300,7 @@ impl Store {
                     last_reached: r.get(6),
                     mission_completed: r.get::<i64, _>(7) != 0,
                     recalled_for: r.get(8),
+                    route,
                 }
             })
             .collect();
