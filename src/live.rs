@@ -160,6 +160,11 @@ impl LiveHub {
         self.tx.subscribe()
     }
 
+    /// Clients subscribed now (each open stream holds one subscription).
+    pub fn subscribers(&self) -> usize {
+        self.tx.receiver_count()
+    }
+
     /// For tests and other producers: puts one event on the channel.
     pub fn publish(&self, event: LiveEvent) {
         // No subscriber is not an error: nobody is watching.

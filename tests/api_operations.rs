@@ -74,6 +74,7 @@ async fn scenario(database_url: Option<String>) {
         per_second: 0.5,
         body_bytes: 1024,
         timeout: Duration::from_secs(5),
+        ..Limits::default()
     };
     let (base, tokens, _dir) = serve(limits, database_url).await;
     let http = reqwest::Client::new();

@@ -25,6 +25,9 @@ pub struct Limits {
     pub body_bytes: usize,
     /// Longest a request may take until its answer starts.
     pub timeout: std::time::Duration,
+    /// Longest one write to a live-stream client may take; a client that
+    /// takes nothing for this long is disconnected.
+    pub live_write_deadline: std::time::Duration,
 }
 
 impl Default for Limits {
@@ -34,6 +37,7 @@ impl Default for Limits {
             per_second: 300.0,
             body_bytes: 256 * 1024,
             timeout: std::time::Duration::from_secs(30),
+            live_write_deadline: std::time::Duration::from_secs(10),
         }
     }
 }

@@ -1,12 +1,16 @@
 //! Live streams over WebSocket and Server-Sent Events: each message is one
 //! JSON object (`type` drone, task or lagged), filtered by the caller's
 //! rights. A client that reads too slowly skips what it missed and gets a
-//! `lagged` message saying how many; the others are not slowed.
+//! `lagged` message saying how many; the others are not slowed. A client
+//! that takes nothing at all for [`Limits::live_write_deadline`] is
+//! hopeless and is disconnected, so each client costs at most a bounded
+//! write buffer for a bounded time.
 
 use std::convert::Infallible;
 use std::sync::Arc;
+use std::time::Duration;
 
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::extract::ws::{close_code, CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::State;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +20,8 @@ use tokio::sync::broadcast::error::{RecvError, TryRecvError};
 use tokio::sync::broadcast::Receiver;
 
 use super::live_token::{self, LiveCaller};
+#[cfg(doc)]
+use super::Limits;
 use crate::auth::Caller;
 use crate::live::{LiveHub, Published};
 
@@ -42,47 +48,114 @@ async fn next_for(
     }
 }
 
+/// How long a live client may take to accept one write; set from
+/// [`Limits::live_write_deadline`].
+#[derive(Debug, Clone, Copy)]
+pub struct WriteDeadline(pub Duration);
+
+/// Bytes of frames a WebSocket client may have waiting in the server's
+/// write buffer before a write waits for its socket (tungstenite's default
+/// is 128 KiB; a drone message is ~700 bytes). It is also what one write
+/// may have to push out, so a client must take this much per deadline to
+/// stay connected: 32 KiB in 10 s is ~5 messages a second.
+const WRITE_BUFFER: usize = 32 * 1024;
+/// Hard cap on that buffer: a write that would grow it further fails and
+/// the client is dropped (the buffer only grows past [`WRITE_BUFFER`] when
+/// writes fail, so this is a guard, not the usual path).
+const MAX_WRITE_BUFFER: usize = 4 * WRITE_BUFFER;
+/// How long the close frame to a client that missed its deadline may take
+/// before the connection is simply dropped.
+const CLOSE_GRACE: Duration = Duration::from_millis(500);
+/// The close reason a hopeless client is given (when it reads again).
+const TOO_SLOW: &str = "too slow: a live write did not complete within the deadline";
+
 pub async fn websocket(
     State(hub): State<Arc<LiveHub>>,
+    State(WriteDeadline(deadline)): State<WriteDeadline>,
     LiveCaller(caller): LiveCaller,
     upgrade: WebSocketUpgrade,
 ) -> Response {
     let rx = hub.subscribe();
     upgrade
         .protocols([live_token::PROTOCOL])
-        .on_upgrade(move |socket| pump(socket, rx, caller))
+        .write_buffer_size(WRITE_BUFFER)
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+        .on_upgrade(move |socket| pump(socket, rx, caller, deadline))
 }
 
 /// Most messages put in one write: a burst (the whole fleet each period)
 /// goes out in a few writes rather than one per drone.
 const BATCH: usize = 256;
 
-async fn pump(mut socket: WebSocket, mut rx: Receiver<Arc<Published>>, caller: Caller) {
-    let text = |t: &str| Message::Text(t.into());
+fn text(t: &str) -> Message {
+    Message::Text(t.into())
+}
+
+/// Why a write to a client ended early.
+enum SendFailed {
+    /// The connection is closed or broken: nothing to tell it.
+    Gone,
+    /// One write waited longer than the deadline for the client's socket.
+    TooSlow,
+}
+
+/// One write (a message put in the buffer, or a flush), given `deadline`.
+async fn within(
+    deadline: Duration,
+    write: impl std::future::Future<Output = Result<(), axum::Error>>,
+) -> Result<(), SendFailed> {
+    match tokio::time::timeout(deadline, write).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(SendFailed::Gone),
+        Err(_) => Err(SendFailed::TooSlow),
+    }
+}
+
+/// Writes `first` and whatever else is already waiting (up to [`BATCH`]),
+/// then flushes; each write has its own deadline, so a slow reader that
+/// keeps taking something stays (and skips what it misses), while one that
+/// takes nothing for a whole deadline does not.
+async fn send_batch(
+    socket: &mut WebSocket,
+    rx: &mut Receiver<Arc<Published>>,
+    caller: &Caller,
+    first: &str,
+    deadline: Duration,
+) -> Result<(), SendFailed> {
+    within(deadline, socket.feed(text(first))).await?;
+    // What is already waiting joins it, without waiting for more.
+    for _ in 1..BATCH {
+        let more = match rx.try_recv() {
+            Ok(published) => published.text_for(caller),
+            Err(TryRecvError::Lagged(missed)) => Some(Arc::from(
+                json!({"type": "lagged", "missed": missed}).to_string(),
+            )),
+            Err(TryRecvError::Empty | TryRecvError::Closed) => break,
+        };
+        if let Some(more) = more {
+            within(deadline, socket.feed(text(&more))).await?;
+        }
+    }
+    within(deadline, socket.flush()).await
+}
+
+async fn pump(
+    mut socket: WebSocket,
+    mut rx: Receiver<Arc<Published>>,
+    caller: Caller,
+    deadline: Duration,
+) {
     loop {
         tokio::select! {
             next = next_for(&mut rx, &caller) => {
                 let Some((_, first)) = next else { return };
-                if socket.feed(text(&first)).await.is_err() {
-                    return;
-                }
-                // What is already waiting joins it, without waiting for more.
-                for _ in 1..BATCH {
-                    let more = match rx.try_recv() {
-                        Ok(published) => published.text_for(&caller),
-                        Err(TryRecvError::Lagged(missed)) => Some(Arc::from(
-                            json!({"type": "lagged", "missed": missed}).to_string(),
-                        )),
-                        Err(TryRecvError::Empty | TryRecvError::Closed) => break,
-                    };
-                    if let Some(more) = more {
-                        if socket.feed(text(&more)).await.is_err() {
-                            return;
-                        }
+                match send_batch(&mut socket, &mut rx, &caller, &first, deadline).await {
+                    Ok(()) => {}
+                    Err(SendFailed::Gone) => return,
+                    Err(SendFailed::TooSlow) => {
+                        disconnect_too_slow(socket, &caller, deadline).await;
+                        return;
                     }
-                }
-                if socket.flush().await.is_err() {
-                    return;
                 }
             }
             incoming = socket.recv() => match incoming {
@@ -92,6 +165,25 @@ async fn pump(mut socket: WebSocket, mut rx: Receiver<Arc<Published>>, caller: C
             },
         }
     }
+}
+
+/// A client whose socket took nothing for a whole deadline: lagging (and
+/// the `lagged` message) is for clients that read slowly, this one does
+/// not read. It is told why if its socket takes the close frame soon, and
+/// dropped either way, which frees its buffer and its subscription.
+async fn disconnect_too_slow(mut socket: WebSocket, caller: &Caller, deadline: Duration) {
+    tracing::warn!(
+        user = caller.user_id,
+        role = caller.role.as_str(),
+        deadline_ms = deadline.as_millis() as u64,
+        reason = TOO_SLOW,
+        "live client disconnected: a write did not complete in time"
+    );
+    let frame = CloseFrame {
+        code: close_code::POLICY,
+        reason: TOO_SLOW.into(),
+    };
+    let _ = tokio::time::timeout(CLOSE_GRACE, socket.send(Message::Close(Some(frame)))).await;
 }
 
 pub async fn sse(State(hub): State<Arc<LiveHub>>, caller: Caller) -> Response {

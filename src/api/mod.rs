@@ -41,6 +41,13 @@ pub struct AppState {
     pub dispatcher: Arc<Dispatcher>,
     pub live: Arc<LiveHub>,
     pub counters: Arc<metrics::HttpCounters>,
+    pub live_write_deadline: live::WriteDeadline,
+}
+
+impl FromRef<AppState> for live::WriteDeadline {
+    fn from_ref(state: &AppState) -> live::WriteDeadline {
+        state.live_write_deadline
+    }
 }
 
 impl FromRef<AppState> for Arc<metrics::HttpCounters> {
@@ -188,6 +195,7 @@ pub fn router_on(dispatcher: Arc<Dispatcher>, limits: Limits, live: Arc<LiveHub>
             dispatcher,
             live,
             counters,
+            live_write_deadline: live::WriteDeadline(limits.live_write_deadline),
         })
 }
 
