@@ -66,6 +66,9 @@ try {
   await page.click('#token-submit');
   await until('the live stream', () => document.body.dataset.live === 'open' && document.body.dataset.role);
   const role = await page.evaluate(() => document.body.dataset.role);
+  // The role comes from GET /api/v1/me, shown beside the user's name.
+  const who = await page.evaluate(() => document.getElementById('who').textContent);
+  if (role !== 'pilot' || !who.endsWith('(pilot)')) await fail(`signed in as ${role} ("${who}"), expected a pilot`);
 
   // A department's area survey (200 m x 150 m) north of the square's
   // dock, submitted through the API: the flight the pilot will handle.
