@@ -59,6 +59,9 @@ struct Seen {
     ages_ms: Vec<u32>,
     lagged: u64,
     missed: u64,
+    /// How the server ended the connection, if it did (a stalled client
+    /// misses the write deadline and is disconnected).
+    closed: Option<String>,
 }
 
 #[derive(Debug, Default, Clone)]
@@ -152,7 +155,23 @@ async fn stalled(url: String, token: String, phase: Arc<AtomicU8>) -> anyhow::Re
     // What was waiting for it: how much it was told it missed.
     let mut seen = Seen::default();
     let until = tokio::time::Instant::now() + Duration::from_secs(1);
-    while let Ok(Some(Ok(Message::Text(text)))) = tokio::time::timeout_at(until, ws.next()).await {
+    while let Ok(next) = tokio::time::timeout_at(until, ws.next()).await {
+        let text = match next {
+            Some(Ok(Message::Text(text))) => text,
+            Some(Ok(Message::Close(frame))) => {
+                seen.closed = Some(frame.map_or_else(|| "closed".into(), |f| f.reason.to_string()));
+                break;
+            }
+            Some(Ok(_)) => continue,
+            Some(Err(error)) => {
+                seen.closed = Some(format!("connection dropped ({error})"));
+                break;
+            }
+            None => {
+                seen.closed = Some("connection dropped".into());
+                break;
+            }
+        };
         let frame: Frame = serde_json::from_str(&text)?;
         match frame.kind.as_str() {
             "drone" => seen.drone_messages += 1,
@@ -402,11 +421,15 @@ pub async fn run(o: LiveBenchOptions) -> anyhow::Result<()> {
         s.missed
     );
     println!(
-        "stalled client (read nothing for {:.0} s): then {} drone messages and {} lagged notices for {} skipped",
+        "stalled client (read nothing for {:.0} s): then {} drone messages and {} lagged notices for {} skipped; {}",
         slow_s + 2.0,
         stuck.drone_messages,
         stuck.lagged,
-        stuck.missed
+        stuck.missed,
+        stuck
+            .closed
+            .as_deref()
+            .map_or_else(|| "still connected".to_owned(), |how| format!("disconnected by the server: {how}"))
     );
     Ok(())
 }
