@@ -198,6 +198,10 @@ pub async fn start(config: DemoConfig) -> anyhow::Result<RunningDemo> {
         }));
     let stop = shutdown.clone();
     tasks.push(tokio::spawn(async move {
+        // A peer that reads nothing for the deadline is dropped (stalled
+        // live streams included).
+        let listener =
+            api::DeadlineListener::new(listener, api::Limits::default().live_write_deadline);
         let served = axum::serve(listener, app)
             .with_graceful_shutdown(async move { stop.cancelled().await })
             .await;

@@ -306,6 +306,12 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 skyshare::console::router_with_source(move || live_region.region_now()),
             );
             let stop = shutdown.clone();
+            // A peer that reads nothing for the deadline is dropped (stalled
+            // live streams included).
+            let listener = skyshare::api::DeadlineListener::new(
+                listener,
+                skyshare::api::Limits::default().live_write_deadline,
+            );
             let http = tokio::spawn(async move {
                 axum::serve(listener, app)
                     .with_graceful_shutdown(async move { stop.cancelled().await })

@@ -70,8 +70,15 @@ fn common_telemetry() -> wire::Telemetry {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stalled_live_client_never_delays_a_healthy_one() {
+/// The API on a listener with small send buffers (accepted sockets
+/// inherit them), its live hub, and a pilot's token.
+async fn api() -> (
+    axum::Router,
+    tokio::net::TcpListener,
+    Arc<LiveHub>,
+    String,
+    tempfile::TempDir,
+) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!(
         "sqlite://{}?mode=rwc",
@@ -119,6 +126,13 @@ async fn a_stalled_live_client_never_delays_a_healthy_one() {
     socket.set_send_buffer_size(4096).unwrap();
     socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
     let listener = socket.listen(64).unwrap();
+
+    (app, listener, hub, token, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_live_client_never_delays_a_healthy_one() {
+    let (app, listener, hub, token, _dir) = api().await;
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
@@ -222,4 +236,84 @@ async fn a_stalled_live_client_never_delays_a_healthy_one() {
         texts < (BURSTS * FLEET) as usize,
         "the stalled client got everything ({texts}): it never stalled"
     );
+}
+
+/// Server-Sent Events have no frames to time out: the server pulls the
+/// stream only while the socket takes data. The connection's write
+/// deadline (`DeadlineListener`) drops a stalled SSE client, and its
+/// subscription with it, while a healthy SSE client keeps every message.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_event_stream_client_is_dropped_by_the_write_deadline() {
+    use tokio::io::AsyncWriteExt;
+
+    let (app, listener, hub, token, _dir) = api().await;
+    let addr = listener.local_addr().unwrap();
+    let listener = skyshare::api::DeadlineListener::new(listener, DEADLINE);
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+
+    let tiny = tokio::net::TcpSocket::new_v4().unwrap();
+    tiny.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = tiny.connect(addr).await.unwrap();
+    stalled
+        .write_all(
+            format!("GET /api/v1/live/sse HTTP/1.1\r\nhost: {addr}\r\nauthorization: Bearer {token}\r\n\r\n")
+                .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let mut healthy = reqwest::Client::new()
+        .get(format!("http://{addr}/api/v1/live/sse"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(healthy.status(), 200);
+    let total = (BURSTS * FLEET) as usize;
+    let reader = tokio::spawn(async move {
+        let (mut text, mut drones, mut lagged) = (String::new(), 0, 0);
+        // One more than the bursts: the message sent after the stalled
+        // client is gone.
+        while drones < total + 1 {
+            let chunk = healthy.chunk().await.unwrap().expect("stream ended");
+            text.push_str(std::str::from_utf8(&chunk).unwrap());
+            while let Some(end) = text.find("\n\n") {
+                let event: String = text.drain(..end + 2).collect();
+                if event.contains("event: drone") {
+                    drones += 1;
+                } else if event.contains("event: lagged") {
+                    lagged += 1;
+                }
+            }
+        }
+        (drones, lagged)
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while hub.subscribers() != 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not both subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    for burst in 0..BURSTS {
+        for i in 0..FLEET {
+            hub.publish(drone(burst * FLEET + i));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    let deadline = tokio::time::Instant::now() + DEADLINE * 3;
+    while hub.subscribers() != 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the stalled SSE client is still subscribed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    hub.publish(drone(BURSTS * FLEET));
+    let (drones, lagged) = tokio::time::timeout(Duration::from_secs(30), reader)
+        .await
+        .expect("the healthy SSE client did not get every message")
+        .unwrap();
+    assert_eq!((drones, lagged), (total + 1, 0));
+    drop(stalled);
 }

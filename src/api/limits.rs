@@ -26,7 +26,10 @@ pub struct Limits {
     /// Longest a request may take until its answer starts.
     pub timeout: std::time::Duration,
     /// Longest one write to a live-stream client may take; a client that
-    /// takes nothing for this long is disconnected.
+    /// takes nothing for this long is disconnected. `skyshare serve` and
+    /// the demo put the same deadline on every connection
+    /// ([`super::DeadlineListener`]), which is what ends a stalled
+    /// Server-Sent Events client.
     pub live_write_deadline: std::time::Duration,
 }
 

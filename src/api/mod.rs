@@ -19,6 +19,7 @@ mod series;
 mod stac;
 mod takeover;
 mod tasks;
+mod write_deadline;
 mod zones;
 
 use std::sync::Arc;
@@ -69,6 +70,7 @@ impl FromRef<AppState> for Arc<LiveHub> {
 }
 
 pub use limits::Limits;
+pub use write_deadline::{DeadlineIo, DeadlineListener};
 
 /// The API with the default limits. Must be called inside a tokio runtime
 /// (it starts the live stream's sampler).

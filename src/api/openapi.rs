@@ -407,7 +407,7 @@ fn paths_and_components() -> Value {
         "info": {
             "title": "skyshare dispatcher API",
             "version": "1",
-            "description": "Shared-drone dispatch. Live streams (not described here, they never end): GET /api/v1/live/ws (WebSocket; a browser may offer its token as the subprotocol `bearer.<token>` beside `skyshare.v1`) and /api/v1/live/sse (Server-Sent Events), JSON messages of type drone, task, alert (pilots and administrators) or lagged. A WebSocket client whose socket accepts nothing for 10 s is disconnected (close code 1008, reason `too slow: ...`). Bearer tokens belong to users with one role: department (its own tasks, flights and imagery), pilot (every flight; drone commands, take-over; alerts), admin (departments, quotas, users, tokens, audit log). Another department's ids read as 404."
+            "description": "Shared-drone dispatch. Live streams (not described here, they never end): GET /api/v1/live/ws (WebSocket; a browser may offer its token as the subprotocol `bearer.<token>` beside `skyshare.v1`) and /api/v1/live/sse (Server-Sent Events), JSON messages of type drone, task, alert (pilots and administrators) or lagged. A client whose socket accepts nothing for 10 s is disconnected (WebSocket: close code 1008, reason `too slow: ...`). Bearer tokens belong to users with one role: department (its own tasks, flights and imagery), pilot (every flight; drone commands, take-over; alerts), admin (departments, quotas, users, tokens, audit log). Another department's ids read as 404."
         },
         "security": [{"bearer": []}],
         "paths": {
