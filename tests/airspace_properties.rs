@@ -3,7 +3,7 @@
 
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
-use skyshare::airspace::geom::{leg_intervals, PlanarShape, Xy};
+use skyshare::airspace::geom::{leg_clearance, leg_intervals, PlanarShape, Xy};
 use skyshare::airspace::{
     AirspaceFrame, AltitudeReference, Applicability, Band, CheckOptions, Waypoint, Zone, ZoneIndex,
     ZoneKind, ZoneShape,
@@ -140,5 +140,61 @@ proptest! {
         let shape = PlanarShape::polygon(ring.iter().map(|&(x, y)| Xy::new(x, y)).collect(), vec![]);
         let (a, b) = (Xy::new(a.0, a.1), Xy::new(b.0, b.1));
         prop_assert_eq!(shape.meets_segment(a, b), !leg_intervals(a, b, &shape, 0.0).is_empty());
+    }
+}
+
+/// Signed clearance of a point from a shape's edge: positive inside.
+fn signed_clearance(shape: &PlanarShape, p: Xy) -> f64 {
+    let edge = shape.distance_to_boundary(p);
+    if shape.contains(p) {
+        edge
+    } else {
+        -edge
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn a_leg_leaving_a_concave_operating_area_anywhere_is_reported(
+        (_, _, ring) in star(),
+        a in (-100.0..1100.0f64, -100.0..1100.0f64),
+        b in (-100.0..1100.0f64, -100.0..1100.0f64),
+        buffer in 0.0..30.0f64,
+    ) {
+        let shape = PlanarShape::polygon(ring.iter().map(|&(x, y)| Xy::new(x, y)).collect(), vec![]);
+        let (pa, pb) = (Xy::new(a.0, a.1), Xy::new(b.0, b.1));
+        let (clear, at) = leg_clearance(pa, pb, &shape);
+        prop_assert!((0.0..=1.0).contains(&at));
+        // Far more points than the check ever looked at.
+        let n = 4000;
+        let sampled = (0..=n)
+            .map(|k| signed_clearance(&shape, pa.lerp(pb, k as f64 / n as f64)))
+            .fold(f64::INFINITY, f64::min);
+        let step = pa.distance(pb) / n as f64;
+        if clear >= 0.0 {
+            // Inside throughout: no point is closer to the edge than the
+            // exact clearance, and the sampled minimum is it up to the
+            // step between samples.
+            prop_assert!(sampled >= clear - 1e-6, "exact {clear} sampled {sampled}");
+            prop_assert!(sampled <= clear + step + 1e-6, "exact {clear} sampled {sampled}");
+        } else {
+            // Outside somewhere: how far is measured at a point of the leg
+            // that really is that far out.
+            prop_assert!(sampled <= clear + step + 1e-6, "exact {clear} sampled {sampled}");
+        }
+        // Any point found outside means the leg leaves the area.
+        prop_assert!(sampled >= 0.0 || clear < 0.0, "exact {clear} sampled {sampled}");
+        // The route check reports the leg exactly when it is not `buffer`
+        // clear of the edge, however briefly.
+        let mut area = zone("AREA", ring);
+        area.kind = ZoneKind::OperatingArea;
+        let index = ZoneIndex::build(vec![area], AirspaceFrame::planar());
+        let found = index.check_route(&route(&[a, b], 60.0), &options(buffer));
+        prop_assert_eq!(found.len(), usize::from(clear < buffer));
+        if sampled < buffer {
+            prop_assert_eq!(found.len(), 1);
+        }
     }
 }

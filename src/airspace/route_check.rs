@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::sync::Arc;
 
 use super::geom::{
-    leg_intervals_flat, leg_intervals_into, leg_meets_with_intervals, Bbox, Interval, LegScratch,
-    LocalFrame, PlanarShape, Xy,
+    leg_clearance, leg_intervals_flat, leg_intervals_into, leg_meets_with_intervals, Bbox,
+    Interval, LegScratch, LocalFrame, PlanarShape, Xy,
 };
 use super::index::ZoneIndex;
 use super::zone::{Zone, ZoneKind};
@@ -425,23 +425,9 @@ impl ZoneIndex {
         let frame = *self.frame();
         let mut worst: Option<(usize, f64, f64)> = None;
         for &z in areas {
-            let shape = self.shape(z);
-            // Signed clearance at 33 samples, plus the exact "crosses the edge" test.
-            let mut min_clear = f64::INFINITY;
-            let mut at = 0.0;
-            for k in 0..=32 {
-                let f = k as f64 / 32.0;
-                let p = a.lerp(b, f);
-                let clear = if shape.contains(p) {
-                    shape.distance_to_boundary(p)
-                } else {
-                    -shape.distance(p)
-                };
-                if clear < min_clear {
-                    min_clear = clear;
-                    at = f;
-                }
-            }
+            // Exact: a leg cutting a concave corner of the area between
+            // any sampled points is still caught.
+            let (min_clear, at) = leg_clearance(a, b, self.shape(z));
             if min_clear >= options.lateral_buffer_m {
                 return None;
             }
