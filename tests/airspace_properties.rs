@@ -5,8 +5,8 @@ use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
 use skyshare::airspace::geom::{leg_clearance, leg_intervals, PlanarShape, Xy};
 use skyshare::airspace::{
-    AirspaceFrame, AltitudeReference, Applicability, Band, CheckOptions, Waypoint, Zone, ZoneIndex,
-    ZoneKind, ZoneShape,
+    AirspaceFrame, AltitudeReference, Applicability, Band, CheckOptions, PairScratch, Waypoint,
+    Zone, ZoneIndex, ZoneKind, ZoneShape,
 };
 
 /// A star polygon around `(cx, cy)`: `n` vertices, angle gaps under pi so
@@ -195,6 +195,66 @@ proptest! {
         prop_assert_eq!(found.len(), usize::from(clear < buffer));
         if sampled < buffer {
             prop_assert_eq!(found.len(), 1);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn the_pairs_decided_alone_are_the_full_checks_and_explain_to_the_same_conflicts(
+        zones in proptest::collection::vec((star(), 0.0..100.0f64, 10.0..100.0f64, 0usize..4), 1..8),
+        legs in proptest::collection::vec((-200.0..1200.0f64, -200.0..1200.0f64, 0.0..150.0f64), 2..10),
+        buffer in prop_oneof![Just(0.0), 0.0..30.0f64],
+        area in any::<bool>(),
+    ) {
+        let kinds = [ZoneKind::Prohibited, ZoneKind::AuthorisationRequired, ZoneKind::Advisory, ZoneKind::Conditional];
+        let mut zones: Vec<Zone> = zones
+            .into_iter()
+            .enumerate()
+            .map(|(i, ((_, _, ring), floor, height, kind))| {
+                let mut z = zone(&format!("Z{i}"), ring);
+                z.band = Band::new(floor, floor + height, AltitudeReference::Agl).unwrap();
+                z.kind = kinds[kind];
+                if i % 3 == 2 {
+                    // Applies only from the second leg's time on.
+                    z.time = Applicability::between(
+                        Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 45).unwrap(),
+                        Utc.with_ymd_and_hms(2026, 11, 24, 13, 0, 0).unwrap(),
+                    );
+                }
+                z
+            })
+            .collect();
+        if area {
+            let mut a = zone("AREA", vec![(0.0, 0.0), (1000.0, 0.0), (1000.0, 400.0), (400.0, 400.0), (400.0, 1000.0), (0.0, 1000.0)]);
+            a.kind = ZoneKind::OperatingArea;
+            a.band = Band::new(0.0, f64::INFINITY, AltitudeReference::Agl).unwrap();
+            zones.push(a);
+        }
+        let index = ZoneIndex::build(zones, AirspaceFrame::planar());
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+        let wps: Vec<Waypoint> = legs
+            .iter()
+            .enumerate()
+            .map(|(i, &(x, y, alt))| Waypoint { lon: x, lat: y, alt_agl_m: alt, time: t0 + chrono::Duration::seconds(30 * i as i64) })
+            .collect();
+        let opts = CheckOptions { authorisations: vec!["Z1".into()], ..options(buffer) };
+        let full = index.check_route(&wps, &opts);
+        let mut pairs = Vec::new();
+        index.conflict_pairs(&wps, &opts, &mut PairScratch::default(), &mut pairs);
+        let mut lean: Vec<(usize, String, bool)> = pairs
+            .iter()
+            .map(|p| (p.leg as usize, index.zone(p.zone as usize).id.clone(), p.blocking))
+            .collect();
+        let mut listed: Vec<(usize, String, bool)> = full.iter().map(|c| (c.leg, c.zone.id.clone(), c.is_blocking())).collect();
+        lean.sort();
+        listed.sort();
+        prop_assert_eq!(lean, listed);
+        for p in &pairs {
+            let explained = index.explain(&wps, &opts, *p).expect("a found pair explains");
+            prop_assert!(full.contains(&explained), "{explained}");
         }
     }
 }

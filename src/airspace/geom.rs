@@ -1174,3 +1174,37 @@ fn deepest_outside(a: Xy, b: Xy, shape: &PlanarShape, parts: &[Interval]) -> Opt
     }
     best.filter(|&(d, _)| d < 0.0)
 }
+
+/// Whether the leg `a`-`b` meets a polygon laid out flat (touching counts),
+/// exactly as [`leg_meets_with_intervals`] decides it, stopping at the first
+/// edge met: the decision alone, for a zone that applies over the whole
+/// leg, where the parts inside need not be known.
+#[inline]
+pub fn leg_meets_flat(a: Xy, b: Xy, flat: &FlatRings, polygon: FlatPolygon) -> bool {
+    let sb = Bbox::of_segment(a, b);
+    let mut inside = false;
+    for ring in flat.rings(polygon) {
+        // A ring whose box is clear of the leg's is not touched, and `a`
+        // is outside it (its parity over it is even).
+        if !ring.bbox.intersects(&sb) {
+            continue;
+        }
+        let mut parity = false;
+        for w in flat.points(ring).windows(2) {
+            let (c, d) = (w[0], w[1]);
+            if (c.y > a.y) != (d.y > a.y) {
+                let x = c.x + (a.y - c.y) / (d.y - c.y) * (d.x - c.x);
+                if a.x < x {
+                    parity = !parity;
+                }
+            }
+            if edge_box_meets(c, d, &sb) && boxed_segments_meet(a, b, c, d) {
+                return true;
+            }
+        }
+        if parity {
+            inside = !inside;
+        }
+    }
+    inside
+}
