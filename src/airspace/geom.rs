@@ -938,135 +938,6 @@ impl LocalFrame {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn square() -> PlanarShape {
-        PlanarShape::polygon(
-            vec![
-                Xy::new(0.0, 0.0),
-                Xy::new(10.0, 0.0),
-                Xy::new(10.0, 10.0),
-                Xy::new(0.0, 10.0),
-            ],
-            vec![],
-        )
-    }
-
-    #[test]
-    fn leg_through_a_square_is_inside_for_its_middle_part() {
-        let iv = leg_intervals(Xy::new(-10.0, 5.0), Xy::new(20.0, 5.0), &square(), 0.0);
-        assert_eq!(iv.len(), 1);
-        assert!(
-            (iv[0].0 - 1.0 / 3.0).abs() < 1e-9 && (iv[0].1 - 2.0 / 3.0).abs() < 1e-9,
-            "{iv:?}"
-        );
-    }
-
-    #[test]
-    fn buffer_widens_the_interval_by_the_buffer() {
-        let iv = leg_intervals(Xy::new(-10.0, 5.0), Xy::new(20.0, 5.0), &square(), 3.0);
-        assert!(
-            (iv[0].0 - 7.0 / 30.0).abs() < 1e-9 && (iv[0].1 - 23.0 / 30.0).abs() < 1e-9,
-            "{iv:?}"
-        );
-    }
-
-    #[test]
-    fn a_leg_passing_outside_the_buffer_has_no_interval() {
-        assert!(
-            leg_intervals(Xy::new(-10.0, 14.0), Xy::new(20.0, 14.0), &square(), 3.0).is_empty()
-        );
-        assert!(!square().meets_segment(Xy::new(-10.0, 14.0), Xy::new(20.0, 14.0)));
-    }
-
-    #[test]
-    fn touching_a_vertex_meets() {
-        // The line x + y = 20 touches the square only at its corner (10, 10).
-        let (a, b) = (Xy::new(5.0, 15.0), Xy::new(15.0, 5.0));
-        assert!(square().meets_segment(a, b));
-        let iv = leg_intervals(a, b, &square(), 0.0);
-        assert_eq!(iv.len(), 1);
-        assert!(
-            (iv[0].0 - 0.5).abs() < 1e-9 && (iv[0].1 - 0.5).abs() < 1e-9,
-            "{iv:?}"
-        );
-    }
-
-    /// Star polygons with a hole and legs around them, some along an edge
-    /// or through a vertex: the one-pass scan over flat rings answers bit
-    /// for bit as `meets_segment` and `leg_intervals` do.
-    #[test]
-    fn one_pass_over_flat_rings_answers_as_the_two_predicates() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
-        let mut met = 0;
-        for _ in 0..400 {
-            let n = 4 + (next() * 48.0) as usize;
-            let r0 = 50.0 + next() * 500.0;
-            let mut angles: Vec<f64> = (0..n).map(|_| next() * std::f64::consts::TAU).collect();
-            angles.sort_by(f64::total_cmp);
-            let ring: Vec<Xy> = angles
-                .iter()
-                .map(|a| {
-                    let r = r0 * (0.5 + 0.5 * next());
-                    Xy::new(r * a.cos(), r * a.sin())
-                })
-                .collect();
-            let hole: Vec<Xy> = (0..8)
-                .map(|k| {
-                    let a = k as f64 / 8.0 * std::f64::consts::TAU;
-                    Xy::new(0.2 * r0 * a.cos(), 0.2 * r0 * a.sin())
-                })
-                .collect();
-            // Half with a hole, half without (read by crossing counts).
-            let holes = if next() < 0.5 { vec![hole] } else { Vec::new() };
-            let shape = PlanarShape::polygon(ring.clone(), holes);
-            let PlanarShape::Polygon(poly) = &shape else {
-                unreachable!()
-            };
-            let mut flat = FlatRings::default();
-            let polygon = flat.push_polygon(poly);
-            let mut scratch = LegScratch::default();
-            for k in 0..50 {
-                let mut p = || Xy::new((next() - 0.5) * 3.0 * r0, (next() - 0.5) * 3.0 * r0);
-                let (a, b) = match k % 10 {
-                    0 => (ring[0], ring[1]),
-                    1 => (p(), ring[2]),
-                    2 => (Xy::new(0.0, 0.0), p()),
-                    _ => (p(), p()),
-                };
-                let meets = leg_meets_with_intervals(a, b, &flat, polygon, &mut scratch);
-                assert_eq!(meets, shape.meets_segment(a, b), "leg {a:?}-{b:?}");
-                if meets {
-                    met += 1;
-                    assert_eq!(
-                        scratch.out,
-                        leg_intervals(a, b, &shape, 0.0),
-                        "leg {a:?}-{b:?}"
-                    );
-                }
-            }
-        }
-        assert!(met > 2000, "{met} legs met their polygon");
-    }
-
-    #[test]
-    fn frame_round_trips() {
-        let f = LocalFrame::new(114.4, 30.5);
-        let p = f.to_local(114.41, 30.51);
-        let (lon, lat) = f.to_lon_lat(p);
-        assert!((lon - 114.41).abs() < 1e-12 && (lat - 30.51).abs() < 1e-12);
-        assert!((p.y - 1111.95).abs() < 1.0, "{p:?}");
-    }
-}
-
 /// The least signed clearance of the leg `a`-`b` from the edge of `shape`
 /// (positive inside: how far the leg stays from the edge; negative: how far
 /// outside it goes), with the fraction of the leg where it is reached.
@@ -1207,4 +1078,133 @@ pub fn leg_meets_flat(a: Xy, b: Xy, flat: &FlatRings, polygon: FlatPolygon) -> b
         }
     }
     inside
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn square() -> PlanarShape {
+        PlanarShape::polygon(
+            vec![
+                Xy::new(0.0, 0.0),
+                Xy::new(10.0, 0.0),
+                Xy::new(10.0, 10.0),
+                Xy::new(0.0, 10.0),
+            ],
+            vec![],
+        )
+    }
+
+    #[test]
+    fn leg_through_a_square_is_inside_for_its_middle_part() {
+        let iv = leg_intervals(Xy::new(-10.0, 5.0), Xy::new(20.0, 5.0), &square(), 0.0);
+        assert_eq!(iv.len(), 1);
+        assert!(
+            (iv[0].0 - 1.0 / 3.0).abs() < 1e-9 && (iv[0].1 - 2.0 / 3.0).abs() < 1e-9,
+            "{iv:?}"
+        );
+    }
+
+    #[test]
+    fn buffer_widens_the_interval_by_the_buffer() {
+        let iv = leg_intervals(Xy::new(-10.0, 5.0), Xy::new(20.0, 5.0), &square(), 3.0);
+        assert!(
+            (iv[0].0 - 7.0 / 30.0).abs() < 1e-9 && (iv[0].1 - 23.0 / 30.0).abs() < 1e-9,
+            "{iv:?}"
+        );
+    }
+
+    #[test]
+    fn a_leg_passing_outside_the_buffer_has_no_interval() {
+        assert!(
+            leg_intervals(Xy::new(-10.0, 14.0), Xy::new(20.0, 14.0), &square(), 3.0).is_empty()
+        );
+        assert!(!square().meets_segment(Xy::new(-10.0, 14.0), Xy::new(20.0, 14.0)));
+    }
+
+    #[test]
+    fn touching_a_vertex_meets() {
+        // The line x + y = 20 touches the square only at its corner (10, 10).
+        let (a, b) = (Xy::new(5.0, 15.0), Xy::new(15.0, 5.0));
+        assert!(square().meets_segment(a, b));
+        let iv = leg_intervals(a, b, &square(), 0.0);
+        assert_eq!(iv.len(), 1);
+        assert!(
+            (iv[0].0 - 0.5).abs() < 1e-9 && (iv[0].1 - 0.5).abs() < 1e-9,
+            "{iv:?}"
+        );
+    }
+
+    /// Star polygons with a hole and legs around them, some along an edge
+    /// or through a vertex: the one-pass scan over flat rings answers bit
+    /// for bit as `meets_segment` and `leg_intervals` do.
+    #[test]
+    fn one_pass_over_flat_rings_answers_as_the_two_predicates() {
+        let mut state = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let mut met = 0;
+        for _ in 0..400 {
+            let n = 4 + (next() * 48.0) as usize;
+            let r0 = 50.0 + next() * 500.0;
+            let mut angles: Vec<f64> = (0..n).map(|_| next() * std::f64::consts::TAU).collect();
+            angles.sort_by(f64::total_cmp);
+            let ring: Vec<Xy> = angles
+                .iter()
+                .map(|a| {
+                    let r = r0 * (0.5 + 0.5 * next());
+                    Xy::new(r * a.cos(), r * a.sin())
+                })
+                .collect();
+            let hole: Vec<Xy> = (0..8)
+                .map(|k| {
+                    let a = k as f64 / 8.0 * std::f64::consts::TAU;
+                    Xy::new(0.2 * r0 * a.cos(), 0.2 * r0 * a.sin())
+                })
+                .collect();
+            // Half with a hole, half without (read by crossing counts).
+            let holes = if next() < 0.5 { vec![hole] } else { Vec::new() };
+            let shape = PlanarShape::polygon(ring.clone(), holes);
+            let PlanarShape::Polygon(poly) = &shape else {
+                unreachable!()
+            };
+            let mut flat = FlatRings::default();
+            let polygon = flat.push_polygon(poly);
+            let mut scratch = LegScratch::default();
+            for k in 0..50 {
+                let mut p = || Xy::new((next() - 0.5) * 3.0 * r0, (next() - 0.5) * 3.0 * r0);
+                let (a, b) = match k % 10 {
+                    0 => (ring[0], ring[1]),
+                    1 => (p(), ring[2]),
+                    2 => (Xy::new(0.0, 0.0), p()),
+                    _ => (p(), p()),
+                };
+                let meets = leg_meets_with_intervals(a, b, &flat, polygon, &mut scratch);
+                assert_eq!(meets, shape.meets_segment(a, b), "leg {a:?}-{b:?}");
+                if meets {
+                    met += 1;
+                    assert_eq!(
+                        scratch.out,
+                        leg_intervals(a, b, &shape, 0.0),
+                        "leg {a:?}-{b:?}"
+                    );
+                }
+            }
+        }
+        assert!(met > 2000, "{met} legs met their polygon");
+    }
+
+    #[test]
+    fn frame_round_trips() {
+        let f = LocalFrame::new(114.4, 30.5);
+        let p = f.to_local(114.41, 30.51);
+        let (lon, lat) = f.to_lon_lat(p);
+        assert!((lon - 114.41).abs() < 1e-12 && (lat - 30.51).abs() < 1e-12);
+        assert!((p.y - 1111.95).abs() < 1.0, "{p:?}");
+    }
 }
