@@ -360,7 +360,10 @@ impl ZoneIndex {
     }
 
     /// Every conflicting (leg, zone) pair of the route, the same pairs as
-    /// [`ZoneIndex::check_route`] finds with the same severity, into `out`
+    /// [`ZoneIndex::check_route`] finds with the same severity (a leg that
+    /// leaves a zone's band exactly on the zone's edge may be told apart by
+    /// rounding: here the part of the leg in the band is tested, there the
+    /// leg's parts in the footprint are cut to the band), into `out`
     /// (cleared first), by leg and then in the index's map order. Nothing
     /// is worked out beyond the decision: no times, altitudes or depths,
     /// no zone record read (unless authorisations must be matched by id).
@@ -495,16 +498,17 @@ impl ZoneIndex {
             return None;
         }
         let vertical = vertical_interval(wa.alt_agl_m, wb.alt_agl_m, lo, hi)?;
-        if !DETAIL
-            && options.lateral_buffer_m <= 0.0
-            && vertical == (0.0, 1.0)
-            && self.is_permanent(z)
-            && a != b
-        {
-            // The zone applies over the whole leg: meeting it is the
-            // conflict, and the first edge met decides.
-            if let Some(polygon) = self.flat_polygon(z) {
-                return leg_meets_flat(a, b, self.flat_rings(), polygon).then_some(Hit {
+        if !DETAIL && options.lateral_buffer_m <= 0.0 && self.is_permanent(z) && a != b {
+            // The zone applies whenever the leg is in its band: the part of
+            // the leg in the band meeting it is the conflict, and the first
+            // edge met decides.
+            let (pa, pb) = if vertical == (0.0, 1.0) {
+                (a, b)
+            } else {
+                (a.lerp(b, vertical.0), a.lerp(b, vertical.1))
+            };
+            if let Some(polygon) = self.flat_polygon(z).filter(|_| pa != pb) {
+                return leg_meets_flat(pa, pb, self.flat_rings(), polygon).then_some(Hit {
                     s: 0.0,
                     e: 0.0,
                     f: 0.0,
