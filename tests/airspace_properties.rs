@@ -3,10 +3,10 @@
 
 use chrono::{TimeZone, Utc};
 use proptest::prelude::*;
-use skyshare::airspace::geom::{leg_intervals, PlanarShape, Xy};
+use skyshare::airspace::geom::{leg_clearance, leg_intervals, PlanarShape, Xy};
 use skyshare::airspace::{
-    AirspaceFrame, AltitudeReference, Applicability, Band, CheckOptions, Waypoint, Zone, ZoneIndex,
-    ZoneKind, ZoneShape,
+    AirspaceFrame, AltitudeReference, Applicability, Band, CheckOptions, PairScratch, Waypoint,
+    Zone, ZoneIndex, ZoneKind, ZoneShape,
 };
 
 /// A star polygon around `(cx, cy)`: `n` vertices, angle gaps under pi so
@@ -140,5 +140,121 @@ proptest! {
         let shape = PlanarShape::polygon(ring.iter().map(|&(x, y)| Xy::new(x, y)).collect(), vec![]);
         let (a, b) = (Xy::new(a.0, a.1), Xy::new(b.0, b.1));
         prop_assert_eq!(shape.meets_segment(a, b), !leg_intervals(a, b, &shape, 0.0).is_empty());
+    }
+}
+
+/// Signed clearance of a point from a shape's edge: positive inside.
+fn signed_clearance(shape: &PlanarShape, p: Xy) -> f64 {
+    let edge = shape.distance_to_boundary(p);
+    if shape.contains(p) {
+        edge
+    } else {
+        -edge
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn a_leg_leaving_a_concave_operating_area_anywhere_is_reported(
+        (_, _, ring) in star(),
+        a in (-100.0..1100.0f64, -100.0..1100.0f64),
+        b in (-100.0..1100.0f64, -100.0..1100.0f64),
+        buffer in 0.0..30.0f64,
+    ) {
+        let shape = PlanarShape::polygon(ring.iter().map(|&(x, y)| Xy::new(x, y)).collect(), vec![]);
+        let (pa, pb) = (Xy::new(a.0, a.1), Xy::new(b.0, b.1));
+        let (clear, at) = leg_clearance(pa, pb, &shape);
+        prop_assert!((0.0..=1.0).contains(&at));
+        // Far more points than the check ever looked at.
+        let n = 4000;
+        let sampled = (0..=n)
+            .map(|k| signed_clearance(&shape, pa.lerp(pb, k as f64 / n as f64)))
+            .fold(f64::INFINITY, f64::min);
+        let step = pa.distance(pb) / n as f64;
+        if clear >= 0.0 {
+            // Inside throughout: no point is closer to the edge than the
+            // exact clearance, and the sampled minimum is it up to the
+            // step between samples.
+            prop_assert!(sampled >= clear - 1e-6, "exact {clear} sampled {sampled}");
+            prop_assert!(sampled <= clear + step + 1e-6, "exact {clear} sampled {sampled}");
+        } else {
+            // Outside somewhere: how far is measured at a point of the leg
+            // that really is that far out.
+            prop_assert!(sampled <= clear + step + 1e-6, "exact {clear} sampled {sampled}");
+        }
+        // Any point found outside means the leg leaves the area.
+        prop_assert!(sampled >= 0.0 || clear < 0.0, "exact {clear} sampled {sampled}");
+        // The route check reports the leg exactly when it is not `buffer`
+        // clear of the edge, however briefly.
+        let mut area = zone("AREA", ring);
+        area.kind = ZoneKind::OperatingArea;
+        let index = ZoneIndex::build(vec![area], AirspaceFrame::planar());
+        let found = index.check_route(&route(&[a, b], 60.0), &options(buffer));
+        prop_assert_eq!(found.len(), usize::from(clear < buffer));
+        if sampled < buffer {
+            prop_assert_eq!(found.len(), 1);
+        }
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    #[test]
+    fn the_pairs_decided_alone_are_the_full_checks_and_explain_to_the_same_conflicts(
+        zones in proptest::collection::vec((star(), 0.0..100.0f64, 10.0..100.0f64, 0usize..4), 1..8),
+        legs in proptest::collection::vec((-200.0..1200.0f64, -200.0..1200.0f64, 0.0..150.0f64), 2..10),
+        buffer in prop_oneof![Just(0.0), 0.0..30.0f64],
+        area in any::<bool>(),
+    ) {
+        let kinds = [ZoneKind::Prohibited, ZoneKind::AuthorisationRequired, ZoneKind::Advisory, ZoneKind::Conditional];
+        let mut zones: Vec<Zone> = zones
+            .into_iter()
+            .enumerate()
+            .map(|(i, ((_, _, ring), floor, height, kind))| {
+                let mut z = zone(&format!("Z{i}"), ring);
+                z.band = Band::new(floor, floor + height, AltitudeReference::Agl).unwrap();
+                z.kind = kinds[kind];
+                if i % 3 == 2 {
+                    // Applies only from the second leg's time on.
+                    z.time = Applicability::between(
+                        Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 45).unwrap(),
+                        Utc.with_ymd_and_hms(2026, 11, 24, 13, 0, 0).unwrap(),
+                    );
+                }
+                z
+            })
+            .collect();
+        if area {
+            let mut a = zone("AREA", vec![(0.0, 0.0), (1000.0, 0.0), (1000.0, 400.0), (400.0, 400.0), (400.0, 1000.0), (0.0, 1000.0)]);
+            a.kind = ZoneKind::OperatingArea;
+            a.band = Band::new(0.0, f64::INFINITY, AltitudeReference::Agl).unwrap();
+            zones.push(a);
+        }
+        let index = ZoneIndex::build(zones, AirspaceFrame::planar());
+        let t0 = Utc.with_ymd_and_hms(2026, 11, 24, 12, 0, 0).unwrap();
+        let wps: Vec<Waypoint> = legs
+            .iter()
+            .enumerate()
+            .map(|(i, &(x, y, alt))| Waypoint { lon: x, lat: y, alt_agl_m: alt, time: t0 + chrono::Duration::seconds(30 * i as i64) })
+            .collect();
+        let opts = CheckOptions { authorisations: vec!["Z1".into()], ..options(buffer) };
+        let full = index.check_route(&wps, &opts);
+        let mut pairs = Vec::new();
+        index.conflict_pairs(&wps, &opts, &mut PairScratch::default(), &mut pairs);
+        let mut lean: Vec<(usize, String, bool)> = pairs
+            .iter()
+            .map(|p| (p.leg as usize, index.zone(p.zone as usize).id.clone(), p.blocking))
+            .collect();
+        let mut listed: Vec<(usize, String, bool)> = full.iter().map(|c| (c.leg, c.zone.id.clone(), c.is_blocking())).collect();
+        lean.sort();
+        listed.sort();
+        prop_assert_eq!(lean, listed);
+        for p in &pairs {
+            let explained = index.explain(&wps, &opts, *p).expect("a found pair explains");
+            prop_assert!(full.contains(&explained), "{explained}");
+        }
     }
 }

@@ -305,3 +305,62 @@ fn a_temporary_restriction_swaps_in_a_new_index_without_touching_old_snapshots()
     airspace.remove("TFR-1").unwrap();
     assert!(airspace.snapshot().check_route(&wps, &exact()).is_empty());
 }
+
+#[test]
+fn a_leg_cutting_a_concave_corner_of_the_operating_area_between_samples_leaves_it() {
+    // An L-shaped area; its inner corner is at (400, 400). The leg runs along
+    // x + y = 801, so it is outside only for x in (400, 401): 1.4 m of an
+    // 860 m leg, between any two of 33 evenly spaced points on it.
+    let area = zone(
+        "AREA",
+        ZoneKind::OperatingArea,
+        ZoneShape::Polygon {
+            exterior: vec![
+                (0.0, 0.0),
+                (1000.0, 0.0),
+                (1000.0, 400.0),
+                (400.0, 400.0),
+                (400.0, 1000.0),
+                (0.0, 1000.0),
+            ],
+            holes: vec![],
+        },
+        0.0,
+        f64::INFINITY,
+        Applicability::permanent(),
+    );
+    let cut = route(&[(100.0, 701.0, 50.0), (711.0, 90.0, 50.0)], at(10, 0), 60);
+    let c = check(vec![area.clone()], &cut, &exact());
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert!(c[0].is_blocking());
+    match c[0].kind {
+        // The farthest point out is the middle of the cut, (400.5, 400.5):
+        // 0.5 m from both edges of the corner.
+        ConflictKind::LeavesOperatingArea { outside_m } => {
+            assert!((0.45..=0.5 + 1e-9).contains(&outside_m), "{outside_m}")
+        }
+        ref other => panic!("expected leaving the area, got {other:?}"),
+    }
+    assert!(
+        c[0].to_string()
+            .contains("leaves the operating area AREA by"),
+        "{}",
+        c[0]
+    );
+    // The same leg 2 m further in (x + y = 797) stays inside, and a 2 m buffer
+    // makes it pass too close to the corner.
+    let clear = route(&[(100.0, 697.0, 50.0), (707.0, 90.0, 50.0)], at(10, 0), 60);
+    assert!(check(vec![area.clone()], &clear, &exact()).is_empty());
+    let buffered = CheckOptions {
+        lateral_buffer_m: 5.0,
+        ..exact()
+    };
+    let c = check(vec![area], &clear, &buffered);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert!(
+        c[0].to_string()
+            .contains("comes within 2 m of the edge of the operating area AREA"),
+        "{}",
+        c[0]
+    );
+}

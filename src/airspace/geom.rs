@@ -938,6 +938,148 @@ impl LocalFrame {
     }
 }
 
+/// The least signed clearance of the leg `a`-`b` from the edge of `shape`
+/// (positive inside: how far the leg stays from the edge; negative: how far
+/// outside it goes), with the fraction of the leg where it is reached.
+///
+/// The decision it feeds (is the leg inside, `buffer` clear of the edge?)
+/// is exact: every crossing or touch of an edge is found, and a leg that
+/// meets no edge lies wholly inside or wholly outside, its clearance then
+/// being the distance between the leg and the nearest edge. Only how far a
+/// leg goes outside, which is for the explanation, is measured at a few
+/// points of each outside part.
+pub fn leg_clearance(a: Xy, b: Xy, shape: &PlanarShape) -> (f64, f64) {
+    let poly = match shape {
+        // The distance from the centre is convex along the leg, so greatest
+        // at an end.
+        PlanarShape::Circle { center, radius_m } => {
+            let (da, db) = (a.distance(*center), b.distance(*center));
+            return if da >= db {
+                (radius_m - da, 0.0)
+            } else {
+                (radius_m - db, 1.0)
+            };
+        }
+        PlanarShape::Polygon(poly) => poly,
+    };
+    if a == b {
+        let edge = shape.distance_to_boundary(a);
+        return (if shape.contains(a) { edge } else { -edge }, 0.0);
+    }
+    let v = b.sub(a);
+    let len2 = v.dot(v);
+    // Fractions where the leg meets an edge, and the nearest approach to
+    // any edge (squared distance, fraction of the leg).
+    let mut cuts: Vec<f64> = Vec::new();
+    let mut nearest = (f64::INFINITY, 0.0);
+    let mut closer = |d2: f64, f: f64| {
+        if d2 < nearest.0 {
+            nearest = (d2, f);
+        }
+    };
+    for ring in std::iter::once(&poly.exterior).chain(poly.holes.iter()) {
+        for (c, d) in ring.edges() {
+            closer(point_segment_distance2(a, c, d), 0.0);
+            closer(point_segment_distance2(b, c, d), 1.0);
+            for p in [c, d] {
+                let f = (p.sub(a).dot(v) / len2).clamp(0.0, 1.0);
+                closer(point_segment_distance2(p, a, b), f);
+            }
+            if !segments_meet(a, b, c, d) {
+                continue;
+            }
+            match line_crossing(a, v, c, d) {
+                Some((t, _)) => cuts.push(t.clamp(0.0, 1.0)),
+                // Parallel and meeting: along the edge, or touching an end.
+                None => {
+                    for p in [c, d] {
+                        cuts.push((p.sub(a).dot(v) / len2).clamp(0.0, 1.0));
+                    }
+                    cuts.extend([0.0, 1.0]);
+                }
+            }
+            // A touch at a vertex of either may round the crossing away:
+            // the ends of both segments bound it too.
+            for p in [c, d] {
+                if point_segment_distance2(p, a, b) == 0.0 {
+                    cuts.push((p.sub(a).dot(v) / len2).clamp(0.0, 1.0));
+                }
+            }
+        }
+    }
+    if cuts.is_empty() {
+        // Wholly inside or wholly outside: one side throughout.
+        if shape.contains(a) {
+            return (nearest.0.sqrt(), nearest.1);
+        }
+        return deepest_outside(a, b, shape, &[(0.0, 1.0)])
+            .unwrap_or((-nearest.0.sqrt(), nearest.1));
+    }
+    cuts.sort_unstable_by(f64::total_cmp);
+    let first_touch = cuts[0];
+    cuts.extend([0.0, 1.0]);
+    cuts.sort_unstable_by(f64::total_cmp);
+    cuts.dedup();
+    // Between two consecutive meeting points the leg is on one side; its
+    // middle tells which.
+    let outside: Vec<Interval> = cuts
+        .windows(2)
+        .filter(|w| !shape.contains(a.lerp(b, (w[0] + w[1]) / 2.0)))
+        .map(|w| (w[0], w[1]))
+        .collect();
+    deepest_outside(a, b, shape, &outside).unwrap_or((0.0, first_touch))
+}
+
+/// The farthest point outside `shape` of the given parts of the leg,
+/// measured at 9 points of each, as (minus the distance, fraction).
+fn deepest_outside(a: Xy, b: Xy, shape: &PlanarShape, parts: &[Interval]) -> Option<(f64, f64)> {
+    let mut best: Option<(f64, f64)> = None;
+    for &(s, e) in parts {
+        for k in 0..=8 {
+            let f = s + (e - s) * k as f64 / 8.0;
+            let d = shape.distance(a.lerp(b, f));
+            if best.is_none_or(|(bd, _)| -d < bd) {
+                best = Some((-d, f));
+            }
+        }
+    }
+    best.filter(|&(d, _)| d < 0.0)
+}
+
+/// Whether the leg `a`-`b` meets a polygon laid out flat (touching counts),
+/// exactly as [`leg_meets_with_intervals`] decides it, stopping at the first
+/// edge met: the decision alone, for a zone that applies over the whole
+/// leg, where the parts inside need not be known.
+#[inline]
+pub fn leg_meets_flat(a: Xy, b: Xy, flat: &FlatRings, polygon: FlatPolygon) -> bool {
+    let sb = Bbox::of_segment(a, b);
+    let mut inside = false;
+    for ring in flat.rings(polygon) {
+        // A ring whose box is clear of the leg's is not touched, and `a`
+        // is outside it (its parity over it is even).
+        if !ring.bbox.intersects(&sb) {
+            continue;
+        }
+        let mut parity = false;
+        for w in flat.points(ring).windows(2) {
+            let (c, d) = (w[0], w[1]);
+            if (c.y > a.y) != (d.y > a.y) {
+                let x = c.x + (a.y - c.y) / (d.y - c.y) * (d.x - c.x);
+                if a.x < x {
+                    parity = !parity;
+                }
+            }
+            if edge_box_meets(c, d, &sb) && boxed_segments_meet(a, b, c, d) {
+                return true;
+            }
+        }
+        if parity {
+            inside = !inside;
+        }
+    }
+    inside
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

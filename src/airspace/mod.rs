@@ -28,7 +28,7 @@ use geo::{Contains, Point};
 
 pub use band::{AltitudeReference, Band, VerticalContext};
 pub use index::{Airspace, AirspaceFrame, ZoneIndex};
-pub use route_check::{CheckOptions, LegConflict, Waypoint};
+pub use route_check::{CheckOptions, ConflictPair, LegConflict, PairScratch, Waypoint};
 pub use schedule::{Applicability, Schedule};
 pub use zone::{Zone, ZoneKind, ZoneShape};
 

@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::sync::Arc;
 
 use super::geom::{
-    leg_intervals_flat, leg_intervals_into, leg_meets_with_intervals, Bbox, Interval, LegScratch,
-    LocalFrame, PlanarShape, Xy,
+    leg_clearance, leg_intervals_flat, leg_intervals_into, leg_meets_flat,
+    leg_meets_with_intervals, Bbox, Interval, LegScratch, LocalFrame, PlanarShape, Xy,
 };
 use super::index::ZoneIndex;
 use super::zone::{Zone, ZoneKind};
@@ -226,6 +226,60 @@ fn depth(a: Xy, b: Xy, s: f64, e: f64, shape: &PlanarShape) -> f64 {
         .fold(f64::NEG_INFINITY, f64::max)
 }
 
+/// A conflicting (leg, zone) pair as [`ZoneIndex::conflict_pairs`] finds
+/// it: the decision alone, explained on demand by [`ZoneIndex::explain`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ConflictPair {
+    /// 1-based, as [`LegConflict::leg`].
+    pub leg: u32,
+    /// The zone's number in the index ([`ZoneIndex::zone`]).
+    pub zone: u32,
+    pub blocking: bool,
+}
+
+/// Working space of [`ZoneIndex::conflict_pairs`], kept between checks.
+#[derive(Debug, Default)]
+pub struct PairScratch {
+    pts: Vec<Xy>,
+    legs: LegScratch,
+}
+
+/// One leg of a route being checked.
+struct LegContext<'a> {
+    wa: &'a Waypoint,
+    wb: &'a Waypoint,
+    a: Xy,
+    b: Xy,
+    leg: usize,
+}
+
+impl<'a> LegContext<'a> {
+    fn new(route: &'a [Waypoint], pts: &[Xy], leg: usize) -> LegContext<'a> {
+        LegContext {
+            wa: &route[leg - 1],
+            wb: &route[leg],
+            a: pts[leg - 1],
+            b: pts[leg],
+            leg,
+        }
+    }
+
+    fn query(&self, options: &CheckOptions) -> Bbox {
+        Bbox::of_segment(self.a, self.b).expanded(options.lateral_buffer_m)
+    }
+}
+
+/// Where a leg first meets a zone: the part `[s, e]` of the leg, the
+/// fraction `f` and time `first` from which the zone applies to it, and the
+/// time the part ends.
+struct Hit {
+    s: f64,
+    e: f64,
+    f: f64,
+    first: DateTime<Utc>,
+    until: DateTime<Utc>,
+}
+
 impl ZoneIndex {
     /// Every conflict of the route, ordered by leg then time. Blocking ones
     /// decide; notices are for the pilot.
@@ -267,130 +321,22 @@ impl ZoneIndex {
         let mut keys: Vec<(DateTime<Utc>, u32, u32)> = Vec::new();
         let operating = self.operating_areas();
         for leg in 1..route.len() {
-            let (wa, wb) = (&route[leg - 1], &route[leg]);
-            let (a, b) = (pts[leg - 1], pts[leg]);
-            let query = Bbox::of_segment(a, b).expanded(options.lateral_buffer_m);
-            let span = (wb.time - wa.time).num_milliseconds();
-            let (leg_low, leg_high) = (
-                wa.alt_agl_m.min(wb.alt_agl_m),
-                wa.alt_agl_m.max(wb.alt_agl_m),
-            );
-            self.for_each_candidate(query, |z| {
-                // Cheapest rejections first: kind and band are read from
-                // arrays beside the boxes, geometry only for what is left.
-                let kind = self.kind(z);
-                if kind == ZoneKind::OperatingArea {
-                    return;
-                }
-                let (floor, ceiling) = self.band_agl(z);
-                let (lo, hi) = (
-                    floor - options.vertical_margin_m,
-                    ceiling + options.vertical_margin_m,
-                );
-                if leg_high < lo || leg_low > hi {
-                    return;
-                }
-                let Some(vertical) = vertical_interval(wa.alt_agl_m, wb.alt_agl_m, lo, hi) else {
+            let ctx = LegContext::new(route, &pts, leg);
+            self.for_each_candidate(ctx.query(options), |z| {
+                let Some(hit) = self.leg_meets_zone::<true>(&ctx, z, options, &mut scratch) else {
                     return;
                 };
-                let shape = self.shape(z);
-                if options.lateral_buffer_m <= 0.0 {
-                    let meets = match self.flat_polygon(z) {
-                        Some(polygon) if a != b => {
-                            leg_meets_with_intervals(a, b, self.flat_rings(), polygon, &mut scratch)
-                        }
-                        _ => {
-                            let meets = shape.meets_segment(a, b);
-                            leg_intervals_into(a, b, shape, 0.0, &mut scratch);
-                            meets
-                        }
-                    };
-                    if !meets {
-                        return;
-                    }
-                } else {
-                    match self.flat_polygon(z) {
-                        Some(polygon) if a != b => leg_intervals_flat(
-                            a,
-                            b,
-                            self.flat_rings(),
-                            polygon,
-                            options.lateral_buffer_m,
-                            &mut scratch,
-                        ),
-                        _ => {
-                            leg_intervals_into(a, b, shape, options.lateral_buffer_m, &mut scratch)
-                        }
-                    }
-                }
-                for &(s, e) in &scratch.out {
-                    let (s, e) = (s.max(vertical.0), e.min(vertical.1));
-                    if s > e {
-                        continue;
-                    }
-                    // Times as `at_fraction` gives them, from the leg's span
-                    // worked out once.
-                    let (ms_s, ms_e) = (
-                        (span as f64 * s).round() as i64,
-                        (span as f64 * e).round() as i64,
-                    );
-                    let (ts, te) = (
-                        wa.time + Duration::milliseconds(ms_s),
-                        wa.time + Duration::milliseconds(ms_e),
-                    );
-                    // A permanent zone applies from the start of the part.
-                    let (first, first_ms) = if self.is_permanent(z) {
-                        if ts > te {
-                            continue;
-                        }
-                        (ts, ms_s)
-                    } else {
-                        let Some(first) = self.zone(z).time.first_active(ts, te, frame.utc_offset)
-                        else {
-                            continue;
-                        };
-                        (first, (first - wa.time).num_milliseconds())
-                    };
-                    let f = if span > 0 {
-                        (first_ms as f64 / span as f64).clamp(s, e)
-                    } else {
-                        s
-                    };
-                    let zone = self.zone(z);
-                    let severity = match kind {
-                        ZoneKind::Prohibited => Severity::Blocking,
-                        ZoneKind::AuthorisationRequired
-                            if !options.authorisations.contains(&zone.id) =>
-                        {
-                            Severity::Blocking
-                        }
-                        _ => Severity::Notice,
-                    };
-                    keys.push((first, self.id_rank(z), found.len() as u32));
-                    found.push(Some(LegConflict {
-                        leg,
-                        zone: Arc::clone(zone),
-                        kind: ConflictKind::Enters {
-                            frame: frame.local,
-                            a,
-                            b,
-                            s,
-                            e,
-                        },
-                        severity,
-                        alt_agl_m: wa.alt_agl_m + (wb.alt_agl_m - wa.alt_agl_m) * f,
-                        from: first,
-                        until: te,
-                        local: frame.utc_offset,
-                        buffer_m: options.lateral_buffer_m,
-                    }));
-                    break;
-                }
+                keys.push((hit.first, self.id_rank(z), found.len() as u32));
+                found.push(Some(self.conflict_of(&ctx, z, hit, options)));
             });
             if !operating.is_empty() {
-                if let Some((z, c)) =
-                    self.check_operating_area(operating, leg, (wa, wb), (a, b), options)
-                {
+                if let Some((z, c)) = self.check_operating_area(
+                    operating,
+                    leg,
+                    (ctx.wa, ctx.wb),
+                    (ctx.a, ctx.b),
+                    options,
+                ) {
                     keys.push((c.from, self.id_rank(z), found.len() as u32));
                     found.push(Some(c));
                 }
@@ -413,6 +359,268 @@ impl ZoneIndex {
         out
     }
 
+    /// Every conflicting (leg, zone) pair of the route, the same pairs as
+    /// [`ZoneIndex::check_route`] finds with the same severity (a leg that
+    /// leaves a zone's band exactly on the zone's edge may be told apart by
+    /// rounding: here the part of the leg in the band is tested, there the
+    /// leg's parts in the footprint are cut to the band), into `out`
+    /// (cleared first), by leg and then in the index's map order. Nothing
+    /// is worked out beyond the decision: no times, altitudes or depths,
+    /// no zone record read (unless authorisations must be matched by id).
+    /// [`ZoneIndex::explain`] gives the full conflict of a pair when it is
+    /// shown; `scratch` is kept by the caller so repeated checks allocate
+    /// nothing.
+    pub fn conflict_pairs(
+        &self,
+        route: &[Waypoint],
+        options: &CheckOptions,
+        scratch: &mut PairScratch,
+        out: &mut Vec<ConflictPair>,
+    ) {
+        out.clear();
+        let frame = &self.frame().local;
+        scratch.pts.clear();
+        scratch
+            .pts
+            .extend(route.iter().map(|w| frame.to_local(w.lon, w.lat)));
+        let operating = self.operating_areas();
+        for leg in 1..route.len() {
+            let ctx = LegContext::new(route, &scratch.pts, leg);
+            let legs = &mut scratch.legs;
+            self.for_each_candidate(ctx.query(options), |z| {
+                if self
+                    .leg_meets_zone::<false>(&ctx, z, options, legs)
+                    .is_some()
+                {
+                    out.push(ConflictPair {
+                        leg: leg as u32,
+                        zone: z as u32,
+                        blocking: self.severity(z, options) == Severity::Blocking,
+                    });
+                }
+            });
+            if !operating.is_empty() {
+                if let Some((z, _)) = self.check_operating_area(
+                    operating,
+                    leg,
+                    (ctx.wa, ctx.wb),
+                    (ctx.a, ctx.b),
+                    options,
+                ) {
+                    out.push(ConflictPair {
+                        leg: leg as u32,
+                        zone: z as u32,
+                        blocking: true,
+                    });
+                }
+            }
+        }
+    }
+
+    /// The full conflict (where, at what altitude and time, how deep) of a
+    /// pair [`ZoneIndex::conflict_pairs`] found for this route and these
+    /// options; None if the pair is not one of them.
+    pub fn explain(
+        &self,
+        route: &[Waypoint],
+        options: &CheckOptions,
+        pair: ConflictPair,
+    ) -> Option<LegConflict> {
+        let (leg, z) = (pair.leg as usize, pair.zone as usize);
+        if leg == 0 || leg >= route.len() || z >= self.len() {
+            return None;
+        }
+        let frame = &self.frame().local;
+        let pts = [
+            frame.to_local(route[leg - 1].lon, route[leg - 1].lat),
+            frame.to_local(route[leg].lon, route[leg].lat),
+        ];
+        let ctx = LegContext {
+            wa: &route[leg - 1],
+            wb: &route[leg],
+            a: pts[0],
+            b: pts[1],
+            leg,
+        };
+        if self.kind(z) == ZoneKind::OperatingArea {
+            return self
+                .check_operating_area(
+                    self.operating_areas(),
+                    leg,
+                    (ctx.wa, ctx.wb),
+                    (ctx.a, ctx.b),
+                    options,
+                )
+                .filter(|(found, _)| *found == z)
+                .map(|(_, c)| c);
+        }
+        let hit = self.leg_meets_zone::<true>(&ctx, z, options, &mut LegScratch::default())?;
+        Some(self.conflict_of(&ctx, z, hit, options))
+    }
+
+    fn severity(&self, z: usize, options: &CheckOptions) -> Severity {
+        match self.kind(z) {
+            ZoneKind::Prohibited | ZoneKind::OperatingArea => Severity::Blocking,
+            ZoneKind::AuthorisationRequired
+                if options.authorisations.is_empty()
+                    || !options.authorisations.contains(&self.zone(z).id) =>
+            {
+                Severity::Blocking
+            }
+            _ => Severity::Notice,
+        }
+    }
+
+    /// Whether the leg meets zone `z` (not an operating area): the first
+    /// part of the leg within the buffer of its footprint, inside its band
+    /// and flown while it applies. Without `DETAIL` only the decision is
+    /// sure (the part, fraction and times may be left at the leg's start).
+    #[inline]
+    fn leg_meets_zone<const DETAIL: bool>(
+        &self,
+        ctx: &LegContext,
+        z: usize,
+        options: &CheckOptions,
+        scratch: &mut LegScratch,
+    ) -> Option<Hit> {
+        let (wa, wb, a, b) = (ctx.wa, ctx.wb, ctx.a, ctx.b);
+        // Cheapest rejections first: kind and band are read from arrays
+        // beside the boxes, geometry only for what is left.
+        if self.kind(z) == ZoneKind::OperatingArea {
+            return None;
+        }
+        let (floor, ceiling) = self.band_agl(z);
+        let (lo, hi) = (
+            floor - options.vertical_margin_m,
+            ceiling + options.vertical_margin_m,
+        );
+        if wa.alt_agl_m.max(wb.alt_agl_m) < lo || wa.alt_agl_m.min(wb.alt_agl_m) > hi {
+            return None;
+        }
+        let vertical = vertical_interval(wa.alt_agl_m, wb.alt_agl_m, lo, hi)?;
+        if !DETAIL && options.lateral_buffer_m <= 0.0 && self.is_permanent(z) && a != b {
+            // The zone applies whenever the leg is in its band: the part of
+            // the leg in the band meeting it is the conflict, and the first
+            // edge met decides.
+            let (pa, pb) = if vertical == (0.0, 1.0) {
+                (a, b)
+            } else {
+                (a.lerp(b, vertical.0), a.lerp(b, vertical.1))
+            };
+            if let Some(polygon) = self.flat_polygon(z).filter(|_| pa != pb) {
+                return leg_meets_flat(pa, pb, self.flat_rings(), polygon).then_some(Hit {
+                    s: 0.0,
+                    e: 0.0,
+                    f: 0.0,
+                    first: wa.time,
+                    until: wa.time,
+                });
+            }
+        }
+        if options.lateral_buffer_m <= 0.0 {
+            let meets = match self.flat_polygon(z) {
+                Some(polygon) if a != b => {
+                    leg_meets_with_intervals(a, b, self.flat_rings(), polygon, scratch)
+                }
+                _ => {
+                    let shape = self.shape(z);
+                    let meets = shape.meets_segment(a, b);
+                    leg_intervals_into(a, b, shape, 0.0, scratch);
+                    meets
+                }
+            };
+            if !meets {
+                return None;
+            }
+        } else {
+            match self.flat_polygon(z) {
+                Some(polygon) if a != b => leg_intervals_flat(
+                    a,
+                    b,
+                    self.flat_rings(),
+                    polygon,
+                    options.lateral_buffer_m,
+                    scratch,
+                ),
+                _ => leg_intervals_into(a, b, self.shape(z), options.lateral_buffer_m, scratch),
+            }
+        }
+        let span = (wb.time - wa.time).num_milliseconds();
+        for &(s, e) in &scratch.out {
+            let (s, e) = (s.max(vertical.0), e.min(vertical.1));
+            if s > e {
+                continue;
+            }
+            // Times as `at_fraction` gives them, from the leg's span
+            // worked out once.
+            let (ms_s, ms_e) = (
+                (span as f64 * s).round() as i64,
+                (span as f64 * e).round() as i64,
+            );
+            let (ts, te) = (
+                wa.time + Duration::milliseconds(ms_s),
+                wa.time + Duration::milliseconds(ms_e),
+            );
+            // A permanent zone applies from the start of the part.
+            let (first, first_ms) = if self.is_permanent(z) {
+                if ts > te {
+                    continue;
+                }
+                (ts, ms_s)
+            } else {
+                let Some(first) = self
+                    .zone(z)
+                    .time
+                    .first_active(ts, te, self.frame().utc_offset)
+                else {
+                    continue;
+                };
+                (first, (first - wa.time).num_milliseconds())
+            };
+            let f = if span > 0 {
+                (first_ms as f64 / span as f64).clamp(s, e)
+            } else {
+                s
+            };
+            return Some(Hit {
+                s,
+                e,
+                f,
+                first,
+                until: te,
+            });
+        }
+        None
+    }
+
+    fn conflict_of(
+        &self,
+        ctx: &LegContext,
+        z: usize,
+        hit: Hit,
+        options: &CheckOptions,
+    ) -> LegConflict {
+        let frame = self.frame();
+        let (wa, wb) = (ctx.wa, ctx.wb);
+        LegConflict {
+            leg: ctx.leg,
+            zone: Arc::clone(self.zone(z)),
+            kind: ConflictKind::Enters {
+                frame: frame.local,
+                a: ctx.a,
+                b: ctx.b,
+                s: hit.s,
+                e: hit.e,
+            },
+            severity: self.severity(z, options),
+            alt_agl_m: wa.alt_agl_m + (wb.alt_agl_m - wa.alt_agl_m) * hit.f,
+            from: hit.first,
+            until: hit.until,
+            local: frame.utc_offset,
+            buffer_m: options.lateral_buffer_m,
+        }
+    }
+
     /// A leg must stay inside one operating area, `buffer` clear of its edge.
     fn check_operating_area(
         &self,
@@ -425,23 +633,9 @@ impl ZoneIndex {
         let frame = *self.frame();
         let mut worst: Option<(usize, f64, f64)> = None;
         for &z in areas {
-            let shape = self.shape(z);
-            // Signed clearance at 33 samples, plus the exact "crosses the edge" test.
-            let mut min_clear = f64::INFINITY;
-            let mut at = 0.0;
-            for k in 0..=32 {
-                let f = k as f64 / 32.0;
-                let p = a.lerp(b, f);
-                let clear = if shape.contains(p) {
-                    shape.distance_to_boundary(p)
-                } else {
-                    -shape.distance(p)
-                };
-                if clear < min_clear {
-                    min_clear = clear;
-                    at = f;
-                }
-            }
+            // Exact: a leg cutting a concave corner of the area between
+            // any sampled points is still caught.
+            let (min_clear, at) = leg_clearance(a, b, self.shape(z));
             if min_clear >= options.lateral_buffer_m {
                 return None;
             }
