@@ -16,7 +16,7 @@ use common::served::{self, Served};
 use common::talking_bridge::TalkingBridge;
 use futures_util::StreamExt;
 use geo::{Destination, Haversine};
-use serde_json::{json, Value};
+use serde_json::Value;
 use skyshare::region::Region;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::Message;
@@ -362,17 +362,7 @@ async fn takeover_scenario(served: Served) {
 
     // Work queued while it is held is not given to it.
     let target = Haversine.destination(dock, 90.0, 150.0);
-    let request = json!({"kind": "point_inspection", "geometry": {"type": "Point", "coordinates": [target.x(), target.y()]},
-        "alt_m": 40, "sensor": "visible", "radius_m": 20, "photos": 2});
-    let (status, task) = served
-        .call(
-            "POST",
-            Some(&served.department),
-            "/api/v1/tasks",
-            Some(request),
-        )
-        .await;
-    assert_eq!(status, 201, "{task}");
+    let task = served.submit_point_inspection(target, 20.0, 2).await;
     let heard = bridge.next_command(Duration::from_secs(3)).await;
     assert_eq!(
         heard, None,
@@ -406,20 +396,7 @@ async fn takeover_scenario(served: Served) {
         .call("GET", Some(&served.pilot), "/api/v1/fleet", None)
         .await;
     assert_eq!(fleet_entry(&fleet), Value::Null, "{fleet}");
-    assert_eq!(
-        bridge
-            .next_command(Duration::from_secs(10))
-            .await
-            .as_deref(),
-        Some("upload_mission")
-    );
-    assert_eq!(
-        bridge
-            .next_command(Duration::from_secs(10))
-            .await
-            .as_deref(),
-        Some("start_mission")
-    );
+    bridge.expect_mission_started().await;
 
     // In the air, taking over tells it to hold, and the bridge's answer is
     // recorded.
@@ -508,31 +485,8 @@ async fn conformance_scenario(served: Served) {
     let mut bridge = TalkingBridge::start(served.broker.addr().port(), "cf-1", dock).await;
     wait_online(&served).await;
     let target = Haversine.destination(dock, 90.0, 200.0);
-    let request = json!({"kind": "point_inspection", "geometry": {"type": "Point", "coordinates": [target.x(), target.y()]},
-        "alt_m": 40, "sensor": "visible", "radius_m": 0, "photos": 1});
-    let (status, task) = served
-        .call(
-            "POST",
-            Some(&served.department),
-            "/api/v1/tasks",
-            Some(request),
-        )
-        .await;
-    assert_eq!(status, 201, "{task}");
-    assert_eq!(
-        bridge
-            .next_command(Duration::from_secs(10))
-            .await
-            .as_deref(),
-        Some("upload_mission")
-    );
-    assert_eq!(
-        bridge
-            .next_command(Duration::from_secs(10))
-            .await
-            .as_deref(),
-        Some("start_mission")
-    );
+    served.submit_point_inspection(target, 0.0, 1).await;
+    bridge.expect_mission_started().await;
     let fly_to = |lon: f64, lat: f64| {
         let mut t = bridge.telemetry.lock().unwrap();
         t.lon_deg = lon;

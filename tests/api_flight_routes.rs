@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::served::{self, Served};
 use common::talking_bridge::TalkingBridge;
 use geo::{Destination, Haversine};
-use serde_json::{json, Value};
+use serde_json::Value;
 use skyshare::region::Region;
 
 /// The route /api/v1/flights gives for the one flight, once it gives one.
@@ -45,26 +45,8 @@ async fn the_route_survives_a_restart(mut served: Served) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let target = Haversine.destination(dock, 45.0, 180.0);
-    let request = json!({"kind": "point_inspection", "geometry": {"type": "Point", "coordinates": [target.x(), target.y()]},
-        "alt_m": 40, "sensor": "visible", "radius_m": 0, "photos": 1});
-    let (status, task) = served
-        .call(
-            "POST",
-            Some(&served.department),
-            "/api/v1/tasks",
-            Some(request),
-        )
-        .await;
-    assert_eq!(status, 201, "{task}");
-    for expected in ["upload_mission", "start_mission"] {
-        assert_eq!(
-            bridge
-                .next_command(Duration::from_secs(10))
-                .await
-                .as_deref(),
-            Some(expected)
-        );
-    }
+    served.submit_point_inspection(target, 0.0, 1).await;
+    bridge.expect_mission_started().await;
     // Only a flight known to have started is followed again after a restart.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     while served

@@ -43,31 +43,8 @@ async fn scenario(served: Served) {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let target = Haversine.destination(dock, 0.0, 150.0);
-    let request = json!({"kind": "point_inspection", "geometry": {"type": "Point", "coordinates": [target.x(), target.y()]},
-        "alt_m": 40, "sensor": "visible", "radius_m": 20, "photos": 2});
-    let (status, task) = served
-        .call(
-            "POST",
-            Some(&served.department),
-            "/api/v1/tasks",
-            Some(request),
-        )
-        .await;
-    assert_eq!(status, 201, "{task}");
-    assert_eq!(
-        bridge
-            .next_command(Duration::from_secs(10))
-            .await
-            .as_deref(),
-        Some("upload_mission")
-    );
-    assert_eq!(
-        bridge
-            .next_command(Duration::from_secs(10))
-            .await
-            .as_deref(),
-        Some("start_mission")
-    );
+    served.submit_point_inspection(target, 20.0, 2).await;
+    bridge.expect_mission_started().await;
     let (status, sent) = served
         .call(
             "POST",

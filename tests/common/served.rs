@@ -155,6 +155,29 @@ impl Served {
         )
     }
 
+    /// Submits a visible-light point inspection at 40 m as the department
+    /// user and returns the task, which must be accepted.
+    pub async fn submit_point_inspection(
+        &self,
+        target: geo::Point,
+        radius_m: f64,
+        photos: u32,
+    ) -> serde_json::Value {
+        let request = serde_json::json!({"kind": "point_inspection",
+            "geometry": {"type": "Point", "coordinates": [target.x(), target.y()]},
+            "alt_m": 40, "sensor": "visible", "radius_m": radius_m, "photos": photos});
+        let (status, task) = self
+            .call(
+                "POST",
+                Some(&self.department),
+                "/api/v1/tasks",
+                Some(request),
+            )
+            .await;
+        assert_eq!(status, 201, "{task}");
+        task
+    }
+
     pub fn stop(&self) {
         self.shutdown.cancel();
     }

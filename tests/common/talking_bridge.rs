@@ -153,6 +153,17 @@ impl TalkingBridge {
             .unwrap();
     }
 
+    /// Waits for the dispatcher to send this drone a mission and then start
+    /// it, in that order, each within 10 s.
+    pub async fn expect_mission_started(&mut self) {
+        for expected in ["upload_mission", "start_mission"] {
+            assert_eq!(
+                self.next_command(Duration::from_secs(10)).await.as_deref(),
+                Some(expected)
+            );
+        }
+    }
+
     /// The next command heard within `limit`, if any.
     pub async fn next_command(&mut self, limit: Duration) -> Option<String> {
         tokio::time::timeout(limit, self.commands.recv())
