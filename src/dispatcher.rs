@@ -25,7 +25,7 @@ use wire::{
 use crate::airspace;
 use crate::airspace::deconflict::{self, EqualPriority, Intent, VolumeMargins};
 use crate::airspace::route_check::timed_route;
-use crate::airspace::{conformance, Zone, ZoneIndex};
+use crate::airspace::{conformance, Zone, ZoneIndex, ZoneKind};
 use crate::alerts::desk::AlertDesk;
 use crate::alerts::{AlertKind, Condition};
 use crate::coverage::{CoverageError, Overlap};
@@ -266,6 +266,10 @@ impl Default for DispatchPolicy {
         }
     }
 }
+
+/// Marks a recall caused by a restriction rather than an emergency task
+/// (`DroneLive::recalled_for` and the stored flight hold either).
+const RESTRICTION_RECALL: &str = "restriction:";
 
 fn now_ms() -> i64 {
     Utc::now().timestamp_millis()
@@ -1025,10 +1029,15 @@ impl Dispatcher {
                         (Some(leg), None) if completed => {
                             self.finish_leg(drone, &task.id, leg).await?
                         }
-                        (_, Some(emergency)) if !completed => {
-                            let reason = format!(
-                                "drone {drone} was recalled for emergency task {emergency}; re-queued"
-                            );
+                        (_, Some(cause)) if !completed => {
+                            let reason = match cause.strip_prefix(RESTRICTION_RECALL) {
+                                Some(zone) => format!(
+                                    "drone {drone} was called home: restriction {zone} closed airspace on its route; re-queued"
+                                ),
+                                None => format!(
+                                    "drone {drone} was recalled for emergency task {cause}; re-queued"
+                                ),
+                            };
                             self.store
                                 .set_task_state(
                                     &task.id,
@@ -1633,11 +1642,54 @@ impl Dispatcher {
                     ?legs,
                     "a new restriction meets a flight in the air"
                 );
+                if zone.kind == ZoneKind::Prohibited {
+                    self.call_back_for_restriction(&drone, &zone.id).await?;
+                }
                 affected.push((drone, legs));
             }
         }
         self.wake.notify_one();
         Ok(affected)
+    }
+
+    /// A flight whose planned volumes a new prohibited restriction meets is
+    /// called home, and on landing its unfinished tasks go back to the
+    /// queue, where the next round checks them against the airspace as it
+    /// now is. Recorded like an emergency recall, with the restriction as
+    /// the cause, so a restart keeps it.
+    async fn call_back_for_restriction(
+        &self,
+        drone: &str,
+        restriction: &str,
+    ) -> Result<(), StoreError> {
+        let cause = format!("{RESTRICTION_RECALL}{restriction}");
+        let flight_id = {
+            let mut fleet = self.fleet.lock().expect("fleet");
+            let Some(live) = fleet.get_mut(drone) else {
+                return Ok(());
+            };
+            if live.recalled_for.is_some() || live.flight.is_none() {
+                return Ok(());
+            }
+            live.recalled_for = Some(cause.clone());
+            live.flight.as_ref().map(|f| f.id.clone())
+        };
+        if let Some(id) = flight_id.filter(|id| !id.is_empty()) {
+            self.store.flight_recalled(&id, Some(&cause)).await?;
+        }
+        tracing::warn!(
+            drone,
+            restriction,
+            "calling a flight home from a new restriction"
+        );
+        self.send(
+            drone,
+            Vec::new(),
+            CommandBody::ReturnToLaunch,
+            Purpose::Recall,
+        )
+        .await;
+        Ok(())
     }
 
     /// Lifts a temporary restriction; false if there was none by that id.

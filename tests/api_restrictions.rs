@@ -82,6 +82,26 @@ async fn scenario(database_url: Option<String>) {
         affected.iter().any(|f| f["drone"] == drone.as_str()),
         "the flight in progress is named: {created}"
     );
+    // The flight is called home before it reaches the restriction, and its
+    // task goes back to the queue, where the airspace as it now is holds or
+    // refuses it: it is never completed inside the restriction.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let called_home = loop {
+        let (_, t) = api.get(&urban, &format!("/api/v1/tasks/{id}")).await;
+        assert_ne!(t["state"], "completed", "flown inside the restriction: {t}");
+        let reason = t["reason"].as_str().unwrap_or_default().to_owned();
+        if t["state"] != "in_flight" && reason.contains("TR-FIRE") {
+            break t;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{t}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let (_, images) = api.get(&urban, &format!("/api/v1/images?task={id}")).await;
+    assert_eq!(
+        images["images"].as_array().map_or(0, Vec::len),
+        0,
+        "no photo taken inside the restriction: {called_home}"
+    );
     let (status, again) = api.post(&admin, "/api/v1/restrictions", &restriction).await;
     assert_eq!(status, 409, "{again}");
 
