@@ -615,7 +615,7 @@ fetch("/api/v1/openapi.json").then(r=>r.json()).then(doc=>{
   for(const [path,item] of Object.entries(doc.paths)){for(const [method,op] of Object.entries(item)){
     const d=el("details"); const s=el("summary"); s.append(el("span",{className:"m"},method.toUpperCase()),el("code",{},path)," "+(op.summary||op.operationId||""));
     d.append(s); const params=[];
-    for(const p of op.parameters||[]){const input=el("input",{placeholder:p.name});const l=el("label",{},p.name+" ("+p.in+") ");l.append(input);d.append(el("div",{}),l);params.push([p,input]);}
+    for(const p of op.parameters||[]){const input=el("input",{});const l=el("label",{},p.name+" ("+p.in+") ");l.append(input);d.append(el("div",{}),l);params.push([p,input]);}
     let body=null; if(op.requestBody){body=el("textarea");body.value="{}";d.append(el("div",{},"JSON body"),body);}
     const out=el("pre"); const b=el("button",{},"Send"); b.onclick=()=>call(method,path,params,body,out);
     d.append(el("div"),b,out);

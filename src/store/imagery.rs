@@ -79,10 +79,11 @@ impl Store {
         if image_ids.is_empty() {
             return Ok(HashMap::new());
         }
-        let placeholders: Vec<String> = (1..=image_ids.len()).map(|i| format!("${i}")).collect();
+        // One numbered bind parameter ($1, $2, ...) per id, bound below.
+        let numbered: Vec<String> = (1..=image_ids.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT {COLUMNS} FROM image_attitudes WHERE image_id IN ({})",
-            placeholders.join(", ")
+            numbered.join(", ")
         );
         let mut query = sqlx::query(&sql);
         for id in image_ids {
