@@ -178,6 +178,8 @@ pub async fn start(config: DemoConfig) -> anyhow::Result<RunningDemo> {
         },
         store,
     )?;
+    // Stored zones and restrictions are in force before the API answers.
+    dispatcher.restore().await?;
     let stop = shutdown.clone();
     let runner = dispatcher.clone();
     tasks.push(tokio::spawn(async move {

@@ -246,6 +246,8 @@ pub struct Dispatcher {
     /// serialises changes to them.
     imported_zones: Mutex<Vec<Zone>>,
     zone_changes: tokio::sync::Mutex<()>,
+    /// Whether [`Dispatcher::restore`] has read the stored state back.
+    restored: tokio::sync::Mutex<bool>,
 }
 
 /// Operating figures set by the operator, with safe defaults.
@@ -327,6 +329,7 @@ impl Dispatcher {
             accounting: Mutex::new(None),
             imported_zones: Mutex::new(Vec::new()),
             zone_changes: tokio::sync::Mutex::new(()),
+            restored: tokio::sync::Mutex::new(false),
         }))
     }
 
@@ -664,13 +667,28 @@ impl Dispatcher {
         out
     }
 
-    /// Runs until `shutdown`: MQTT ingest, scheduling and flight follow-up.
-    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), DispatcherError> {
+    /// Reads back what the store keeps (imported zones, restrictions,
+    /// alerts, take-overs, service states). Call it before serving the API:
+    /// a request answered before it would be checked against a region
+    /// without its imported zones and restrictions. Runs once; `run` calls
+    /// it too, for callers that serve nothing.
+    pub async fn restore(&self) -> Result<(), DispatcherError> {
+        let mut restored = self.restored.lock().await;
+        if *restored {
+            return Ok(());
+        }
         self.load_imported_zones().await?;
         self.load_restrictions().await?;
         self.alerts.load().await?;
         self.load_takeovers().await?;
         self.load_service().await?;
+        *restored = true;
+        Ok(())
+    }
+
+    /// Runs until `shutdown`: MQTT ingest, scheduling and flight follow-up.
+    pub async fn run(self: Arc<Self>, shutdown: CancellationToken) -> Result<(), DispatcherError> {
+        self.restore().await?;
         self.resume_after_restart().await?;
         self.create_due_occurrences(true).await;
         let (tx, mut rx) = mpsc::channel(10_000);

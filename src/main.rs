@@ -295,6 +295,8 @@ async fn run(cli: Cli) -> anyhow::Result<()> {
                 },
                 lost_after: Duration::from_secs(lost_after_s),
             });
+            // Stored zones and restrictions are in force before the API answers.
+            dispatcher.restore().await?;
             let shutdown = CancellationToken::new();
             tokio::spawn(ctrl_c(shutdown.clone()));
             let listener = tokio::net::TcpListener::bind(listen)

@@ -102,6 +102,7 @@ pub async fn start(database_url: Option<String>, drones: &[&str]) -> Served {
     }
     let drones: Vec<String> = drones.iter().map(|d| d.to_string()).collect();
     let dispatcher = dispatcher_for(&broker, store.clone(), &drones);
+    dispatcher.restore().await.unwrap();
     let shutdown = CancellationToken::new();
     tokio::spawn(dispatcher.clone().run(shutdown.clone()));
     let base = serve(dispatcher.clone()).await;
@@ -127,6 +128,7 @@ impl Served {
         self.shutdown.cancel();
         tokio::time::sleep(Duration::from_millis(200)).await;
         self.dispatcher = dispatcher_for(&self.broker, self.store.clone(), &self.drones);
+        self.dispatcher.restore().await.unwrap();
         self.shutdown = CancellationToken::new();
         tokio::spawn(self.dispatcher.clone().run(self.shutdown.clone()));
         self.base = serve(self.dispatcher.clone()).await;
