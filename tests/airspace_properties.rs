@@ -258,3 +258,47 @@ proptest! {
         }
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+
+    /// The discs about each zone (one holding it, one inside it) decide
+    /// most legs without reading an edge; they must never decide otherwise
+    /// than the edges would. Checked against the exact parts of each leg
+    /// within the buffer of each zone, zone by zone, with no index.
+    #[test]
+    fn the_disc_shortcuts_decide_every_pair_as_the_edges_do(
+        stars in proptest::collection::vec(star(), 1..6),
+        legs in proptest::collection::vec((-200.0..1200.0f64, -200.0..1200.0f64), 2..8),
+        buffer in prop_oneof![Just(0.0), 0.0..30.0f64],
+    ) {
+        let zones: Vec<Zone> = stars
+            .into_iter()
+            .enumerate()
+            .map(|(i, (_, _, ring))| zone(&format!("Z{i}"), ring))
+            .collect();
+        let index = ZoneIndex::build(zones, AirspaceFrame::planar());
+        let wps = route(&legs, 50.0);
+        let mut pairs = Vec::new();
+        index.conflict_pairs(&wps, &options(buffer), &mut PairScratch::default(), &mut pairs);
+        let mut decided: Vec<(u32, u32)> = pairs.iter().map(|p| (p.leg, p.zone)).collect();
+        decided.sort();
+        let mut listed: Vec<(u32, u32)> = index
+            .check_route(&wps, &options(buffer))
+            .iter()
+            .map(|c| (c.leg as u32, index.zones().iter().position(|z| z.id == c.zone.id).unwrap() as u32))
+            .collect();
+        listed.sort();
+        let mut exact = Vec::new();
+        for (k, w) in legs.windows(2).enumerate() {
+            let (a, b) = (Xy::new(w[0].0, w[0].1), Xy::new(w[1].0, w[1].1));
+            for z in 0..index.len() {
+                if !leg_intervals(a, b, index.shape(z), buffer).is_empty() {
+                    exact.push((k as u32 + 1, z as u32));
+                }
+            }
+        }
+        prop_assert_eq!(&decided, &exact);
+        prop_assert_eq!(&listed, &exact);
+    }
+}

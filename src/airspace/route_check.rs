@@ -497,7 +497,29 @@ impl ZoneIndex {
         if wa.alt_agl_m.max(wb.alt_agl_m) < lo || wa.alt_agl_m.min(wb.alt_agl_m) > hi {
             return None;
         }
+        let discs = self.discs(z);
+        if discs.clear_of(a, b, options.lateral_buffer_m) {
+            return None;
+        }
         let vertical = vertical_interval(wa.alt_agl_m, wb.alt_agl_m, lo, hi)?;
+        if !DETAIL && self.is_permanent(z) {
+            // Through the disc inside the footprint: a conflict, with no
+            // edge read.
+            let (pa, pb) = if vertical == (0.0, 1.0) {
+                (a, b)
+            } else {
+                (a.lerp(b, vertical.0), a.lerp(b, vertical.1))
+            };
+            if discs.enters(pa, pb) {
+                return Some(Hit {
+                    s: 0.0,
+                    e: 0.0,
+                    f: 0.0,
+                    first: wa.time,
+                    until: wa.time,
+                });
+            }
+        }
         if !DETAIL && options.lateral_buffer_m <= 0.0 && self.is_permanent(z) && a != b {
             // The zone applies whenever the leg is in its band: the part of
             // the leg in the band meeting it is the conflict, and the first
