@@ -13,11 +13,17 @@
 //! Each zone also keeps two discs, an outer one holding its footprint and
 //! an inner one its footprint holds (about the widest found). A leg clear
 //! of the outer disc, or through the inner one, is decided without reading
-//! an edge: on the shared dense instance that took the all-pairs route
-//! check's p99 from 88 to about 60 us and the bulk segment test from 54 to
-//! 40 ms. (A grid listing each cell's edges per zone, as S2's shape index
-//! does, was tried: 20-40 MB for this instance, and no faster once cold,
-//! since the edges read per route did not shrink enough.)
+//! an edge; about half the candidates of a route on the shared dense
+//! instance are. The rest are scanned by `geom::leg_meets_flat`, which
+//! reads each vertex's side of the leg's line and looks closer only where
+//! the side changes.
+//!
+//! Tried and measured on that instance, and not kept (the route check is
+//! bound by arithmetic on the candidates' edges, not by fetching them):
+//! a grid listing each cell's edges per zone, as S2's shape index does
+//! (20-40 MB, no faster); a 16 x 16 inside/boundary mask per zone (halved
+//! the edge scans, no faster); each grid item carrying its zone's box, and
+//! fetching the candidates' records ahead (no faster).
 
 use std::sync::{Arc, Mutex, RwLock};
 
