@@ -154,7 +154,7 @@ export class AdminView {
       const row = document.createElement('tr');
       row.dataset.department = d.id;
       row.innerHTML = `<td>${escapeHtml(d.id)}</td><td>${escapeHtml(d.name)}</td>`
-        + '<td><input type="number" min="0" size="4" placeholder="none"></td><td><button type="button">Save</button></td>';
+        + '<td><input type="number" min="0" size="4" aria-label="max open tasks" title="leave empty for no limit"></td><td><button type="button">Save</button></td>';
       const input = row.querySelector('input');
       input.value = d.max_open_tasks ?? '';
       row.querySelector('button').addEventListener('click', () => this._putDepartment(d.id, d.name, input.value));

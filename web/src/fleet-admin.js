@@ -33,7 +33,7 @@ export class FleetAdmin {
       row.dataset.drone = d.id;
       row.innerHTML = `<td>${escapeHtml(d.id)}</td><td>${escapeHtml(d.dock_id)}</td><td>${escapeHtml((d.payloads ?? []).join(', '))}</td>`
         + `<td><select>${STATES.map((s) => `<option value="${s}">${s.replace('_', ' ')}</option>`).join('')}</select>`
-        + '<input class="reason" placeholder="reason" size="10"></td><td><button type="button">Set</button></td>';
+        + '<label>reason <input class="reason" size="10"></label></td><td><button type="button">Set</button></td>';
       const select = row.querySelector('select');
       const reason = row.querySelector('input.reason');
       select.value = d.service;
