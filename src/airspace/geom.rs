@@ -5,6 +5,8 @@
 //! whose answer exactly on the boundary is unspecified; callers that must
 //! count the boundary use [`PlanarShape::distance`] or [`leg_intervals`].
 
+use super::sides::{self, side_bits, side_bits_of_points, Line, SideBits};
+
 /// A point (or vector) in local metres: x east, y north.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Xy {
@@ -285,7 +287,17 @@ impl PlanarShape {
                     if !ring.bbox.intersects(&sb) {
                         continue;
                     }
-                    match ring_by_sides(a, b, &sb, &ring.points) {
+                    let line = Line::through(a, b);
+                    let points = &ring.points;
+                    let contact = ring_scan(
+                        a,
+                        b,
+                        &sb,
+                        points.len(),
+                        |k| points[k],
+                        |from, n| side_bits_of_points(&line, &points[from..from + n]),
+                    );
+                    match contact {
                         Contact::Touches => return true,
                         Contact::CrossesRay => inside = !inside,
                         Contact::Misses => {}
@@ -499,6 +511,11 @@ pub fn leg_intervals_into(
 #[derive(Debug, Clone, Default)]
 pub struct FlatRings {
     points: Vec<Xy>,
+    /// The same points column-wise, each ring followed by
+    /// [`sides::PADDING`] copies of its last point, for the wide reads of
+    /// [`sides::side_bits`].
+    xs: Vec<f64>,
+    ys: Vec<f64>,
     rings: Vec<FlatRing>,
 }
 
@@ -507,6 +524,8 @@ struct FlatRing {
     bbox: Bbox,
     start: u32,
     end: u32,
+    /// Where the ring starts in `xs` and `ys`.
+    column: u32,
 }
 
 /// A polygon's rings in a [`FlatRings`]: numbers `first..end`, exterior first.
@@ -521,11 +540,19 @@ impl FlatRings {
         let first = self.rings.len() as u32;
         for ring in std::iter::once(&poly.exterior).chain(poly.holes.iter()) {
             let start = self.points.len() as u32;
+            let column = self.xs.len() as u32;
             self.points.extend_from_slice(&ring.points);
+            let last = ring.points.last().copied().unwrap_or(Xy::new(0.0, 0.0));
+            let padding = std::iter::repeat_n(last, sides::PADDING);
+            for p in ring.points.iter().copied().chain(padding) {
+                self.xs.push(p.x);
+                self.ys.push(p.y);
+            }
             self.rings.push(FlatRing {
                 bbox: ring.bbox,
                 start,
                 end: self.points.len() as u32,
+                column,
             });
         }
         FlatPolygon {
@@ -542,6 +569,14 @@ impl FlatRings {
     #[inline]
     fn points(&self, r: &FlatRing) -> &[Xy] {
         &self.points[r.start as usize..r.end as usize]
+    }
+
+    /// The ring's coordinates column-wise, with the padding after them.
+    #[inline]
+    fn columns(&self, r: &FlatRing) -> (&[f64], &[f64]) {
+        let from = r.column as usize;
+        let to = from + (r.end - r.start) as usize + sides::PADDING;
+        (&self.xs[from..to], &self.ys[from..to])
     }
 
     /// As [`Ring::contains`] for each ring, then [`PlanarShape::contains`].
@@ -1058,6 +1093,7 @@ fn deepest_outside(a: Xy, b: Xy, shape: &PlanarShape, parts: &[Interval]) -> Opt
 pub fn leg_meets_flat(a: Xy, b: Xy, flat: &FlatRings, polygon: FlatPolygon) -> bool {
     debug_assert!(a != b, "a leg of no length has no line to read sides by");
     let sb = Bbox::of_segment(a, b);
+    let line = Line::through(a, b);
     let mut inside = false;
     for ring in flat.rings(polygon) {
         // A ring whose box is clear of the leg's is not touched, and `a`
@@ -1065,7 +1101,17 @@ pub fn leg_meets_flat(a: Xy, b: Xy, flat: &FlatRings, polygon: FlatPolygon) -> b
         if !ring.bbox.intersects(&sb) {
             continue;
         }
-        match ring_by_sides(a, b, &sb, flat.points(ring)) {
+        let (xs, ys) = flat.columns(ring);
+        let n = xs.len() - sides::PADDING;
+        let contact = ring_scan(
+            a,
+            b,
+            &sb,
+            n,
+            |k| Xy::new(xs[k], ys[k]),
+            |from, n| side_bits(&line, &xs[from..], &ys[from..], n),
+        );
+        match contact {
             Contact::Touches => return true,
             Contact::CrossesRay => inside = !inside,
             Contact::Misses => {}
@@ -1077,23 +1123,59 @@ pub fn leg_meets_flat(a: Xy, b: Xy, flat: &FlatRings, polygon: FlatPolygon) -> b
 /// One closed ring against the leg `a`-`b` (of non-zero length; box `sb`)
 /// by the sides of the leg's line, as [`leg_meets_flat`] reads it: whether
 /// the leg touches the ring, else whether the ray from `a` through `b`
-/// crosses it an odd number of times (`a` is inside it).
+/// crosses it an odd number of times (`a` is inside it). The ring has
+/// `len` points, `point(k)` the `k`th; `sides_of(from, n)` gives the sides
+/// of the `n` (at most 64) points from `from`. The ring is read in windows
+/// of 64 points, each sharing its first point with the previous window's
+/// last.
 #[inline]
-fn ring_by_sides(a: Xy, b: Xy, sb: &Bbox, points: &[Xy]) -> Contact {
+fn ring_scan(
+    a: Xy,
+    b: Xy,
+    sb: &Bbox,
+    len: usize,
+    point: impl Fn(usize) -> Xy,
+    mut sides_of: impl FnMut(usize, usize) -> SideBits,
+) -> Contact {
     let mut odd = false;
-    let mut sc = orient(a, b, points[0]);
-    for k in 1..points.len() {
-        let sd = orient(a, b, points[k]);
-        // Zero or of opposite signs (a product that underflows to zero is
-        // sorted out by `leg_and_edge`).
-        if sc * sd <= 0.0 {
-            match leg_and_edge(a, b, sb, points[k - 1], points[k], sc, sd) {
-                Contact::Touches => return Contact::Touches,
-                Contact::CrossesRay => odd = !odd,
-                Contact::Misses => {}
+    let mut from = 0;
+    while from + 1 < len {
+        let n = (len - from).min(64);
+        let bits = sides_of(from, n);
+        // Most edges with their ends on both sides end strictly on both:
+        // where the edge crosses the line is on the leg when `a` and `b`
+        // are not strictly on one side of the edge; else the crossing is
+        // beyond `b` (on the ray) if `a` is the farther from the edge.
+        let mut across = bits.edges_across(n);
+        let mut closer = bits.edges_to_check(n) & !across;
+        while across != 0 {
+            let k = from + across.trailing_zeros() as usize;
+            across &= across - 1;
+            let (c, d) = (point(k), point(k + 1));
+            let (d1, d2) = (orient(c, d, a), orient(c, d, b));
+            if !((d1 > 0.0 && d2 > 0.0) || (d1 < 0.0 && d2 < 0.0)) {
+                return Contact::Touches;
+            }
+            if d1.abs() > d2.abs() {
+                odd = !odd;
             }
         }
-        sc = sd;
+        // The rest have an end on the line (or a side that is not a
+        // number, left alone as a product that is not <= 0 is).
+        while closer != 0 {
+            let k = from + closer.trailing_zeros() as usize;
+            closer &= closer - 1;
+            let (c, d) = (point(k), point(k + 1));
+            let (sc, sd) = (orient(a, b, c), orient(a, b, d));
+            if sc * sd <= 0.0 {
+                match leg_and_edge(a, b, sb, c, d, sc, sd) {
+                    Contact::Touches => return Contact::Touches,
+                    Contact::CrossesRay => odd = !odd,
+                    Contact::Misses => {}
+                }
+            }
+        }
+        from += 63;
     }
     if odd {
         Contact::CrossesRay
@@ -1110,11 +1192,13 @@ enum Contact {
 }
 
 /// How the leg `a`-`b` (box `sb`) and the edge `c`-`d` meet, given the
-/// edge's ends' orientations `sc`, `sd` against the leg's line, for an edge
-/// with an end on the line or its ends on opposite sides.
+/// edge's ends' orientations `sc`, `sd` against the leg's line, at least
+/// one of them zero (an edge with its ends strictly on opposite sides is
+/// decided inline by [`ring_scan`]).
 #[cold]
 #[inline(never)]
 fn leg_and_edge(a: Xy, b: Xy, sb: &Bbox, c: Xy, d: Xy, sc: f64, sd: f64) -> Contact {
+    debug_assert!(sc == 0.0 || sd == 0.0);
     let beyond_b = |p: Xy| p.sub(a).dot(b.sub(a)) > 0.0;
     if sc == 0.0 && sd == 0.0 {
         // Along the line: touching if the two overlap (their boxes meet,
@@ -1137,31 +1221,12 @@ fn leg_and_edge(a: Xy, b: Xy, sb: &Bbox, c: Xy, d: Xy, sc: f64, sd: f64) -> Cont
             Contact::Misses
         };
     }
-    if sd == 0.0 {
-        // `d` on the line: contact there is found with `d` as the next
-        // edge's first end; the crossing counts here if `c` is on the right.
-        if on_segment(a, b, d) {
-            return Contact::Touches;
-        }
-        return if sc < 0.0 && beyond_b(d) {
-            Contact::CrossesRay
-        } else {
-            Contact::Misses
-        };
-    }
-    if (sc > 0.0) == (sd > 0.0) {
-        // Strictly on one side after all (their product underflowed).
-        return Contact::Misses;
-    }
-    // The edge's ends are strictly on opposite sides: where it crosses the
-    // line is on the leg when `a` and `b` are not strictly on one side of
-    // the edge.
-    let (d1, d2) = (orient(c, d, a), orient(c, d, b));
-    if !((d1 > 0.0 && d2 > 0.0) || (d1 < 0.0 && d2 < 0.0)) {
+    // `d` on the line: contact there is found with `d` as the next edge's
+    // first end; the crossing counts here if `c` is on the right.
+    if on_segment(a, b, d) {
         return Contact::Touches;
     }
-    // Both on one side: the crossing is beyond `b` if `a` is the farther.
-    if d1.abs() > d2.abs() {
+    if sc < 0.0 && beyond_b(d) {
         Contact::CrossesRay
     } else {
         Contact::Misses
@@ -1315,7 +1380,13 @@ mod tests {
         };
         let (mut met, mut missed) = (0, 0);
         for _ in 0..400 {
-            let n = 4 + (next() * 40.0) as usize;
+            // A quarter of the rings have more than 64 points, read in
+            // several windows of side bits.
+            let n = if next() < 0.25 {
+                65 + (next() * 140.0) as usize
+            } else {
+                4 + (next() * 40.0) as usize
+            };
             let r0 = 50.0 + next() * 500.0;
             let mut angles: Vec<f64> = (0..n).map(|_| next() * std::f64::consts::TAU).collect();
             angles.sort_by(f64::total_cmp);

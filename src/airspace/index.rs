@@ -68,13 +68,19 @@ struct Grid {
     cell_m: f64,
     nx: usize,
     ny: usize,
-    /// Cell `c` holds `items[starts[c]..starts[c + 1]]`.
+    /// Cell `c` holds `items[starts[c]..starts[c + 1]]`: zone numbers,
+    /// flagged where the cell is in the first row or column of the zone's
+    /// box (so that a query reports each zone once without reading it).
     starts: Vec<u32>,
     items: Vec<u32>,
 }
 
 impl Grid {
     fn build(bboxes: &[Bbox]) -> Grid {
+        assert!(
+            bboxes.len() <= Grid::ZONE as usize,
+            "an index holds at most 2^30 zones"
+        );
         let extent = bboxes.iter().fold(Bbox::EMPTY, |e, b| e.union(*b));
         if bboxes.is_empty() {
             return Grid {
@@ -133,13 +139,27 @@ impl Grid {
             for y in y0..=y1 {
                 for x in x0..=x1 {
                     let c = y * nx + x;
-                    grid.items[fill[c] as usize] = i as u32;
+                    let mut item = i as u32;
+                    if x == x0 {
+                        item |= Grid::FIRST_COLUMN;
+                    }
+                    if y == y0 {
+                        item |= Grid::FIRST_ROW;
+                    }
+                    grid.items[fill[c] as usize] = item;
                     fill[c] += 1;
                 }
             }
         }
         grid
     }
+
+    /// An item's flag: the cell is in the first column of the zone's box.
+    const FIRST_COLUMN: u32 = 1 << 31;
+    /// An item's flag: the cell is in the first row of the zone's box.
+    const FIRST_ROW: u32 = 1 << 30;
+    /// An item's zone number, below the flags.
+    const ZONE: u32 = (1 << 30) - 1;
 
     #[inline]
     fn cell_of(&self, x: f64, y: f64) -> (usize, usize) {
@@ -161,27 +181,56 @@ impl Grid {
 }
 
 /// What a query needs of a zone before its geometry, in one cache line: a
-/// route check is bound by memory reads, and reading a candidate's box,
-/// band, kind and time from five arrays (and its `Zone`) cost a miss each.
+/// route check reads this line for each candidate zone, and, across a
+/// district's map, few of them are in the core's own cache.
 #[derive(Debug, Clone, Copy)]
 #[repr(align(64))]
 struct ZoneHot {
-    bbox: Bbox,
+    /// The box, rounded outwards to single precision: a filter only (what
+    /// passes it is decided exactly), so the line has room for the discs.
+    bbox: [f32; 4],
     /// Band above ground.
     floor: f64,
     ceiling: f64,
+    discs: Discs,
     /// First ring in the flat layout, and how many (0: not a polygon).
     flat_first: u32,
-    /// The zone's place in the order of ids: conflicts found at the same
-    /// instant are listed by id, compared as numbers, not strings.
-    id_rank: u32,
-    /// The grid cell of the box's lower-left corner, so the cell that
-    /// reports a (query, zone) pair is found with integer compares.
-    cell_x: u16,
-    cell_y: u16,
     flat_rings: u16,
     kind: ZoneKind,
     permanent: bool,
+}
+
+// One cache line, no more: the discs fit beside the band only because the
+// box is stored in single precision.
+const _: () = assert!(std::mem::size_of::<ZoneHot>() == 64);
+
+impl ZoneHot {
+    #[inline]
+    fn box_meets(&self, q: &Bbox) -> bool {
+        let [min_x, min_y, max_x, max_y] = self.bbox.map(f64::from);
+        min_x <= q.max_x && q.min_x <= max_x && min_y <= q.max_y && q.min_y <= max_y
+    }
+}
+
+/// `b` in single precision, each side moved outwards if rounding moved it in.
+fn outward_f32(b: &Bbox) -> [f32; 4] {
+    let down = |v: f64| {
+        let r = v as f32;
+        if f64::from(r) > v {
+            r.next_down()
+        } else {
+            r
+        }
+    };
+    let up = |v: f64| {
+        let r = v as f32;
+        if f64::from(r) < v {
+            r.next_up()
+        } else {
+            r
+        }
+    };
+    [down(b.min_x), down(b.min_y), up(b.max_x), up(b.max_y)]
 }
 
 /// An immutable set of zones ready to be queried.
@@ -192,11 +241,11 @@ pub struct ZoneIndex {
     shapes: Vec<Arc<PlanarShape>>,
     /// What a query reads of every candidate, in one cache line per zone.
     hot: Vec<ZoneHot>,
+    /// Each zone's place in the order of ids: conflicts found at the same
+    /// instant are listed by id, compared as numbers, not strings.
+    id_ranks: Vec<u32>,
     /// Polygon rings again, laid out in map order for the route check.
     flat: FlatRings,
-    /// Each zone's discs: one that holds its footprint and one that its
-    /// footprint holds, to decide most legs without reading an edge.
-    discs: Vec<Discs>,
     operating_areas: Vec<usize>,
     grid: Grid,
 }
@@ -228,14 +277,11 @@ impl ZoneIndex {
             };
         }
         let (flat, flat_polygons) = lay_out_in_map_order(&shapes, &bboxes, &grid);
-        let discs = shapes.iter().map(|s| Discs::of(s)).collect();
         let hot = zones
             .iter()
             .enumerate()
             .map(|(i, z)| {
                 let (floor, ceiling) = z.band.agl(&frame.vertical);
-                // The grid has at most 4096 cells a side.
-                let (cx, cy) = grid.cell_of(bboxes[i].min_x, bboxes[i].min_y);
                 // A polygon with more rings than fit is checked on its
                 // `PlanarShape` instead (the count 0 says so).
                 let (flat_first, flat_rings) = match flat_polygons[i] {
@@ -246,13 +292,11 @@ impl ZoneIndex {
                     None => (0, 0),
                 };
                 ZoneHot {
-                    bbox: bboxes[i],
+                    bbox: outward_f32(&bboxes[i]),
                     floor,
                     ceiling,
+                    discs: Discs::of(&shapes[i]),
                     flat_first,
-                    id_rank: id_ranks[i],
-                    cell_x: cx as u16,
-                    cell_y: cy as u16,
                     flat_rings,
                     kind: z.kind,
                     permanent: z.time.is_permanent(),
@@ -265,8 +309,8 @@ impl ZoneIndex {
             zones,
             shapes,
             hot,
+            id_ranks,
             flat,
-            discs,
             operating_areas,
             grid,
         }
@@ -315,11 +359,11 @@ impl ZoneIndex {
     }
     #[inline]
     pub(super) fn discs(&self, i: usize) -> &Discs {
-        &self.discs[i]
+        &self.hot[i].discs
     }
     #[inline]
     pub fn id_rank(&self, i: usize) -> u32 {
-        self.hot[i].id_rank
+        self.id_ranks[i]
     }
     #[inline]
     pub fn kind(&self, i: usize) -> ZoneKind {
@@ -339,19 +383,21 @@ impl ZoneIndex {
             for cx in x0..=x1 {
                 let cell = cy * g.nx + cx;
                 let items = &g.items[g.starts[cell] as usize..g.starts[cell + 1] as usize];
-                for &z in items {
-                    let z = z as usize;
+                for &item in items {
                     // The pair is reported by the cell of the lower-left
-                    // corner of the overlap of the two boxes, the larger
-                    // of their corners' cells (the cell function is
-                    // monotone); other cells skip it before reading its box.
-                    if !single {
-                        let h = &self.hot[z];
-                        if (h.cell_x as usize).max(x0) != cx || (h.cell_y as usize).max(y0) != cy {
-                            continue;
-                        }
+                    // corner of the overlap of the two boxes: the larger of
+                    // their corners' cells (the cell function is monotone)
+                    // on each axis, so this cell if it is the first of the
+                    // query's or of the zone's there. Other cells skip the
+                    // zone before reading it.
+                    if !single
+                        && ((item & Grid::FIRST_COLUMN == 0 && cx != x0)
+                            || (item & Grid::FIRST_ROW == 0 && cy != y0))
+                    {
+                        continue;
                     }
-                    if self.hot[z].bbox.intersects(&query) {
+                    let z = (item & Grid::ZONE) as usize;
+                    if self.hot[z].box_meets(&query) {
                         f(z);
                     }
                 }
@@ -374,14 +420,24 @@ impl ZoneIndex {
         self.for_each_candidate(Bbox::of_segment(a, b), |z| {
             let (floor, ceiling) = self.band_agl(z);
             if alt_low_m <= ceiling && alt_high_m >= floor {
-                let discs = &self.discs[z];
-                if discs.enters(a, b)
-                    || (!discs.clear_of(a, b, 0.0) && self.shapes[z].meets_segment(a, b))
+                let discs = &self.hot[z].discs;
+                if discs.enters(a, b) || (!discs.clear_of(a, b, 0.0) && self.meets_segment(z, a, b))
                 {
                     out.push(z);
                 }
             }
         });
+    }
+
+    /// Whether the segment `a`-`b` meets zone `z`'s footprint, as
+    /// [`PlanarShape::meets_segment`] answers (from the flat layout when
+    /// there is one: its sides are read several vertices at a time).
+    #[inline]
+    fn meets_segment(&self, z: usize, a: Xy, b: Xy) -> bool {
+        match self.flat_polygon(z) {
+            Some(polygon) if a != b => super::geom::leg_meets_flat(a, b, &self.flat, polygon),
+            _ => self.shapes[z].meets_segment(a, b),
+        }
     }
 
     /// Zones whose interior holds `p`, whatever their band and time.
@@ -431,13 +487,14 @@ impl ZoneIndex {
                 continue;
             }
             for &p in &sorted[starts[c] as usize..starts[c + 1] as usize] {
-                for &z in zones {
-                    let z = z as usize;
+                for &item in zones {
+                    let z = (item & Grid::ZONE) as usize;
+                    let h = &self.hot[z];
                     // The inner disc is strictly inside (so is a point in
                     // it); the test has the point strictly inside too.
-                    if self.hot[z].bbox.contains_point(p)
-                        && (self.discs[z].enters(p, p)
-                            || (!self.discs[z].clear_of(p, p, 0.0) && self.shapes[z].contains(p)))
+                    if h.box_meets(&Bbox::of_segment(p, p))
+                        && (h.discs.enters(p, p)
+                            || (!h.discs.clear_of(p, p, 0.0) && self.shapes[z].contains(p)))
                     {
                         hits += 1;
                     }

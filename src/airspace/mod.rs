@@ -3,7 +3,9 @@
 //!
 //! - [`zone`], [`band`], [`schedule`]: the zone model (footprint, altitude
 //!   band with its datum, time of applicability, kind).
-//! - [`geom`]: exact planar predicates in local metres.
+//! - [`geom`]: exact planar predicates in local metres; `sides` reads the
+//!   side of a leg's line that each vertex of a ring lies on, four at a
+//!   time where the CPU can.
 //! - [`index`]: the immutable grid index and the live [`index::Airspace`]
 //!   that swaps indexes atomically when zones change.
 //! - [`route_check`]: leg-by-leg 3D and time check with explanations.
@@ -21,6 +23,7 @@ pub mod import;
 pub mod index;
 pub mod route_check;
 pub mod schedule;
+mod sides;
 pub mod zone;
 
 use chrono::{DateTime, Duration, Utc};
