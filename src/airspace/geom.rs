@@ -392,6 +392,39 @@ fn point_segment_distance2(p: Xy, a: Xy, b: Xy) -> f64 {
     d.dot(d)
 }
 
+/// A segment with what distance tests against it need worked out once: a
+/// route check measures each leg against the discs of several zones.
+#[derive(Debug, Clone, Copy)]
+pub struct Segment {
+    a: Xy,
+    ab: Xy,
+    /// 1 / |ab|², or 0 for a segment of no length.
+    inv_len2: f64,
+}
+
+impl Segment {
+    #[inline]
+    pub fn new(a: Xy, b: Xy) -> Segment {
+        let ab = b.sub(a);
+        let len2 = ab.dot(ab);
+        Segment {
+            a,
+            ab,
+            inv_len2: if len2 > 0.0 { 1.0 / len2 } else { 0.0 },
+        }
+    }
+
+    /// Squared distance from `p` to the segment (as
+    /// [`point_segment_distance`] squared, up to rounding).
+    #[inline]
+    pub fn distance2(&self, p: Xy) -> f64 {
+        let ap = p.sub(self.a);
+        let t = (ap.dot(self.ab) * self.inv_len2).clamp(0.0, 1.0);
+        let d = ap.sub(self.ab.scale(t));
+        d.dot(d)
+    }
+}
+
 /// Closed parameter interval `[t0, t1]` along a leg, `0 <= t0 <= t1 <= 1`.
 pub type Interval = (f64, f64);
 

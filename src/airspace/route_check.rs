@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use super::geom::{
     leg_clearance, leg_intervals_flat, leg_intervals_into, leg_meets_flat,
-    leg_meets_with_intervals, Bbox, Interval, LegScratch, LocalFrame, PlanarShape, Xy,
+    leg_meets_with_intervals, Bbox, Interval, LegScratch, LocalFrame, PlanarShape, Segment, Xy,
 };
 use super::index::ZoneIndex;
 use super::zone::{Zone, ZoneKind};
@@ -251,16 +251,33 @@ struct LegContext<'a> {
     a: Xy,
     b: Xy,
     leg: usize,
+    /// The lowest and highest altitude flown on the leg.
+    low: f64,
+    high: f64,
+    /// The leg, ready for distance tests.
+    segment: Segment,
 }
 
 impl<'a> LegContext<'a> {
     fn new(route: &'a [Waypoint], pts: &[Xy], leg: usize) -> LegContext<'a> {
+        Self::of(&route[leg - 1], &route[leg], pts[leg - 1], pts[leg], leg)
+    }
+
+    fn of(wa: &'a Waypoint, wb: &'a Waypoint, a: Xy, b: Xy, leg: usize) -> LegContext<'a> {
+        let (low, high) = if wa.alt_agl_m <= wb.alt_agl_m {
+            (wa.alt_agl_m, wb.alt_agl_m)
+        } else {
+            (wb.alt_agl_m, wa.alt_agl_m)
+        };
         LegContext {
-            wa: &route[leg - 1],
-            wb: &route[leg],
-            a: pts[leg - 1],
-            b: pts[leg],
+            wa,
+            wb,
+            a,
+            b,
             leg,
+            low,
+            high,
+            segment: Segment::new(a, b),
         }
     }
 
@@ -435,13 +452,7 @@ impl ZoneIndex {
             frame.to_local(route[leg - 1].lon, route[leg - 1].lat),
             frame.to_local(route[leg].lon, route[leg].lat),
         ];
-        let ctx = LegContext {
-            wa: &route[leg - 1],
-            wb: &route[leg],
-            a: pts[0],
-            b: pts[1],
-            leg,
-        };
+        let ctx = LegContext::of(&route[leg - 1], &route[leg], pts[0], pts[1], leg);
         if self.kind(z) == ZoneKind::OperatingArea {
             return self
                 .check_operating_area(
@@ -494,23 +505,29 @@ impl ZoneIndex {
             floor - options.vertical_margin_m,
             ceiling + options.vertical_margin_m,
         );
-        if wa.alt_agl_m.max(wb.alt_agl_m) < lo || wa.alt_agl_m.min(wb.alt_agl_m) > hi {
+        if ctx.high < lo || ctx.low > hi {
             return None;
         }
         let discs = self.discs(z);
-        if discs.clear_of(a, b, options.lateral_buffer_m) {
+        if discs.clear_of(&ctx.segment, options.lateral_buffer_m) {
             return None;
         }
-        let vertical = vertical_interval(wa.alt_agl_m, wb.alt_agl_m, lo, hi)?;
+        // The whole leg in the band is the common case (and what the
+        // division below would give).
+        let vertical = if ctx.low >= lo && ctx.high <= hi {
+            (0.0, 1.0)
+        } else {
+            vertical_interval(wa.alt_agl_m, wb.alt_agl_m, lo, hi)?
+        };
         if !DETAIL && self.is_permanent(z) {
             // Through the disc inside the footprint: a conflict, with no
             // edge read.
-            let (pa, pb) = if vertical == (0.0, 1.0) {
-                (a, b)
+            let inside_band = if vertical == (0.0, 1.0) {
+                ctx.segment
             } else {
-                (a.lerp(b, vertical.0), a.lerp(b, vertical.1))
+                Segment::new(a.lerp(b, vertical.0), a.lerp(b, vertical.1))
             };
-            if discs.enters(pa, pb) {
+            if discs.enters(&inside_band) {
                 return Some(Hit {
                     s: 0.0,
                     e: 0.0,
