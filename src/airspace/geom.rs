@@ -1325,6 +1325,26 @@ mod tests {
     /// Star polygons with a hole and legs around them, some along an edge
     /// or through a vertex: the one-pass scan over flat rings answers bit
     /// for bit as `meets_segment` and `leg_intervals` do.
+    /// A random star-shaped ring about the origin: `n` vertices at sorted
+    /// random angles, each between half and all of `r0` out, in whole
+    /// metres if `whole_metres`.
+    fn star_ring(next: &mut impl FnMut() -> f64, n: usize, r0: f64, whole_metres: bool) -> Vec<Xy> {
+        let mut angles: Vec<f64> = (0..n).map(|_| next() * std::f64::consts::TAU).collect();
+        angles.sort_by(f64::total_cmp);
+        angles
+            .iter()
+            .map(|a| {
+                let r = r0 * (0.5 + 0.5 * next());
+                let (x, y) = (r * a.cos(), r * a.sin());
+                if whole_metres {
+                    Xy::new(x.round(), y.round())
+                } else {
+                    Xy::new(x, y)
+                }
+            })
+            .collect()
+    }
+
     #[test]
     fn one_pass_over_flat_rings_answers_as_the_two_predicates() {
         let mut state = 0x2545_F491_4F6C_DD1Du64;
@@ -1338,15 +1358,7 @@ mod tests {
         for _ in 0..400 {
             let n = 4 + (next() * 48.0) as usize;
             let r0 = 50.0 + next() * 500.0;
-            let mut angles: Vec<f64> = (0..n).map(|_| next() * std::f64::consts::TAU).collect();
-            angles.sort_by(f64::total_cmp);
-            let ring: Vec<Xy> = angles
-                .iter()
-                .map(|a| {
-                    let r = r0 * (0.5 + 0.5 * next());
-                    Xy::new(r * a.cos(), r * a.sin())
-                })
-                .collect();
+            let ring = star_ring(&mut next, n, r0, false);
             let hole: Vec<Xy> = (0..8)
                 .map(|k| {
                     let a = k as f64 / 8.0 * std::f64::consts::TAU;
@@ -1421,17 +1433,9 @@ mod tests {
                 4 + (next() * 40.0) as usize
             };
             let r0 = 50.0 + next() * 500.0;
-            let mut angles: Vec<f64> = (0..n).map(|_| next() * std::f64::consts::TAU).collect();
-            angles.sort_by(f64::total_cmp);
             // Whole metres, so that legs along edges and through vertices
             // are exact.
-            let ring: Vec<Xy> = angles
-                .iter()
-                .map(|a| {
-                    let r = r0 * (0.5 + 0.5 * next());
-                    Xy::new((r * a.cos()).round(), (r * a.sin()).round())
-                })
-                .collect();
+            let ring = star_ring(&mut next, n, r0, true);
             let hole: Vec<Xy> = [(-10.0, -10.0), (10.0, -10.0), (10.0, 10.0), (-10.0, 10.0)]
                 .iter()
                 .map(|&(x, y)| Xy::new(x, y))
