@@ -280,6 +280,7 @@ impl PlanarShape {
                 // even-odd parity of `a` over all rings (inside the
                 // exterior and outside every hole, for a valid polygon).
                 let sb = Bbox::of_segment(a, b);
+                let line = Line::through(a, b);
                 let mut inside = false;
                 for ring in std::iter::once(&poly.exterior).chain(poly.holes.iter()) {
                     // A ring whose box is clear of the segment's box cannot
@@ -287,7 +288,6 @@ impl PlanarShape {
                     if !ring.bbox.intersects(&sb) {
                         continue;
                     }
-                    let line = Line::through(a, b);
                     let points = &ring.points;
                     let contact = ring_scan(
                         a,
@@ -381,46 +381,38 @@ pub fn point_segment_distance(p: Xy, a: Xy, b: Xy) -> f64 {
 /// Squared distance from `p` to segment `a`-`b`.
 #[inline]
 fn point_segment_distance2(p: Xy, a: Xy, b: Xy) -> f64 {
-    let ab = b.sub(a);
-    let len2 = ab.dot(ab);
-    let t = if len2 > 0.0 {
-        (p.sub(a).dot(ab) / len2).clamp(0.0, 1.0)
-    } else {
-        0.0
-    };
-    let d = p.sub(a.add(ab.scale(t)));
-    d.dot(d)
+    Segment::new(a, b).distance2(p)
 }
 
-/// A segment with what distance tests against it need worked out once: a
+/// A segment with its direction and squared length worked out once: a
 /// route check measures each leg against the discs of several zones.
 #[derive(Debug, Clone, Copy)]
 pub struct Segment {
     a: Xy,
     ab: Xy,
-    /// 1 / |ab|², or 0 for a segment of no length.
-    inv_len2: f64,
+    len2: f64,
 }
 
 impl Segment {
     #[inline]
     pub fn new(a: Xy, b: Xy) -> Segment {
         let ab = b.sub(a);
-        let len2 = ab.dot(ab);
         Segment {
             a,
             ab,
-            inv_len2: if len2 > 0.0 { 1.0 / len2 } else { 0.0 },
+            len2: ab.dot(ab),
         }
     }
 
-    /// Squared distance from `p` to the segment (as
-    /// [`point_segment_distance`] squared, up to rounding).
+    /// Squared distance from `p` to the segment.
     #[inline]
     pub fn distance2(&self, p: Xy) -> f64 {
-        let ap = p.sub(self.a);
-        let t = (ap.dot(self.ab) * self.inv_len2).clamp(0.0, 1.0);
-        let d = ap.sub(self.ab.scale(t));
+        let t = if self.len2 > 0.0 {
+            (p.sub(self.a).dot(self.ab) / self.len2).clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        let d = p.sub(self.a.add(self.ab.scale(t)));
         d.dot(d)
     }
 }
@@ -1325,6 +1317,16 @@ mod tests {
     /// Star polygons with a hole and legs around them, some along an edge
     /// or through a vertex: the one-pass scan over flat rings answers bit
     /// for bit as `meets_segment` and `leg_intervals` do.
+    /// A reproducible source of numbers in [0, 1) (xorshift64).
+    fn uniform(mut state: u64) -> impl FnMut() -> f64 {
+        move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state >> 11) as f64 / (1u64 << 53) as f64
+        }
+    }
+
     /// A random star-shaped ring about the origin: `n` vertices at sorted
     /// random angles, each between half and all of `r0` out, in whole
     /// metres if `whole_metres`.
@@ -1347,13 +1349,7 @@ mod tests {
 
     #[test]
     fn one_pass_over_flat_rings_answers_as_the_two_predicates() {
-        let mut state = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(0x2545_F491_4F6C_DD1Du64);
         let mut met = 0;
         for _ in 0..400 {
             let n = 4 + (next() * 48.0) as usize;
@@ -1416,13 +1412,7 @@ mod tests {
     /// vertex, on an edge's line covering the whole edge, inside the hole.
     #[test]
     fn the_scan_by_sides_of_the_line_decides_as_the_edge_by_edge_test() {
-        let mut state = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            (state >> 11) as f64 / (1u64 << 53) as f64
-        };
+        let mut next = uniform(0x9E37_79B9_7F4A_7C15u64);
         let (mut met, mut missed) = (0, 0);
         for _ in 0..400 {
             // A quarter of the rings have more than 64 points, read in

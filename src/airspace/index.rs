@@ -497,15 +497,15 @@ impl ZoneIndex {
                 continue;
             }
             for &p in &sorted[starts[c] as usize..starts[c + 1] as usize] {
+                let at = Segment::new(p, p);
                 for &item in zones {
                     let z = (item & Grid::ZONE) as usize;
                     let h = &self.hot[z];
                     // The inner disc is strictly inside (so is a point in
                     // it); the test has the point strictly inside too.
                     if h.box_meets(&Bbox::of_segment(p, p))
-                        && (h.discs.enters(&Segment::new(p, p))
-                            || (!h.discs.clear_of(&Segment::new(p, p), 0.0)
-                                && self.shapes[z].contains(p)))
+                        && (h.discs.enters(&at)
+                            || (!h.discs.clear_of(&at, 0.0) && self.shapes[z].contains(p)))
                     {
                         hits += 1;
                     }
@@ -597,7 +597,7 @@ impl Discs {
     #[inline]
     pub(super) fn clear_of(&self, segment: &Segment, buffer_m: f64) -> bool {
         let c = Xy::new(f64::from(self.outer_x), f64::from(self.outer_y));
-        let r = f64::from(self.outer) + if buffer_m > 0.0 { buffer_m } else { 0.0 };
+        let r = f64::from(self.outer) + buffer_m.max(0.0);
         segment.distance2(c) > r * r
     }
 
