@@ -536,11 +536,11 @@ pub fn leg_intervals_into(
 #[derive(Debug, Clone, Default)]
 pub struct FlatRings {
     points: Vec<Xy>,
-    /// The same points column-wise, each ring followed by
-    /// [`sides::PADDING`] copies of its last point, for the wide reads of
-    /// [`sides::side_bits`].
-    xs: Vec<f64>,
-    ys: Vec<f64>,
+    /// The same points column-wise, for the wide reads of
+    /// [`sides::side_bits`]: per ring, its x coordinates and then its y
+    /// coordinates, each followed by [`sides::PADDING`] copies of the last.
+    /// One ring's numbers are one run of memory, read front to back.
+    columns: Vec<f64>,
     rings: Vec<FlatRing>,
 }
 
@@ -549,7 +549,7 @@ struct FlatRing {
     bbox: Bbox,
     start: u32,
     end: u32,
-    /// Where the ring starts in `xs` and `ys`.
+    /// Where the ring's x coordinates start in `columns`.
     column: u32,
 }
 
@@ -565,14 +565,16 @@ impl FlatRings {
         let first = self.rings.len() as u32;
         for ring in std::iter::once(&poly.exterior).chain(poly.holes.iter()) {
             let start = self.points.len() as u32;
-            let column = self.xs.len() as u32;
+            let column = self.columns.len() as u32;
             self.points.extend_from_slice(&ring.points);
             let last = ring.points.last().copied().unwrap_or(Xy::new(0.0, 0.0));
-            let padding = std::iter::repeat_n(last, sides::PADDING);
-            for p in ring.points.iter().copied().chain(padding) {
-                self.xs.push(p.x);
-                self.ys.push(p.y);
-            }
+            let padded = || {
+                ring.points
+                    .iter()
+                    .chain(std::iter::repeat_n(&last, sides::PADDING))
+            };
+            self.columns.extend(padded().map(|p| p.x));
+            self.columns.extend(padded().map(|p| p.y));
             self.rings.push(FlatRing {
                 bbox: ring.bbox,
                 start,
@@ -600,8 +602,8 @@ impl FlatRings {
     #[inline]
     fn columns(&self, r: &FlatRing) -> (&[f64], &[f64]) {
         let from = r.column as usize;
-        let to = from + (r.end - r.start) as usize + sides::PADDING;
-        (&self.xs[from..to], &self.ys[from..to])
+        let len = (r.end - r.start) as usize + sides::PADDING;
+        self.columns[from..from + 2 * len].split_at(len)
     }
 
     /// As [`Ring::contains`] for each ring, then [`PlanarShape::contains`].
