@@ -18,7 +18,7 @@ impl Xy {
     pub const fn new(x: f64, y: f64) -> Xy {
         Xy { x, y }
     }
-    fn sub(self, o: Xy) -> Xy {
+    pub(super) fn sub(self, o: Xy) -> Xy {
         Xy::new(self.x - o.x, self.y - o.y)
     }
     fn add(self, o: Xy) -> Xy {
@@ -30,7 +30,7 @@ impl Xy {
     fn dot(self, o: Xy) -> f64 {
         self.x * o.x + self.y * o.y
     }
-    fn cross(self, o: Xy) -> f64 {
+    pub(super) fn cross(self, o: Xy) -> f64 {
         self.x * o.y - self.y * o.x
     }
     pub fn distance(self, o: Xy) -> f64 {
@@ -1261,7 +1261,7 @@ fn leg_and_edge(a: Xy, b: Xy, sb: &Bbox, c: Xy, d: Xy, sc: f64, sd: f64) -> Cont
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     fn square() -> PlanarShape {
@@ -1320,7 +1320,7 @@ mod tests {
     /// or through a vertex: the one-pass scan over flat rings answers bit
     /// for bit as `meets_segment` and `leg_intervals` do.
     /// A reproducible source of numbers in [0, 1) (xorshift64).
-    fn uniform(mut state: u64) -> impl FnMut() -> f64 {
+    pub(in crate::airspace) fn uniform(mut state: u64) -> impl FnMut() -> f64 {
         move || {
             state ^= state << 13;
             state ^= state >> 7;
@@ -1332,7 +1332,12 @@ mod tests {
     /// A random star-shaped ring about the origin: `n` vertices at sorted
     /// random angles, each between half and all of `r0` out, in whole
     /// metres if `whole_metres`.
-    fn star_ring(next: &mut impl FnMut() -> f64, n: usize, r0: f64, whole_metres: bool) -> Vec<Xy> {
+    pub(in crate::airspace) fn star_ring(
+        next: &mut impl FnMut() -> f64,
+        n: usize,
+        r0: f64,
+        whole_metres: bool,
+    ) -> Vec<Xy> {
         let mut angles: Vec<f64> = (0..n).map(|_| next() * std::f64::consts::TAU).collect();
         angles.sort_by(f64::total_cmp);
         angles

@@ -21,6 +21,7 @@ pub mod detour;
 pub mod geom;
 pub mod import;
 pub mod index;
+mod packed;
 pub mod route_check;
 pub mod schedule;
 mod sides;

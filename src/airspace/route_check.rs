@@ -13,8 +13,8 @@ use chrono::{DateTime, Duration, FixedOffset, Utc};
 use std::sync::Arc;
 
 use super::geom::{
-    leg_clearance, leg_intervals_flat, leg_intervals_into, leg_meets_flat,
-    leg_meets_with_intervals, Bbox, Interval, LegScratch, LocalFrame, PlanarShape, Segment, Xy,
+    leg_clearance, leg_intervals_flat, leg_intervals_into, leg_meets_with_intervals, Bbox,
+    Interval, LegScratch, LocalFrame, PlanarShape, Segment, Xy,
 };
 use super::index::ZoneIndex;
 use super::zone::{Zone, ZoneKind};
@@ -396,14 +396,12 @@ impl ZoneIndex {
     ) {
         out.clear();
         let frame = &self.frame().local;
-        scratch.pts.clear();
-        scratch
-            .pts
-            .extend(route.iter().map(|w| frame.to_local(w.lon, w.lat)));
+        let PairScratch { pts, legs } = scratch;
+        pts.clear();
+        pts.extend(route.iter().map(|w| frame.to_local(w.lon, w.lat)));
         let operating = self.operating_areas();
         for leg in 1..route.len() {
-            let ctx = LegContext::new(route, &scratch.pts, leg);
-            let legs = &mut scratch.legs;
+            let ctx = LegContext::new(route, pts, leg);
             self.for_each_candidate(ctx.query(options), |z| {
                 if self
                     .leg_meets_zone::<false>(&ctx, z, options, legs)
@@ -546,8 +544,11 @@ impl ZoneIndex {
             } else {
                 (a.lerp(b, vertical.0), a.lerp(b, vertical.1))
             };
-            if let Some(polygon) = self.flat_polygon(z).filter(|_| pa != pb) {
-                return leg_meets_flat(pa, pb, self.flat_rings(), polygon).then_some(Hit {
+            if let Some(meets) = (pa != pb)
+                .then(|| self.polygon_meets_leg(z, pa, pb))
+                .flatten()
+            {
+                return meets.then_some(Hit {
                     s: 0.0,
                     e: 0.0,
                     f: 0.0,
