@@ -23,9 +23,11 @@
 //! route's candidates rarely in the core's own cache): about 150,000
 //! instructions and 900 reads that miss a 1 MB cache per 50-leg route
 //! (`valgrind --tool=callgrind --cache-sim=yes --LL=1048576,16,64`), two
-//! thirds of those misses in the candidates' ring coordinates. So the grid
-//! items carry the flags that skip a repeated zone without reading it, a
-//! zone's box, band and discs share one cache line, and the decision-only
+//! thirds of those misses in the candidates' ring coordinates, and about
+//! 2,000 mispredicted branches (`--branch-sim=yes`), 800 of them on which
+//! grid items repeat a zone. So the grid items carry flags that report a
+//! zone once, tested with its box in one branch, a zone's box, band and
+//! discs share one cache line, and the decision-only
 //! scans read rings packed to 16 bits a coordinate (`packed`: a ring and
 //! its header in about three lines instead of ten), which halves those
 //! misses for about 15% more instructions (the error bounds, and the
@@ -429,16 +431,15 @@ impl ZoneIndex {
                     // corner of the overlap of the two boxes: the larger of
                     // their corners' cells (the cell function is monotone)
                     // on each axis, so this cell if it is the first of the
-                    // query's or of the zone's there. Other cells skip the
-                    // zone before reading it.
-                    if !single
-                        && ((item & Grid::FIRST_COLUMN == 0 && cx != x0)
-                            || (item & Grid::FIRST_ROW == 0 && cy != y0))
-                    {
-                        continue;
-                    }
+                    // query's or of the zone's there.
+                    let repeat = !single
+                        & ((item & Grid::FIRST_COLUMN == 0) & (cx != x0)
+                            | (item & Grid::FIRST_ROW == 0) & (cy != y0));
                     let z = (item & Grid::ZONE) as usize;
-                    if self.hot[z].box_meets(&query) {
+                    // One branch for both tests: which items a cell repeats
+                    // follows no pattern a predictor could learn, and a
+                    // repeated zone's record was read a cell ago.
+                    if !repeat & self.hot[z].box_meets(&query) {
                         f(z);
                     }
                 }

@@ -210,10 +210,8 @@ impl PackedLeg {
         let d1 = dx.abs() + dy.abs();
         let single = d1 * (1.0 / 64.0 + l / (1u64 << 23) as f64) * 1.01;
         let bound = d1 * q + round + single;
-        let mut side_bound = bound as f32;
-        if f64::from(side_bound) < bound {
-            side_bound = side_bound.next_up();
-        }
+        // Rounded up (by one more step than may be needed, for no branch).
+        let side_bound = (bound as f32).next_up();
         PackedLeg {
             a,
             b,
