@@ -45,7 +45,10 @@
 //! asking memory ahead for their records and then for the survivors'
 //! rings, with the cheap rejections made branch-free (a third fewer
 //! mispredicted branches, 50% more instructions, no faster on this
-//! 2-core VM).
+//! 2-core VM); asking for each batch's packed rings before deciding it
+//! (no faster); the query's box in single precision for the box test (its
+//! outward rounding branches cost more mispredictions than it saved); the
+//! band and outer-disc rejections in one branch (more of both).
 
 use std::sync::{Arc, Mutex, RwLock};
 
