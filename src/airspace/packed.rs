@@ -305,7 +305,7 @@ fn side_bits(leg: &PackedLeg, points: &[u32], n: usize) -> SideBits {
     {
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU has AVX2 (checked just above), and the assert
-            // above keeps every four-wide load within `points`.
+            // above keeps every eight-wide load within `points`.
             return unsafe { avx2::side_bits(leg, points, n) };
         }
     }
