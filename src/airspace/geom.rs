@@ -1211,7 +1211,7 @@ fn ring_scan(
     }
 }
 
-enum Contact {
+pub(super) enum Contact {
     Touches,
     /// The edge crosses the ray from `a` through `b`, beyond `b`.
     CrossesRay,

@@ -486,8 +486,8 @@ impl ZoneIndex {
     }
 
     /// Whether the segment `a`-`b` meets zone `z`'s footprint, as
-    /// [`PlanarShape::meets_segment`] answers (from the flat layout when
-    /// there is one: its sides are read several vertices at a time).
+    /// [`PlanarShape::meets_segment`] answers (for a polygon, from its
+    /// packed or flat rings: see [`ZoneIndex::polygon_meets_leg`]).
     #[inline]
     fn meets_segment(&self, z: usize, a: Xy, b: Xy) -> bool {
         if a == b {

@@ -33,7 +33,7 @@
 
 use std::iter;
 
-use super::geom::{Bbox, PlanarPolygon, Xy};
+use super::geom::{Bbox, Contact, PlanarPolygon, Xy};
 use super::sides::SideBits;
 
 /// Words read past a ring's last point by the eight-wide loads.
@@ -54,15 +54,6 @@ const Q: f64 = 0.5 + 1.0 / (1u64 << 30) as f64;
 #[derive(Debug, Clone, Default)]
 pub(super) struct PackedRings {
     words: Vec<u32>,
-}
-
-/// How a ring meets a leg, as the exact scan decides it.
-enum Contact {
-    Touches,
-    /// The ray from the leg's start through its end crosses the ring an
-    /// odd number of times beyond the leg: the start is inside.
-    CrossesRay,
-    Misses,
 }
 
 impl PackedRings {
