@@ -61,6 +61,13 @@
 //! Compiling the whole route check for AVX2 (so the packed sides inline):
 //! 219k instructions, 1,241 mispredicted branches. Transparent huge pages
 //! for the index (the system set to `always`): within this VM's noise.
+//! A finer cover of squares (a quarter of a zone wide) listing only the
+//! zones each really meets, marked where the square lies wholly inside,
+//! walked row by row along the leg: fewer candidates (191k instructions)
+//! but 1,532 mispredicted branches (the per-leg dedup) and 699 L1 misses,
+//! and only 1.5% fewer ring scans, because the squares wholly inside a
+//! zone lie mostly within its inner disc already. The scans left are legs
+//! across a zone's edge, which only edges can decide.
 
 use std::sync::{Arc, Mutex, RwLock};
 
