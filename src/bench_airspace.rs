@@ -171,6 +171,11 @@ pub struct Figures {
     /// waiting for memory.
     pub pairs_cached_p50_us: f64,
     pub pairs_cached_p99_us: f64,
+    /// A fixed computation as long as the pairs' median, reading no memory,
+    /// timed as often right after them: what this machine's interruptions
+    /// alone add at p99 to work of that length.
+    pub reference_p50_us: f64,
+    pub reference_p99_us: f64,
     pub pairs_conflicts: usize,
     /// Whether the pairs found are those of the full check, route by route.
     pub pairs_agree: bool,
@@ -321,6 +326,17 @@ fn measure_routes(index: &ZoneIndex, routes: &[(Vec<Xy>, Vec<f64>)], reps: usize
     f.pairs_p50_us = q(&samples, 0.5);
     f.pairs_p99_us = q(&samples, 0.99);
     f.pairs_max_us = q(&samples, 1.0);
+    let steps = reference_steps(f.pairs_p50_us);
+    let mut reference: Vec<f64> = (0..samples.len())
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(fixed_work(steps));
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .collect();
+    reference.sort_by(f64::total_cmp);
+    f.reference_p50_us = q(&reference, 0.5);
+    f.reference_p99_us = q(&reference, 0.99);
     let mut cached = Vec::with_capacity(routes.len());
     for r in &routes {
         for _ in 0..3 {
@@ -386,6 +402,30 @@ fn measure_routes(index: &ZoneIndex, routes: &[(Vec<Xy>, Vec<f64>)], reps: usize
     f.buffered_p99_us = q(&samples, 0.99);
 }
 
+/// A chain of dependent multiply-adds: the same work every time, in
+/// registers, so its spread in time is the machine's alone.
+fn fixed_work(steps: u64) -> f64 {
+    let mut a = std::hint::black_box(1.0f64);
+    for _ in 0..steps {
+        a = a.mul_add(1.000_000_1, 0.5);
+    }
+    a
+}
+
+/// How many steps of [`fixed_work`] take about `us` microseconds here
+/// (the fastest of a few timings, so an interruption does not shorten it).
+fn reference_steps(us: f64) -> u64 {
+    const PROBE: u64 = 200_000;
+    let fastest = (0..5)
+        .map(|_| {
+            let t = Instant::now();
+            std::hint::black_box(fixed_work(PROBE));
+            t.elapsed().as_secs_f64() * 1e6
+        })
+        .fold(f64::INFINITY, f64::min);
+    ((us / fastest.max(1e-3)) * PROBE as f64).max(1.0) as u64
+}
+
 fn print_route_figures(f: &Figures, routes: usize) {
     println!(
         "[route] one {}-leg route, every conflict listed: p50 {:.1} us, p99 {:.1} us, max {:.1} us; conflicts={} over all routes (exact 4D: altitude inside the band where the leg is over the zone)",
@@ -418,6 +458,10 @@ fn print_route_figures(f: &Figures, routes: usize) {
     println!(
         "[route] the same, each route checked right after three checks of it (its zones in the core's caches, as on a district's map): p50 {:.1} us, p99 {:.1} us",
         f.pairs_cached_p50_us, f.pairs_cached_p99_us
+    );
+    println!(
+        "[route] this machine's own spread: a fixed computation as long as the pairs' median, reading no memory, timed as often: p50 {:.1} us, p99 {:.1} us",
+        f.reference_p50_us, f.reference_p99_us
     );
     let verdict = |p99: f64| {
         if p99 < 25.0 {
