@@ -151,15 +151,20 @@ impl Grid {
         }
         let width = (extent.max_x - extent.min_x).max(1e-9);
         let height = (extent.max_y - extent.min_y).max(1e-9);
-        // Cells about half as wide as a typical zone (measured on the shared
-        // instance: 0.25x-2x change segment queries by <15%, point queries
-        // are fastest at 0.25-0.5x), but no more than ~4M cells.
+        // Cells about as wide as a typical zone, but no more than ~4M
+        // cells. Since a query walks a row of cells as one run, wider cells
+        // cost little in walking and save the per-row work. Measured with
+        // `skyshare bench airspace` (each route's best p50; segments; 1M
+        // points), against half a zone: dense 26.0 against 27.0 us, 25.7
+        // against 26.5 ms, 0.296 against 0.271 s; sparse 9.2 against
+        // 10.3 us, 8.6 against 10.3 ms, points the same. Twice a zone was
+        // slower on the dense instance in all three.
         let mean_size = bboxes
             .iter()
             .map(|b| (b.max_x - b.min_x).max(b.max_y - b.min_y))
             .sum::<f64>()
             / bboxes.len() as f64;
-        let cell_m = (mean_size * 0.5)
+        let cell_m = mean_size
             .max((width * height / 4.0e6).sqrt())
             .max(width.max(height) / 4096.0)
             .max(1e-9);
