@@ -122,46 +122,102 @@ impl AirspaceFrame {
     }
 }
 
+/// Zone numbers listed by grid cell: cell `c` holds
+/// `items[starts[c]..starts[c + 1]]`, and the cells of a row are
+/// neighbours, so a run of cells in a row is one slice.
+#[derive(Debug, Clone, Default)]
+struct CellLists {
+    starts: Vec<u32>,
+    items: Vec<u32>,
+}
+
+impl CellLists {
+    /// Lists zone `i` in every cell `cells(i)` gives (two passes, count
+    /// then fill, for one contiguous array).
+    fn build<C: Iterator<Item = usize>>(
+        n_cells: usize,
+        zones: usize,
+        cells: impl Fn(usize) -> C,
+    ) -> CellLists {
+        let mut starts = vec![0u32; n_cells + 1];
+        for i in 0..zones {
+            for c in cells(i) {
+                starts[c + 1] += 1;
+            }
+        }
+        for c in 0..n_cells {
+            starts[c + 1] += starts[c];
+        }
+        let mut items = vec![0u32; starts[n_cells] as usize];
+        let mut fill: Vec<u32> = starts[..n_cells].to_vec();
+        for i in 0..zones {
+            for c in cells(i) {
+                items[fill[c] as usize] = i as u32;
+                fill[c] += 1;
+            }
+        }
+        CellLists { starts, items }
+    }
+
+    /// The zones listed in cells `x0..=x1` of the row whose first cell is
+    /// `row`.
+    #[inline]
+    fn run(&self, row: usize, x0: usize, x1: usize) -> &[u32] {
+        &self.items[self.starts[row + x0] as usize..self.starts[row + x1 + 1] as usize]
+    }
+}
+
+/// A uniform grid over the zones' boxes. A (query, zone) pair is found in
+/// one cell only: the one holding the lower-left corner of the overlap of
+/// the two boxes' cell ranges. So besides every zone in every cell its box
+/// covers (`all`), the grid lists each zone again in the cells of its
+/// box's first row only (`first_row`), of its first column only
+/// (`first_column`), and in its lower-left cell only (`corner`). A query
+/// reads `all` in its own lower-left cell, `first_column` along the rest
+/// of its first row, `first_row` up the rest of its first column and
+/// `corner` in the rest: each zone whose cells meet the query's is read
+/// exactly once, with no flag to test and no repeat to read.
 #[derive(Debug, Clone)]
 struct Grid {
     extent: Bbox,
     cell_m: f64,
     nx: usize,
     ny: usize,
-    /// Cell `c` holds `items[starts[c]..starts[c + 1]]`: zone numbers,
-    /// flagged where the cell is in the first row or column of the zone's
-    /// box (so that a query reports each zone once without reading it).
-    starts: Vec<u32>,
-    items: Vec<u32>,
+    all: CellLists,
+    first_row: CellLists,
+    first_column: CellLists,
+    corner: CellLists,
 }
 
 impl Grid {
     fn build(bboxes: &[Bbox]) -> Grid {
         assert!(
-            bboxes.len() <= Grid::ZONE as usize,
-            "an index holds at most 2^30 zones"
+            u32::try_from(bboxes.len()).is_ok(),
+            "an index holds fewer than 2^32 zones"
         );
         let extent = bboxes.iter().fold(Bbox::EMPTY, |e, b| e.union(*b));
+        let empty = || CellLists {
+            starts: vec![0, 0],
+            items: Vec::new(),
+        };
         if bboxes.is_empty() {
             return Grid {
                 extent,
                 cell_m: 1.0,
                 nx: 1,
                 ny: 1,
-                starts: vec![0, 0],
-                items: Vec::new(),
+                all: empty(),
+                first_row: empty(),
+                first_column: empty(),
+                corner: empty(),
             };
         }
         let width = (extent.max_x - extent.min_x).max(1e-9);
         let height = (extent.max_y - extent.min_y).max(1e-9);
         // Cells about as wide as a typical zone, but no more than ~4M
-        // cells. Since a query walks a row of cells as one run, wider cells
-        // cost little in walking and save the per-row work. Measured with
-        // `skyshare bench airspace` (each route's best p50; segments; 1M
-        // points), against half a zone: dense 26.0 against 27.0 us, 25.7
-        // against 26.5 ms, 0.296 against 0.271 s; sparse 9.2 against
-        // 10.3 us, 8.6 against 10.3 ms, points the same. Twice a zone was
-        // slower on the dense instance in all three.
+        // cells. A query walks a row of cells as one run, so wider cells
+        // cost little in walking and save the per-row work. (Measured
+        // with `skyshare bench airspace`; see the module doc.)
         let mean_size = bboxes
             .iter()
             .map(|b| (b.max_x - b.min_x).max(b.max_y - b.min_y))
@@ -178,53 +234,35 @@ impl Grid {
             cell_m,
             nx,
             ny,
-            starts: vec![0; nx * ny + 1],
-            items: Vec::new(),
+            all: empty(),
+            first_row: empty(),
+            first_column: empty(),
+            corner: empty(),
         };
-        // Two passes (count, then fill) give one contiguous array.
-        let mut counts = vec![0u32; nx * ny];
-        for b in bboxes {
-            let (x0, y0, x1, y1) = grid.cell_range(b);
-            for y in y0..=y1 {
-                for x in x0..=x1 {
-                    counts[y * nx + x] += 1;
-                }
-            }
-        }
-        let mut acc = 0u32;
-        for (c, n) in counts.iter().enumerate() {
-            grid.starts[c] = acc;
-            acc += n;
-        }
-        grid.starts[nx * ny] = acc;
-        grid.items = vec![0; acc as usize];
-        let mut fill: Vec<u32> = grid.starts[..nx * ny].to_vec();
-        for (i, b) in bboxes.iter().enumerate() {
-            let (x0, y0, x1, y1) = grid.cell_range(b);
-            for y in y0..=y1 {
-                for x in x0..=x1 {
-                    let c = y * nx + x;
-                    let mut item = i as u32;
-                    if x == x0 {
-                        item |= Grid::FIRST_COLUMN;
-                    }
-                    if y == y0 {
-                        item |= Grid::FIRST_ROW;
-                    }
-                    grid.items[fill[c] as usize] = item;
-                    fill[c] += 1;
-                }
-            }
-        }
+        let ranges: Vec<(usize, usize, usize, usize)> =
+            bboxes.iter().map(|b| grid.cell_range(b)).collect();
+        let (cells, zones) = (nx * ny, bboxes.len());
+        let block = |x0: usize, y0: usize, x1: usize, y1: usize| {
+            (y0..=y1).flat_map(move |y| (x0..=x1).map(move |x| y * nx + x))
+        };
+        grid.all = CellLists::build(cells, zones, |i| {
+            let (x0, y0, x1, y1) = ranges[i];
+            block(x0, y0, x1, y1)
+        });
+        grid.first_row = CellLists::build(cells, zones, |i| {
+            let (x0, y0, x1, _) = ranges[i];
+            block(x0, y0, x1, y0)
+        });
+        grid.first_column = CellLists::build(cells, zones, |i| {
+            let (x0, y0, _, y1) = ranges[i];
+            block(x0, y0, x0, y1)
+        });
+        grid.corner = CellLists::build(cells, zones, |i| {
+            let (x0, y0, _, _) = ranges[i];
+            block(x0, y0, x0, y0)
+        });
         grid
     }
-
-    /// An item's flag: the cell is in the first column of the zone's box.
-    const FIRST_COLUMN: u32 = 1 << 31;
-    /// An item's flag: the cell is in the first row of the zone's box.
-    const FIRST_ROW: u32 = 1 << 30;
-    /// An item's zone number, below the flags.
-    const ZONE: u32 = (1 << 30) - 1;
 
     #[inline]
     fn cell_of(&self, x: f64, y: f64) -> (usize, usize) {
@@ -461,45 +499,33 @@ impl ZoneIndex {
             return;
         }
         let (x0, y0, x1, y1) = g.cell_range(&query);
-        let single = x0 == x1 && y0 == y1;
         // Zones found are held back and handed to `f` in batches: whether
-        // an item is kept follows no pattern a branch predictor could learn
-        // (about a third of a route's mispredicted branches were here), so
-        // keeping one is a count, not a branch. The cells of one row of the
-        // query are neighbours in `items`, so a row is one run: a loop per
-        // cell ended in a mispredicted branch about as often as it ran.
+        // a zone's box meets the query follows no pattern a branch
+        // predictor could learn, so keeping one is a count, not a branch.
         const BATCH: usize = 64;
         let mut found = [0u32; BATCH];
-        for cy in y0..=y1 {
-            let row = cy * g.nx;
-            let (first, first_end, end) = (
-                g.starts[row + x0] as usize,
-                g.starts[row + x0 + 1] as usize,
-                g.starts[row + x1 + 1] as usize,
-            );
-            let later_row = cy != y0;
-            let mut at = first;
-            for items in g.items[first..end].chunks(BATCH) {
+        let mut visit = |run: &[u32]| {
+            for items in run.chunks(BATCH) {
                 let mut n = 0;
-                for &item in items {
-                    // The pair is reported by the cell of the lower-left
-                    // corner of the overlap of the two boxes: the larger of
-                    // their corners' cells (the cell function is monotone)
-                    // on each axis, so this cell if it is the first of the
-                    // query's or of the zone's there. (A repeated zone's
-                    // record was read a cell ago.)
-                    let later_column = at >= first_end;
-                    let repeat = !single
-                        & ((item & Grid::FIRST_COLUMN == 0) & later_column
-                            | (item & Grid::FIRST_ROW == 0) & later_row);
-                    let z = item & Grid::ZONE;
+                for &z in items {
                     found[n] = z;
-                    n += usize::from(!repeat & self.hot[z as usize].box_meets(&query));
-                    at += 1;
+                    n += usize::from(self.hot[z as usize].box_meets(&query));
                 }
                 for &z in &found[..n] {
                     f(z as usize);
                 }
+            }
+        };
+        let row = y0 * g.nx;
+        visit(g.all.run(row, x0, x0));
+        if x1 > x0 {
+            visit(g.first_column.run(row, x0 + 1, x1));
+        }
+        for cy in y0 + 1..=y1 {
+            let row = cy * g.nx;
+            visit(g.first_row.run(row, x0, x0));
+            if x1 > x0 {
+                visit(g.corner.run(row, x0 + 1, x1));
             }
         }
     }
@@ -600,14 +626,14 @@ impl ZoneIndex {
         }
         let mut hits = 0;
         for c in 0..cells {
-            let zones = &g.items[g.starts[c] as usize..g.starts[c + 1] as usize];
+            let zones = g.all.run(c, 0, 0);
             if zones.is_empty() {
                 continue;
             }
             for &p in &sorted[starts[c] as usize..starts[c + 1] as usize] {
                 let at = Segment::new(p, p);
-                for &item in zones {
-                    let z = (item & Grid::ZONE) as usize;
+                for &z in zones {
+                    let z = z as usize;
                     let h = &self.hot[z];
                     // The inner disc is strictly inside (so is a point in
                     // it); the test has the point strictly inside too.
