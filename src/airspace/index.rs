@@ -283,15 +283,55 @@ impl Grid {
     }
 }
 
-/// What a query needs of a zone before its geometry, in one cache line: a
-/// route check reads this line for each candidate zone, and, across a
-/// district's map, few of them are in the core's own cache.
+/// A zone's box as the grid walk's filter reads it: single precision,
+/// rounded outwards, stored as `[min_x, min_y, -max_x, -max_y]` so that a
+/// box is tested by four comparisons of the same sense, which the compiler
+/// makes one. The walk reads these (16 bytes a zone, four to a cache line,
+/// zones near each other on the map near each other here) and not the
+/// zones' 64-byte records, which only the candidates' decisions read.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(16))]
+struct FilterBox([f32; 4]);
+
+/// A query's box as [`FilterBox::meets`] compares it: `[max_x, max_y,
+/// -min_x, -min_y]`, each rounded up to single precision, so the filter
+/// never drops a box the exact test would keep.
+#[derive(Debug, Clone, Copy)]
+#[repr(C, align(16))]
+struct FilterQuery([f32; 4]);
+
+impl FilterBox {
+    fn of(b: &Bbox) -> FilterBox {
+        let [min_x, min_y, max_x, max_y] = outward_f32(b);
+        FilterBox([min_x, min_y, -max_x, -max_y])
+    }
+
+    #[inline]
+    fn meets(&self, q: &FilterQuery) -> bool {
+        let (b, q) = (&self.0, &q.0);
+        // One branch, not four: whether a candidate's box meets follows no
+        // pattern a predictor could learn.
+        (b[0] <= q[0]) & (b[1] <= q[1]) & (b[2] <= q[2]) & (b[3] <= q[3])
+    }
+}
+
+impl FilterQuery {
+    #[inline]
+    fn of(q: &Bbox) -> FilterQuery {
+        // One step above the nearest single-precision number is above the
+        // value, whichever way it rounded, with no branch on which.
+        let up = |v: f64| (v as f32).next_up();
+        FilterQuery([up(q.max_x), up(q.max_y), up(-q.min_x), up(-q.min_y)])
+    }
+}
+
+/// What a query needs of a candidate zone before its geometry, in one
+/// cache line: a route check reads this line for each zone whose box
+/// meets a leg's, and, across a district's map, few of them are in the
+/// core's own cache.
 #[derive(Debug, Clone, Copy)]
 #[repr(align(64))]
 struct ZoneHot {
-    /// The box, rounded outwards to single precision: a filter only (what
-    /// passes it is decided exactly), so the line has room for the discs.
-    bbox: [f32; 4],
     /// Band above ground.
     floor: f64,
     ceiling: f64,
@@ -305,19 +345,8 @@ struct ZoneHot {
     permanent: bool,
 }
 
-// One cache line, no more: the discs fit beside the band only because the
-// box is stored in single precision.
+// One cache line, no more.
 const _: () = assert!(std::mem::size_of::<ZoneHot>() == 64);
-
-impl ZoneHot {
-    #[inline]
-    fn box_meets(&self, q: &Bbox) -> bool {
-        let [min_x, min_y, max_x, max_y] = self.bbox.map(f64::from);
-        // One branch, not four: whether a candidate's box meets follows no
-        // pattern a predictor could learn.
-        (min_x <= q.max_x) & (q.min_x <= max_x) & (min_y <= q.max_y) & (q.min_y <= max_y)
-    }
-}
 
 /// `b` in single precision, each side moved outwards if rounding moved it in.
 fn outward_f32(b: &Bbox) -> [f32; 4] {
@@ -346,6 +375,8 @@ pub struct ZoneIndex {
     frame: AirspaceFrame,
     zones: Vec<Arc<Zone>>,
     shapes: Vec<Arc<PlanarShape>>,
+    /// What the grid walk reads of every zone it visits.
+    boxes: Vec<FilterBox>,
     /// What a query reads of every candidate, in one cache line per zone.
     hot: Vec<ZoneHot>,
     /// Each zone's place in the order of ids: conflicts found at the same
@@ -364,12 +395,11 @@ pub struct ZoneIndex {
 }
 
 impl ZoneIndex {
+    /// An index of `zones`, numbered in map order, not in the order given
+    /// (a zone's number is for this index only: [`ZoneIndex::zone`] gives
+    /// the zone).
     pub fn build(zones: Vec<Zone>, frame: AirspaceFrame) -> ZoneIndex {
-        let shapes: Vec<Arc<PlanarShape>> = zones
-            .iter()
-            .map(|z| Arc::new(z.shape.to_planar(&frame.local)))
-            .collect();
-        let bboxes: Vec<Bbox> = shapes.iter().map(|s| s.bbox()).collect();
+        let (zones, shapes, bboxes) = in_map_order(zones, &frame);
         let grid = Grid::build(&bboxes);
         let operating_areas = zones
             .iter()
@@ -390,7 +420,7 @@ impl ZoneIndex {
             };
         }
         let (flat, flat_polygons, packed, packed_at) =
-            lay_out_in_map_order(&shapes, &bboxes, &grid);
+            lay_out_rings(&shapes);
         let mut flat_first_of = vec![0u32; zones.len()];
         let hot = zones
             .iter()
@@ -408,7 +438,6 @@ impl ZoneIndex {
                 };
                 flat_first_of[i] = flat_first;
                 ZoneHot {
-                    bbox: outward_f32(&bboxes[i]),
                     floor,
                     ceiling,
                     discs: Discs::of(&shapes[i]),
@@ -424,6 +453,7 @@ impl ZoneIndex {
             frame,
             zones,
             shapes,
+            boxes: bboxes.iter().map(FilterBox::of).collect(),
             hot,
             id_ranks,
             flat,
@@ -504,12 +534,13 @@ impl ZoneIndex {
         // predictor could learn, so keeping one is a count, not a branch.
         const BATCH: usize = 64;
         let mut found = [0u32; BATCH];
+        let filter = FilterQuery::of(&query);
         let mut visit = |run: &[u32]| {
             for items in run.chunks(BATCH) {
                 let mut n = 0;
                 for &z in items {
                     found[n] = z;
-                    n += usize::from(self.hot[z as usize].box_meets(&query));
+                    n += usize::from(self.boxes[z as usize].meets(&filter));
                 }
                 for &z in &found[..n] {
                     f(z as usize);
@@ -632,12 +663,13 @@ impl ZoneIndex {
             }
             for &p in &sorted[starts[c] as usize..starts[c + 1] as usize] {
                 let at = Segment::new(p, p);
+                let filter = FilterQuery::of(&Bbox::of_segment(p, p));
                 for &z in zones {
                     let z = z as usize;
                     let h = &self.hot[z];
                     // The inner disc is strictly inside (so is a point in
                     // it); the test has the point strictly inside too.
-                    if h.box_meets(&Bbox::of_segment(p, p))
+                    if self.boxes[z].meets(&filter)
                         && (h.discs.enters(&at)
                             || (!h.discs.clear_of(&at, 0.0) && self.shapes[z].contains(p)))
                     {
@@ -789,40 +821,74 @@ fn widest_inner_disc(shape: &PlanarShape, b: &Bbox) -> (Xy, f64) {
     best
 }
 
-/// Copies the polygons' rings into one array in the Z-order of their grid
-/// cells, so zones near each other on the map are near each other in memory.
+/// The zones, their shapes in local metres and their boxes, in the Z-order
+/// (Morton order) of their boxes' centres: zones near each other on the
+/// map are then near each other in every per-zone array, so a route's
+/// candidates share cache lines and pages.
 #[allow(clippy::type_complexity)]
-fn lay_out_in_map_order(
+fn in_map_order(
+    zones: Vec<Zone>,
+    frame: &AirspaceFrame,
+) -> (Vec<Zone>, Vec<Arc<PlanarShape>>, Vec<Bbox>) {
+    let shapes: Vec<PlanarShape> = zones
+        .iter()
+        .map(|z| z.shape.to_planar(&frame.local))
+        .collect();
+    let bboxes: Vec<Bbox> = shapes.iter().map(|s| s.bbox()).collect();
+    let extent = bboxes.iter().fold(Bbox::EMPTY, |e, b| e.union(*b));
+    let span = (extent.max_x - extent.min_x).max(extent.max_y - extent.min_y);
+    // Centres on a 65,536-square lattice over the extent (a centre that is
+    // not a number sorts at the low corner).
+    let lattice = |v: f64, lo: f64| {
+        let t = if span > 0.0 { (v - lo) / span } else { 0.0 };
+        (t * 65535.0).clamp(0.0, 65535.0) as u64
+    };
+    let spread = |mut v: u64| {
+        // Bit k of v to bit 2k.
+        v = (v | v << 8) & 0x00FF_00FF;
+        v = (v | v << 4) & 0x0F0F_0F0F;
+        v = (v | v << 2) & 0x3333_3333;
+        (v | v << 1) & 0x5555_5555
+    };
+    let mut order: Vec<(u64, usize)> = bboxes
+        .iter()
+        .enumerate()
+        .map(|(i, b)| {
+            let x = lattice((b.min_x + b.max_x) / 2.0, extent.min_x);
+            let y = lattice((b.min_y + b.max_y) / 2.0, extent.min_y);
+            (spread(x) | spread(y) << 1, i)
+        })
+        .collect();
+    // Stable: zones at one place keep the order given.
+    order.sort_by_key(|&(key, _)| key);
+    let mut zones: Vec<Option<Zone>> = zones.into_iter().map(Some).collect();
+    let mut shapes: Vec<Option<PlanarShape>> = shapes.into_iter().map(Some).collect();
+    let mut out = (Vec::new(), Vec::new(), Vec::new());
+    for (_, i) in order {
+        out.0.push(zones[i].take().expect("each zone once"));
+        out.1.push(Arc::new(shapes[i].take().expect("each shape once")));
+        out.2.push(bboxes[i]);
+    }
+    out
+}
+
+/// Copies the polygons' rings into one array in zone order (map order),
+/// exact and packed.
+#[allow(clippy::type_complexity)]
+fn lay_out_rings(
     shapes: &[Arc<PlanarShape>],
-    bboxes: &[Bbox],
-    grid: &Grid,
 ) -> (
     FlatRings,
     Vec<Option<FlatPolygon>>,
     PackedRings,
     Vec<Option<u32>>,
 ) {
-    let morton = |x: usize, y: usize| {
-        (0..16).fold(0u64, |m, bit| {
-            m | ((((x >> bit) & 1) as u64) << (2 * bit))
-                | ((((y >> bit) & 1) as u64) << (2 * bit + 1))
-        })
-    };
-    let mut order: Vec<(u64, usize)> = bboxes
-        .iter()
-        .enumerate()
-        .map(|(i, b)| {
-            let (cx, cy) = grid.cell_of((b.min_x + b.max_x) / 2.0, (b.min_y + b.max_y) / 2.0);
-            (morton(cx, cy), i)
-        })
-        .collect();
-    order.sort_unstable();
     let mut flat = FlatRings::default();
     let mut polygons = vec![None; shapes.len()];
     let mut packed = PackedRings::default();
     let mut packed_at = vec![None; shapes.len()];
-    for (_, i) in order {
-        if let PlanarShape::Polygon(p) = &*shapes[i] {
+    for (i, shape) in shapes.iter().enumerate() {
+        if let PlanarShape::Polygon(p) = &**shape {
             polygons[i] = Some(flat.push_polygon(p));
             packed_at[i] = packed.push_polygon(p).filter(|&at| at != NOT_PACKED);
         }

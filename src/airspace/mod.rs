@@ -127,7 +127,8 @@ pub fn check_point_in(
     let mut near = Vec::new();
     // Distance 0: a point on a zone's edge is in the zone.
     index.zones_near(p, 0.0, &mut near);
-    near.sort_unstable();
+    // By id: zone numbers are the index's own (map order).
+    near.sort_unstable_by_key(|&z| index.id_rank(z));
     for z in near {
         let zone = index.zone(z);
         let (floor, ceiling) = index.band_agl(z);
