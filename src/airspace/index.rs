@@ -764,7 +764,7 @@ impl Discs {
     pub(super) fn clear_of(&self, segment: &Segment, buffer_m: f64) -> bool {
         let c = Xy::new(f64::from(self.outer_x), f64::from(self.outer_y));
         let r = f64::from(self.outer) + buffer_m.max(0.0);
-        segment.distance2(c) > r * r
+        segment.distance2_filter(c) > r * r
     }
 
     /// The segment passes inside the footprint.
@@ -772,7 +772,7 @@ impl Discs {
     pub(super) fn enters(&self, segment: &Segment) -> bool {
         let c = Xy::new(f64::from(self.inner_x), f64::from(self.inner_y));
         let r = f64::from(self.inner);
-        r > 0.0 && segment.distance2(c) < r * r
+        r > 0.0 && segment.distance2_filter(c) < r * r
     }
 }
 

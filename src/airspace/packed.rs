@@ -131,6 +131,7 @@ impl PackedRings {
     /// each scanned 64 points at a time.
     fn leg_meets_any(&self, w: &[u32], a: Xy, b: Xy) -> Option<bool> {
         let leg = PackedLeg::of_run(w, a, b);
+        let leg_box = Bbox::of_segment(leg.a, leg.b);
         let mut inside = false;
         let mut at = HEADER;
         for ring in 0..w[6] {
@@ -143,10 +144,10 @@ impl PackedRings {
             // exterior's box is the polygon's, which the caller's filters
             // have already found near the leg.)
             if ring > 0
-                && (lo.x - 1.0 > leg.bbox.max_x
-                    || hi.x + 1.0 < leg.bbox.min_x
-                    || lo.y - 1.0 > leg.bbox.max_y
-                    || hi.y + 1.0 < leg.bbox.min_y)
+                && (lo.x - 1.0 > leg_box.max_x
+                    || hi.x + 1.0 < leg_box.min_x
+                    || lo.y - 1.0 > leg_box.max_y
+                    || hi.y + 1.0 < leg_box.min_y)
             {
                 continue;
             }
@@ -185,7 +186,6 @@ fn unpack(word: u32) -> Xy {
 pub(super) struct PackedLeg {
     a: Xy,
     b: Xy,
-    bbox: Bbox,
     /// The side of a packed point in single precision,
     /// `dx * qy - dy * qx + c`: eight points per instruction.
     dx32: f32,
@@ -195,8 +195,9 @@ pub(super) struct PackedLeg {
     side_bound: f32,
     /// Half a step plus the rounding of the leg's ends.
     q: f64,
-    /// Every rounding, here and in the exact scan.
-    round: f64,
+    /// `4 q^2` plus every rounding, here and in the exact scan: the part
+    /// of an edge's bound that is the same for every edge.
+    edge_slack: f64,
 }
 
 impl PackedLeg {
@@ -233,13 +234,12 @@ impl PackedLeg {
         PackedLeg {
             a,
             b,
-            bbox: Bbox::of_segment(a, b),
             dx32: dx as f32,
             dy32: dy as f32,
             c32: (dy * a.x - dx * a.y) as f32,
             side_bound,
             q,
-            round,
+            edge_slack: 4.0 * q * q + round,
         }
     }
 
@@ -289,9 +289,9 @@ impl PackedLeg {
                 let (u, wa, wb) = (d.sub(c), self.a.sub(c), self.b.sub(c));
                 let (d1, d2) = (u.cross(wa), u.cross(wb));
                 let norm = |v: Xy| v.x.abs() + v.y.abs();
-                let bound = |w: Xy| {
-                    2.0 * self.q * norm(w) + self.q * norm(u) + 4.0 * self.q * self.q + self.round
-                };
+                // 2Q|w - c|_1 + Q|d - c|_1 + 4Q^2 + round (module doc).
+                let of_edge = self.q * norm(u) + self.edge_slack;
+                let bound = |w: Xy| 2.0 * self.q * norm(w) + of_edge;
                 let (b1, b2) = (bound(wa), bound(wb));
                 if d1.abs() <= b1 || d2.abs() <= b2 {
                     return None;
