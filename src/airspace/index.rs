@@ -419,8 +419,7 @@ impl ZoneIndex {
                 rank as u32
             };
         }
-        let (flat, flat_polygons, packed, packed_at) =
-            lay_out_rings(&shapes);
+        let (flat, flat_polygons, packed, packed_at) = lay_out_rings(&shapes);
         let mut flat_first_of = vec![0u32; zones.len()];
         let hot = zones
             .iter()
@@ -866,7 +865,8 @@ fn in_map_order(
     let mut out = (Vec::new(), Vec::new(), Vec::new());
     for (_, i) in order {
         out.0.push(zones[i].take().expect("each zone once"));
-        out.1.push(Arc::new(shapes[i].take().expect("each shape once")));
+        out.1
+            .push(Arc::new(shapes[i].take().expect("each shape once")));
         out.2.push(bboxes[i]);
     }
     out

@@ -30,6 +30,15 @@
 //! (f64 arithmetic errs by a few `2^-53` of such products). Sides are
 //! worked out in single precision, eight points at a time, which adds
 //! `(|Dx| + |Dy|)(2^-6 + 2^-23 L)` to their bound.
+//!
+//! A vertex's projection on the leg, `D . (v - a)`, has the same form as
+//! its side, so it is within the same bound; the scan takes it as sure
+//! before `a`, past `b` (beyond `|D|^2`) or between them only with twice
+//! that bound to spare. An edge across the leg's line crosses it between
+//! its ends' projections, so where both ends are sure on the same side of
+//! `a` or `b`, or both between, the edge is decided with no arithmetic of
+//! its own, and its crossing lies far enough from the leg's ends for the
+//! exact scan's roundings to agree.
 
 use std::iter;
 
@@ -193,6 +202,16 @@ pub(super) struct PackedLeg {
     c32: f32,
     /// How far that may be from the exact scan's side, rounded up.
     side_bound: f32,
+    /// The projection of a packed point on the leg, `dx * qx + dy * qy +
+    /// p`, `D . (q - a)`, in single precision like the side (and within
+    /// the same bound of the true one): sure before `a` under
+    /// `-before_a`, sure past `b` over `past_b`, sure between them
+    /// strictly inside `(before_a, short_of_b)`. Twice the side's bound,
+    /// and the leg's squared length rounded outwards, for room.
+    p32: f32,
+    before_a: f32,
+    past_b: f32,
+    short_of_b: f32,
     /// Half a step plus the rounding of the leg's ends.
     q: f64,
     /// `4 q^2` plus every rounding, here and in the exact scan: the part
@@ -230,7 +249,9 @@ impl PackedLeg {
         let bound = d1 * q + round + single;
         // Rounded up, with no branch: the conversion errs by at most 2^-24
         // of the value, and the bound is raised by 2^-20 of itself first.
-        let side_bound = (bound * (1.0 + 1.0 / (1u64 << 20) as f64)) as f32;
+        let up = 1.0 + 1.0 / (1u64 << 20) as f64;
+        let side_bound = (bound * up) as f32;
+        let length2 = dx * dx + dy * dy;
         PackedLeg {
             a,
             b,
@@ -238,6 +259,10 @@ impl PackedLeg {
             dy32: dy as f32,
             c32: (dy * a.x - dx * a.y) as f32,
             side_bound,
+            p32: (-(dx * a.x + dy * a.y)) as f32,
+            before_a: (2.0 * bound * up) as f32,
+            past_b: ((length2 + 2.0 * bound) * up) as f32,
+            short_of_b: ((length2 - 2.0 * bound) / up) as f32,
             q,
             edge_slack: 4.0 * q * q + round,
         }
@@ -253,13 +278,10 @@ impl PackedLeg {
         while from + 1 < len {
             let n = (len - from).min(64);
             let bits = side_bits(self, &points[from..], n);
-            let sure = bits.left | bits.right;
-            if sure != edge_points(n) {
+            if !bits.every_side_sure(n) {
                 return None;
             }
-            // With every vertex strictly on one side, the edges to look at
-            // are those across the line; the rest stay on one side.
-            match self.across_edges(points, from, bits.edges_across(n))? {
+            match self.across_edges(points, from, &bits, n)? {
                 Contact::Touches => return Some(Contact::Touches),
                 Contact::CrossesRay => odd = !odd,
                 Contact::Misses => {}
@@ -273,14 +295,36 @@ impl PackedLeg {
         })
     }
 
-    /// What the edges `from + k` of `points`, for each bit `k` set in
-    /// `across` (their ends strictly on opposite sides of the leg's line),
-    /// do to the leg: one meets it (`Touches`), or an odd number cross the
-    /// ray beyond `b` (`CrossesRay`), or an even number (`Misses`); None
-    /// where a decision is within the bound.
+    /// What the edges between the `n` points from `from` of `points` do
+    /// to the leg, every point's side being sure: one meets it
+    /// (`Touches`), or an odd number cross the ray beyond `b`
+    /// (`CrossesRay`), or an even number (`Misses`); None where a decision
+    /// is within the bound.
+    ///
+    /// Only the edges across the leg's line matter (the rest stay on one
+    /// side), and each crosses it between its ends' projections on the
+    /// leg: where both are surely between `a` and `b`, the edge meets the
+    /// leg; both surely before `a`, it misses and crosses the line behind
+    /// `a`; both surely past `b`, it misses and crosses the ray. Only the
+    /// few left, across the line near an end of the leg, are decided one
+    /// by one (before this, every edge across the line was: most of a
+    /// polygon's decision time, with a branch on each outcome).
     #[inline]
-    fn across_edges(&self, points: &[u32], from: usize, mut across: u64) -> Option<Contact> {
-        let mut odd = false;
+    fn across_edges(
+        &self,
+        points: &[u32],
+        from: usize,
+        bits: &PackedBits,
+        n: usize,
+    ) -> Option<Contact> {
+        let across = bits.sides.edges_across(n);
+        let both = |m: u64| m & (m >> 1);
+        if across & both(bits.between) != 0 {
+            return Some(Contact::Touches);
+        }
+        let past = across & both(bits.past_b);
+        let mut odd = past.count_ones() % 2 == 1;
+        let mut across = across & !(past | both(bits.before_a));
         {
             while across != 0 {
                 let k = from + across.trailing_zeros() as usize;
@@ -323,6 +367,32 @@ impl PackedLeg {
     fn side(&self, qx: f32, qy: f32) -> f32 {
         (self.dx32 * qy - self.dy32 * qx) + self.c32
     }
+
+    /// The projection of the packed point `(qx, qy)` on the leg, `D . (q -
+    /// a)`, in single precision, in the order the wide path computes it.
+    #[inline]
+    fn along(&self, qx: f32, qy: f32) -> f32 {
+        (self.dx32 * qx + self.dy32 * qy) + self.p32
+    }
+}
+
+/// What is sure of each of up to 64 packed points against a leg (bit `k`
+/// for point `k`): its side of the leg's line, and where its projection on
+/// the leg falls.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct PackedBits {
+    sides: SideBits,
+    before_a: u64,
+    past_b: u64,
+    between: u64,
+}
+
+impl PackedBits {
+    /// Every one of the `n` points surely on one side of the line.
+    #[inline]
+    fn every_side_sure(&self, n: usize) -> bool {
+        self.sides.left | self.sides.right == edge_points(n)
+    }
 }
 
 /// The `n` low bits: one per point (`1 <= n <= 64`).
@@ -338,7 +408,7 @@ fn edge_points(n: usize) -> u64 {
 /// The sides of the first `n` (at most 64) packed points, each bit set only
 /// where the side is sure: farther from zero than the leg's bound.
 #[inline]
-fn side_bits(leg: &PackedLeg, points: &[u32], n: usize) -> SideBits {
+fn side_bits(leg: &PackedLeg, points: &[u32], n: usize) -> PackedBits {
     assert!(n <= 64 && points.len() >= n + PADDING);
     #[cfg(target_arch = "x86_64")]
     {
@@ -354,12 +424,22 @@ fn side_bits(leg: &PackedLeg, points: &[u32], n: usize) -> SideBits {
 /// [`side_bits`] one point at a time: the reference for the wide path and
 /// the path on CPUs without it.
 #[inline]
-fn side_bits_scalar(leg: &PackedLeg, points: &[u32], n: usize) -> SideBits {
-    let mut bits = SideBits { left: 0, right: 0 };
+fn side_bits_scalar(leg: &PackedLeg, points: &[u32], n: usize) -> PackedBits {
+    let mut bits = PackedBits {
+        sides: SideBits { left: 0, right: 0 },
+        before_a: 0,
+        past_b: 0,
+        between: 0,
+    };
     for (k, &w) in points[..n].iter().enumerate() {
-        let s = leg.side((w & 0xFFFF) as f32, (w >> 16) as f32);
-        bits.left |= u64::from(s > leg.side_bound) << k;
-        bits.right |= u64::from(s < -leg.side_bound) << k;
+        let (qx, qy) = ((w & 0xFFFF) as f32, (w >> 16) as f32);
+        let s = leg.side(qx, qy);
+        bits.sides.left |= u64::from(s > leg.side_bound) << k;
+        bits.sides.right |= u64::from(s < -leg.side_bound) << k;
+        let e = leg.along(qx, qy);
+        bits.before_a |= u64::from(e < -leg.before_a) << k;
+        bits.past_b |= u64::from(e > leg.past_b) << k;
+        bits.between |= u64::from((e > leg.before_a) & (e < leg.short_of_b)) << k;
     }
     bits
 }
@@ -368,7 +448,7 @@ fn side_bits_scalar(leg: &PackedLeg, points: &[u32], n: usize) -> SideBits {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{edge_points, Contact, PackedLeg, SideBits, Xy, HEADER, PADDING, RING_HEADER};
+    use super::{Contact, PackedBits, PackedLeg, SideBits, Xy, HEADER, PADDING, RING_HEADER};
 
     /// [`PackedRings::leg_meets`] on the run `w` of a polygon of one ring
     /// of 2 to 64 points (closed): the common case, with every step in one
@@ -388,10 +468,10 @@ mod avx2 {
         // SAFETY: AVX2 as above; `points` holds `len + PADDING` words and
         // `len <= 64`.
         let bits = unsafe { side_bits(&leg, points, len) };
-        if bits.left | bits.right != edge_points(len) {
+        if !bits.every_side_sure(len) {
             return None;
         }
-        match leg.across_edges(points, 0, bits.edges_across(len))? {
+        match leg.across_edges(points, 0, &bits, len)? {
             Contact::Touches | Contact::CrossesRay => Some(true),
             Contact::Misses => Some(false),
         }
@@ -404,18 +484,27 @@ mod avx2 {
     /// words, `n <= 64`.
     #[inline]
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn side_bits(leg: &PackedLeg, points: &[u32], n: usize) -> SideBits {
-        let (dx, dy, c) = (
+    pub(super) unsafe fn side_bits(leg: &PackedLeg, points: &[u32], n: usize) -> PackedBits {
+        let (dx, dy, c, p) = (
             _mm256_set1_ps(leg.dx32),
             _mm256_set1_ps(leg.dy32),
             _mm256_set1_ps(leg.c32),
+            _mm256_set1_ps(leg.p32),
         );
         let (above, below) = (
             _mm256_set1_ps(leg.side_bound),
             _mm256_set1_ps(-leg.side_bound),
         );
+        let (after_a, before_a, past_b, short_of_b) = (
+            _mm256_set1_ps(leg.before_a),
+            _mm256_set1_ps(-leg.before_a),
+            _mm256_set1_ps(leg.past_b),
+            _mm256_set1_ps(leg.short_of_b),
+        );
         let low16 = _mm256_set1_epi32(0xFFFF);
+        let mask = |v: __m256| _mm256_movemask_ps(v) as u32 as u64;
         let (mut left, mut right) = (0u64, 0u64);
+        let (mut before, mut past, mut between) = (0u64, 0u64, 0u64);
         let mut k = 0;
         while k < n {
             let w = _mm256_loadu_si256(points.as_ptr().add(k).cast());
@@ -423,15 +512,29 @@ mod avx2 {
             let y = _mm256_cvtepi32_ps(_mm256_srli_epi32::<16>(w));
             // (dx * y - dy * x) + c, as `PackedLeg::side`.
             let s = _mm256_add_ps(_mm256_sub_ps(_mm256_mul_ps(dx, y), _mm256_mul_ps(dy, x)), c);
-            left |= (_mm256_movemask_ps(_mm256_cmp_ps::<_CMP_GT_OQ>(s, above)) as u64) << k;
-            right |= (_mm256_movemask_ps(_mm256_cmp_ps::<_CMP_LT_OQ>(s, below)) as u64) << k;
+            left |= mask(_mm256_cmp_ps::<_CMP_GT_OQ>(s, above)) << k;
+            right |= mask(_mm256_cmp_ps::<_CMP_LT_OQ>(s, below)) << k;
+            // (dx * x + dy * y) + p, as `PackedLeg::along`.
+            let e = _mm256_add_ps(_mm256_add_ps(_mm256_mul_ps(dx, x), _mm256_mul_ps(dy, y)), p);
+            before |= mask(_mm256_cmp_ps::<_CMP_LT_OQ>(e, before_a)) << k;
+            past |= mask(_mm256_cmp_ps::<_CMP_GT_OQ>(e, past_b)) << k;
+            let inside = _mm256_and_ps(
+                _mm256_cmp_ps::<_CMP_GT_OQ>(e, after_a),
+                _mm256_cmp_ps::<_CMP_LT_OQ>(e, short_of_b),
+            );
+            between |= mask(inside) << k;
             k += 8;
         }
         // Bits from the loads past `n` (and past 64, shifted out) go.
         let keep = super::edge_points(n);
-        SideBits {
-            left: left & keep,
-            right: right & keep,
+        PackedBits {
+            sides: SideBits {
+                left: left & keep,
+                right: right & keep,
+            },
+            before_a: before & keep,
+            past_b: past & keep,
+            between: between & keep,
         }
     }
 }
