@@ -528,22 +528,23 @@ impl ZoneIndex {
             return;
         }
         let (x0, y0, x1, y1) = g.cell_range(&query);
-        // Zones found are held back and handed to `f` in batches: whether
-        // a zone's box meets the query follows no pattern a branch
-        // predictor could learn, so keeping one is a count, not a branch.
+        // Zones found are held back and handed to `f` in one batch per
+        // query (or per 64): whether a zone's box meets the query follows
+        // no pattern a branch predictor could learn, so keeping one is a
+        // count, not a branch, and a query of several short runs (small
+        // zones) pays for one loop over what it kept, not one per run.
         const BATCH: usize = 64;
         let mut found = [0u32; BATCH];
+        let mut n = 0;
         let filter = FilterQuery::of(&query);
         let mut visit = |run: &[u32]| {
-            for items in run.chunks(BATCH) {
-                let mut n = 0;
-                for &z in items {
-                    found[n] = z;
-                    n += usize::from(self.boxes[z as usize].meets(&filter));
+            for &z in run {
+                if n == BATCH {
+                    found.iter().for_each(|&z| f(z as usize));
+                    n = 0;
                 }
-                for &z in &found[..n] {
-                    f(z as usize);
-                }
+                found[n] = z;
+                n += usize::from(self.boxes[z as usize].meets(&filter));
             }
         };
         let row = y0 * g.nx;
@@ -557,6 +558,9 @@ impl ZoneIndex {
             if x1 > x0 {
                 visit(g.corner.run(row, x0 + 1, x1));
             }
+        }
+        for &z in &found[..n] {
+            f(z as usize);
         }
     }
 
