@@ -6,9 +6,16 @@
 //! a grid with cells about one zone wide answers a query by reading a few
 //! contiguous cells, with no tree walk. (Measured against shapely's
 //! STRtree by `skyshare bench airspace`; not measured against an R-tree
-//! crate.) Each (query, zone) pair is reported
-//! once, by the cell holding the lower-left corner of the overlap of their
-//! boxes, so no per-query dedup set is needed.
+//! crate.) Each (query, zone) pair is reported once, by the cell holding
+//! the lower-left corner of the overlap of their boxes' cell ranges, so no
+//! per-query dedup set is needed: besides every zone of every cell, the
+//! grid lists each zone again in its box's first row, first column and
+//! lower-left cell only, and a query reads each list where it applies
+//! (see `Grid`), so it meets each zone once. Zones are numbered in the
+//! Z-order of their boxes' centres, so neighbours on the map are
+//! neighbours in memory, and the walk tests boxes from a compact array of
+//! 16 bytes a zone (`FilterBox`), reading a zone's 64-byte record only
+//! when its box meets the query.
 //!
 //! Each zone also keeps two discs, an outer one holding its footprint and
 //! an inner one its footprint holds (about the widest found). A leg clear
@@ -25,14 +32,26 @@
 //! (`valgrind --tool=callgrind --cache-sim=yes --LL=1048576,16,64`), two
 //! thirds of those misses in the candidates' ring coordinates, and about
 //! 2,000 mispredicted branches (`--branch-sim=yes`), 800 of them on which
-//! grid items repeat a zone. So the grid items carry flags that report a
-//! zone once, which a query counts with the box test instead of branching
-//! on them (about 1,000 mispredicted branches left per route), a zone's
-//! box, band and discs share one cache line, and the decision-only
-//! scans read rings packed to 16 bits a coordinate (`packed`: a ring and
-//! its header in about three lines instead of ten), which halves those
-//! misses for about 15% more instructions (the error bounds, and the
-//! unpacking).
+//! grid items repeat a zone. So a query reads each zone once and counts
+//! the box test instead of branching on it (about 1,000 mispredicted
+//! branches left per route), a zone's band and discs share one cache
+//! line, and the decision-only scans read rings packed to 16 bits a
+//! coordinate (`packed`: a ring and its header in about three lines
+//! instead of ten), which halves those misses for about 15% more
+//! instructions (the error bounds, and the unpacking).
+//!
+//! Where a route check's time goes (2-core AMD EPYC Zen 4 VM, 2026-12-07,
+//! `skyshare bench airspace polys.json routes.json --route-only`, each
+//! route's best of 10, with the check cut short at each stage): the walk
+//! and the band test 5.8 us, with the outer disc 7.2 us, with the inner
+//! disc 8.2 us, the whole 21.7 us. So about 150 ring scans per route took
+//! two thirds of it, at about 640 instructions each (callgrind), more than
+//! half of all. A polygon of one ring of up to 64 points is now scanned
+//! in one AVX2 function, and the edges across the leg's line are decided
+//! by bit masks where their ends' places along the leg are sure: about
+//! 350 instructions a scan, 152,000 a route (from 184,000), 820
+//! mispredicted branches (from 1,130); each route's best p50 19.8-20.1 us
+//! (from 22.0-22.4), the cache-warm p50 11.1 us (from 13.3).
 //!
 //! Tried and measured on that instance, and not kept: a grid listing each
 //! cell's edges per zone, as S2's shape index does (20-40 MB, no faster);
@@ -80,6 +99,18 @@
 //! items at a time there (AVX2: the flags as masks, the boxes gathered,
 //! the kept zones packed to the front by a table) was no faster: each
 //! route's best p50 27.2-28.0 against 26.9-27.7 us in alternating runs.
+//!
+//! Tried on the Zen 4 VM, and not kept: asking memory for the candidates'
+//! records and packed rings ahead of deciding them (each batch's before
+//! its decisions, or a route's candidates gathered first and asked for 4,
+//! 8 or 16 ahead): each route's best p50 22.2-23.0 against 21.5-21.7 us,
+//! no faster, so the time is not in waiting for L3 (with the index
+//! evicted to DRAM first, the check takes 56-63 us). So the cache-warm
+//! check's 11 us against 20 us cold is more likely its branches learnt
+//! by the predictor than its data in L1 and L2 (`perf` cannot count
+//! either on this VM). Cells of 0.75 and 0.5 of a zone with the four lists:
+//! 20.8-24.5 and 21.2-25.0 against 20.6-20.7 us. Transparent huge pages
+//! (the system set to `always`): no change.
 
 use std::sync::{Arc, Mutex, RwLock};
 
