@@ -273,25 +273,18 @@ impl Grid {
         let ranges: Vec<(usize, usize, usize, usize)> =
             bboxes.iter().map(|b| grid.cell_range(b)).collect();
         let (cells, zones) = (nx * ny, bboxes.len());
-        let block = |x0: usize, y0: usize, x1: usize, y1: usize| {
-            (y0..=y1).flat_map(move |y| (x0..=x1).map(move |x| y * nx + x))
+        // Each list takes the part of a zone's cell range `pick` gives.
+        type Range = (usize, usize, usize, usize);
+        let list = |pick: fn(Range) -> Range| {
+            CellLists::build(cells, zones, |i| {
+                let (x0, y0, x1, y1) = pick(ranges[i]);
+                (y0..=y1).flat_map(move |y| (x0..=x1).map(move |x| y * nx + x))
+            })
         };
-        grid.all = CellLists::build(cells, zones, |i| {
-            let (x0, y0, x1, y1) = ranges[i];
-            block(x0, y0, x1, y1)
-        });
-        grid.first_row = CellLists::build(cells, zones, |i| {
-            let (x0, y0, x1, _) = ranges[i];
-            block(x0, y0, x1, y0)
-        });
-        grid.first_column = CellLists::build(cells, zones, |i| {
-            let (x0, y0, _, y1) = ranges[i];
-            block(x0, y0, x0, y1)
-        });
-        grid.corner = CellLists::build(cells, zones, |i| {
-            let (x0, y0, _, _) = ranges[i];
-            block(x0, y0, x0, y0)
-        });
+        grid.all = list(|r| r);
+        grid.first_row = list(|(x0, y0, x1, _)| (x0, y0, x1, y0));
+        grid.first_column = list(|(x0, y0, _, y1)| (x0, y0, x0, y1));
+        grid.corner = list(|(x0, y0, _, _)| (x0, y0, x0, y0));
         grid
     }
 
