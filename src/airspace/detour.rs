@@ -184,6 +184,10 @@ impl ZoneIndex {
                 _ => {}
             }
         }
+        // By id, so which zone a refusal names does not hang on the
+        // index's own numbering (map order).
+        blocking.sort_unstable_by_key(|&z| self.id_rank(z));
+        areas.sort_unstable_by_key(|&z| self.id_rank(z));
         let obstacles = Obstacles {
             index: self,
             blocking,

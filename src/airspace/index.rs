@@ -490,6 +490,8 @@ impl ZoneIndex {
     pub fn frame(&self) -> &AirspaceFrame {
         &self.frame
     }
+    /// The zones, in the index's own order (map order): zone `i` is
+    /// `zones()[i]`.
     pub fn zones(&self) -> &[Arc<Zone>] {
         &self.zones
     }
@@ -886,8 +888,9 @@ fn in_map_order(
             (spread(x) | spread(y) << 1, i)
         })
         .collect();
-    // Stable: zones at one place keep the order given.
-    order.sort_by_key(|&(key, _)| key);
+    // Zones at one place by id, so the numbering does not hang on the
+    // order given (stable: equal ids keep it).
+    order.sort_by(|&(k, i), &(l, j)| k.cmp(&l).then_with(|| zones[i].id.cmp(&zones[j].id)));
     let mut zones: Vec<Option<Zone>> = zones.into_iter().map(Some).collect();
     let mut shapes: Vec<Option<PlanarShape>> = shapes.into_iter().map(Some).collect();
     let mut out = (Vec::new(), Vec::new(), Vec::new());
@@ -1021,9 +1024,42 @@ mod tests {
             .collect()
     }
 
+    /// Zone numbers are the index's own, in map order: the same zones
+    /// given in any order are numbered alike, and each number leads to the
+    /// zone whose box the grid holds for it.
+    #[test]
+    fn zones_are_numbered_by_place_on_the_map_not_by_order_given() {
+        let mut next = uniform(0x0A11_CE5E_ED00_0001);
+        let given = squares(&mut next, 300);
+        let ids = |index: &ZoneIndex| -> Vec<String> {
+            index.zones().iter().map(|z| z.id.clone()).collect()
+        };
+        let index = ZoneIndex::build(given.clone(), AirspaceFrame::planar());
+        let mut reversed = given.clone();
+        reversed.reverse();
+        let other = ZoneIndex::build(reversed, AirspaceFrame::planar());
+        assert_eq!(ids(&index), ids(&other));
+        assert_ne!(
+            ids(&index),
+            given.iter().map(|z| z.id.clone()).collect::<Vec<_>>(),
+            "300 zones scattered over the map are not given in map order"
+        );
+        for (z, zone) in index.zones().iter().enumerate() {
+            let b = index.shape(z).bbox();
+            let centre = Xy::new((b.min_x + b.max_x) / 2.0, (b.min_y + b.max_y) / 2.0);
+            let mut found = Vec::new();
+            index.zones_containing(centre, &mut found);
+            assert!(
+                found.iter().any(|&f| index.zone(f).id == zone.id),
+                "zone {} holds its own centre",
+                zone.id
+            );
+        }
+    }
+
     #[test]
     fn each_zone_whose_box_meets_a_query_is_a_candidate_exactly_once() {
-        let mut next = uniform(0x5eed_0f_ce11);
+        let mut next = uniform(0x005e_ed0f_ce11);
         let index = ZoneIndex::build(squares(&mut next, 400), AirspaceFrame::planar());
         for q in 0..2_000 {
             let (x, y) = (next() * 5_500.0 - 250.0, next() * 5_500.0 - 250.0);
