@@ -893,14 +893,13 @@ fn in_map_order(
     order.sort_by(|&(k, i), &(l, j)| k.cmp(&l).then_with(|| zones[i].id.cmp(&zones[j].id)));
     let mut zones: Vec<Option<Zone>> = zones.into_iter().map(Some).collect();
     let mut shapes: Vec<Option<PlanarShape>> = shapes.into_iter().map(Some).collect();
-    let mut out = (Vec::new(), Vec::new(), Vec::new());
+    let (mut zones_out, mut shapes_out, mut boxes_out) = (Vec::new(), Vec::new(), Vec::new());
     for (_, i) in order {
-        out.0.push(zones[i].take().expect("each zone once"));
-        out.1
-            .push(Arc::new(shapes[i].take().expect("each shape once")));
-        out.2.push(bboxes[i]);
+        zones_out.push(zones[i].take().expect("each zone once"));
+        shapes_out.push(Arc::new(shapes[i].take().expect("each shape once")));
+        boxes_out.push(bboxes[i]);
     }
-    out
+    (zones_out, shapes_out, boxes_out)
 }
 
 /// Copies the polygons' rings into one array in zone order (map order),

@@ -205,11 +205,11 @@ pub(super) struct PackedLeg {
     /// The projection of a packed point on the leg, `dx * qx + dy * qy +
     /// p`, `D . (q - a)`, in single precision like the side (and within
     /// the same bound of the true one): sure before `a` under
-    /// `-before_a`, sure past `b` over `past_b`, sure between them
-    /// strictly inside `(before_a, short_of_b)`. Twice the side's bound,
+    /// `-margin_a`, sure past `b` over `past_b`, sure between them
+    /// strictly inside `(margin_a, short_of_b)`. Twice the side's bound,
     /// and the leg's squared length rounded outwards, for room.
     p32: f32,
-    before_a: f32,
+    margin_a: f32,
     past_b: f32,
     short_of_b: f32,
     /// Half a step plus the rounding of the leg's ends.
@@ -260,7 +260,7 @@ impl PackedLeg {
             c32: (dy * a.x - dx * a.y) as f32,
             side_bound,
             p32: (-(dx * a.x + dy * a.y)) as f32,
-            before_a: (2.0 * bound * up) as f32,
+            margin_a: (2.0 * bound * up) as f32,
             past_b: ((length2 + 2.0 * bound) * up) as f32,
             short_of_b: ((length2 - 2.0 * bound) / up) as f32,
             q,
@@ -325,33 +325,31 @@ impl PackedLeg {
         let past = across & both(bits.past_b);
         let mut odd = past.count_ones() % 2 == 1;
         let mut across = across & !(past | both(bits.before_a));
-        {
-            while across != 0 {
-                let k = from + across.trailing_zeros() as usize;
-                across &= across - 1;
-                let (c, d) = (unpack(points[k]), unpack(points[k + 1]));
-                let (u, wa, wb) = (d.sub(c), self.a.sub(c), self.b.sub(c));
-                let (d1, d2) = (u.cross(wa), u.cross(wb));
-                let norm = |v: Xy| v.x.abs() + v.y.abs();
-                // 2Q|w - c|_1 + Q|d - c|_1 + 4Q^2 + round (module doc).
-                let of_edge = self.q * norm(u) + self.edge_slack;
-                let bound = |w: Xy| 2.0 * self.q * norm(w) + of_edge;
-                let (b1, b2) = (bound(wa), bound(wb));
-                if d1.abs() <= b1 || d2.abs() <= b2 {
-                    return None;
-                }
-                if (d1 > 0.0) != (d2 > 0.0) {
-                    return Some(Contact::Touches);
-                }
-                // Both ends of the leg strictly on one side of the edge:
-                // the edge crosses the ray beyond `b` when `a` is farther.
-                let farther = d1.abs() - d2.abs();
-                if farther.abs() <= b1 + b2 {
-                    return None;
-                }
-                if farther > 0.0 {
-                    odd = !odd;
-                }
+        while across != 0 {
+            let k = from + across.trailing_zeros() as usize;
+            across &= across - 1;
+            let (c, d) = (unpack(points[k]), unpack(points[k + 1]));
+            let (u, wa, wb) = (d.sub(c), self.a.sub(c), self.b.sub(c));
+            let (d1, d2) = (u.cross(wa), u.cross(wb));
+            let norm = |v: Xy| v.x.abs() + v.y.abs();
+            // 2Q|w - c|_1 + Q|d - c|_1 + 4Q^2 + round (module doc).
+            let of_edge = self.q * norm(u) + self.edge_slack;
+            let bound = |w: Xy| 2.0 * self.q * norm(w) + of_edge;
+            let (b1, b2) = (bound(wa), bound(wb));
+            if d1.abs() <= b1 || d2.abs() <= b2 {
+                return None;
+            }
+            if (d1 > 0.0) != (d2 > 0.0) {
+                return Some(Contact::Touches);
+            }
+            // Both ends of the leg strictly on one side of the edge:
+            // the edge crosses the ray beyond `b` when `a` is farther.
+            let farther = d1.abs() - d2.abs();
+            if farther.abs() <= b1 + b2 {
+                return None;
+            }
+            if farther > 0.0 {
+                odd = !odd;
             }
         }
         Some(if odd {
@@ -437,9 +435,9 @@ fn side_bits_scalar(leg: &PackedLeg, points: &[u32], n: usize) -> PackedBits {
         bits.sides.left |= u64::from(s > leg.side_bound) << k;
         bits.sides.right |= u64::from(s < -leg.side_bound) << k;
         let e = leg.along(qx, qy);
-        bits.before_a |= u64::from(e < -leg.before_a) << k;
+        bits.before_a |= u64::from(e < -leg.margin_a) << k;
         bits.past_b |= u64::from(e > leg.past_b) << k;
-        bits.between |= u64::from((e > leg.before_a) & (e < leg.short_of_b)) << k;
+        bits.between |= u64::from((e > leg.margin_a) & (e < leg.short_of_b)) << k;
     }
     bits
 }
@@ -496,8 +494,8 @@ mod avx2 {
             _mm256_set1_ps(-leg.side_bound),
         );
         let (after_a, before_a, past_b, short_of_b) = (
-            _mm256_set1_ps(leg.before_a),
-            _mm256_set1_ps(-leg.before_a),
+            _mm256_set1_ps(leg.margin_a),
+            _mm256_set1_ps(-leg.margin_a),
             _mm256_set1_ps(leg.past_b),
             _mm256_set1_ps(leg.short_of_b),
         );
