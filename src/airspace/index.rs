@@ -342,9 +342,7 @@ impl FilterBox {
 impl FilterQuery {
     #[inline]
     fn of(q: &Bbox) -> FilterQuery {
-        // One step above the nearest single-precision number is above the
-        // value, whichever way it rounded, with no branch on which.
-        let up = |v: f64| (v as f32).next_up();
+        let up = above_f32;
         FilterQuery([up(q.max_x), up(q.max_y), up(-q.min_x), up(-q.min_y)])
     }
 }
@@ -371,6 +369,18 @@ struct ZoneHot {
 
 // One cache line, no more.
 const _: () = assert!(std::mem::size_of::<ZoneHot>() == 64);
+
+/// A single-precision number above `v` (a finite coordinate in metres),
+/// with no branch: the nearest single-precision number `r` errs by at most
+/// half a unit in its last place, and `|r| 2^-23` is one or two such units
+/// (the smallest normal number covers a value rounded to zero). Unlike
+/// `f32::next_up`, no test for infinities, NaN or the sign: the walk works
+/// this out four times a leg.
+#[inline]
+fn above_f32(v: f64) -> f32 {
+    let r = v as f32;
+    r + r.abs() * (1.0 / (1u32 << 23) as f32) + f32::MIN_POSITIVE
+}
 
 /// `b` in single precision, each side moved outwards if rounding moved it in.
 fn outward_f32(b: &Bbox) -> [f32; 4] {
@@ -999,6 +1009,27 @@ mod tests {
     use crate::airspace::geom::tests::uniform;
     use crate::airspace::zone::ZoneShape;
     use crate::airspace::{AltitudeReference, Applicability, Band};
+
+    proptest::proptest! {
+        /// The walk's query bound is never below the value it stands for:
+        /// the filter may keep a box the exact test drops, never the
+        /// reverse. Values are drawn across the whole single-precision
+        /// range in both signs, and near and on powers of two, where a
+        /// unit in the last place changes size.
+        #[test]
+        fn a_query_bound_in_single_precision_is_never_below_the_value(
+            mantissa in -1.0f64..1.0,
+            exponent in -140i32..120,
+            nudge in -4i64..=4,
+        ) {
+            let v = mantissa * 2f64.powi(exponent);
+            let on_power = f64::from_bits((2f64.powi(exponent).to_bits() as i64 + nudge) as u64);
+            let on_single = f64::from(v as f32);
+            for v in [v, -v, on_power, -on_power, on_single, -on_single, 0.0] {
+                proptest::prop_assert!(f64::from(above_f32(v)) >= v, "{} gave {}", v, above_f32(v));
+            }
+        }
+    }
 
     /// Square zones in local metres, of sizes from a tenth of a cell to
     /// several cells, so that boxes span one cell, a row, a column or many.

@@ -222,7 +222,7 @@ pub(super) struct PackedLeg {
 impl PackedLeg {
     /// The leg `a`-`b` (metres) in the steps of the polygon whose run is
     /// `w`.
-    #[inline]
+    #[inline(always)]
     fn of_run(w: &[u32], a: Xy, b: Xy) -> PackedLeg {
         let f64_at = |k: usize| f64::from_bits(u64::from(w[k]) | u64::from(w[k + 1]) << 32);
         let origin = Xy::new(f64_at(0), f64_at(2));
@@ -231,7 +231,7 @@ impl PackedLeg {
         PackedLeg::new(to_steps(a), to_steps(b))
     }
 
-    #[inline]
+    #[inline(always)]
     fn new(a: Xy, b: Xy) -> PackedLeg {
         let (dx, dy) = (b.x - a.x, b.y - a.y);
         let l = [a.x, a.y, b.x, b.y]
