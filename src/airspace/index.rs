@@ -641,7 +641,7 @@ impl ZoneIndex {
     /// `z`'s footprint, touching counting: decided on the packed rings
     /// where they are fine enough, else on the exact flat ones. None if
     /// the zone is not a polygon.
-    #[inline]
+    #[inline(always)]
     pub(super) fn polygon_meets_leg(&self, z: usize, a: Xy, b: Xy) -> Option<bool> {
         debug_assert!(a != b, "a leg of no length has no line to read sides by");
         let at = self.hot[z].packed;

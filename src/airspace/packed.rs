@@ -118,7 +118,7 @@ impl PackedRings {
     /// Whether the leg `a`-`b` meets the polygon whose run starts at `at`
     /// (touching counts), as `geom::leg_meets_flat` decides on the exact
     /// coordinates; None where the packed points are too coarse to be sure.
-    #[inline]
+    #[inline(always)]
     pub(super) fn leg_meets(&self, at: u32, a: Xy, b: Xy) -> Option<bool> {
         let w = &self.words[at as usize..];
         #[cfg(target_arch = "x86_64")]
