@@ -125,7 +125,7 @@
 //! the waits on memory are about a third of a cold check. Asking for the
 //! candidates' records and packed runs ahead (each batch's, with the runs'
 //! starts kept apart from the records so that the walk need not wait for
-//! them) was still no faster (each route's best p50 27.1-29.1 against
+//! them) was still no faster (each route's best p50 27.2-29.1 against
 //! 25.4-27.8 us), nor were transparent huge pages: the misses already
 //! overlap about as much as they can. What helped was less work: the query
 //! bound rounded up with no branch, and the packed scan inlined into the
