@@ -665,6 +665,8 @@ impl ZoneIndex {
     /// `z`'s footprint, touching counting: decided on the packed rings
     /// where they are fine enough, else on the exact flat ones. None if
     /// the zone is not a polygon.
+    // Always inlined: as a call it took about 55 instructions of each
+    // 400-instruction scan, inlined about 25 (callgrind, dense route).
     #[inline(always)]
     pub(super) fn polygon_meets_leg(&self, z: usize, a: Xy, b: Xy) -> Option<bool> {
         debug_assert!(a != b, "a leg of no length has no line to read sides by");
