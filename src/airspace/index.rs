@@ -342,8 +342,9 @@ impl Grid {
 struct FilterBox([f32; 4]);
 
 /// A query's box as [`FilterBox::meets`] compares it: `[max_x, max_y,
-/// -min_x, -min_y]`, each rounded up to single precision, so the filter
-/// never drops a box the exact test would keep.
+/// -min_x, -min_y]`, each taken up to a single-precision number above it
+/// ([`above_f32`]), so the filter never drops a box the exact test would
+/// keep.
 #[derive(Debug, Clone, Copy)]
 #[repr(C, align(16))]
 struct FilterQuery([f32; 4]);
@@ -366,8 +367,12 @@ impl FilterBox {
 impl FilterQuery {
     #[inline]
     fn of(q: &Bbox) -> FilterQuery {
-        let up = above_f32;
-        FilterQuery([up(q.max_x), up(q.max_y), up(-q.min_x), up(-q.min_y)])
+        FilterQuery([
+            above_f32(q.max_x),
+            above_f32(q.max_y),
+            above_f32(-q.min_x),
+            above_f32(-q.min_y),
+        ])
     }
 }
 
