@@ -208,6 +208,7 @@ proptest! {
         legs in proptest::collection::vec((-200.0..1200.0f64, -200.0..1200.0f64, 0.0..150.0f64), 2..10),
         buffer in prop_oneof![Just(0.0), 0.0..30.0f64],
         area in any::<bool>(),
+        held in any::<bool>(),
     ) {
         let kinds = [ZoneKind::Prohibited, ZoneKind::AuthorisationRequired, ZoneKind::Advisory, ZoneKind::Conditional];
         let mut zones: Vec<Zone> = zones
@@ -240,10 +241,22 @@ proptest! {
             .enumerate()
             .map(|(i, &(x, y, alt))| Waypoint { lon: x, lat: y, alt_agl_m: alt, time: t0 + chrono::Duration::seconds(30 * i as i64) })
             .collect();
-        let opts = CheckOptions { authorisations: vec!["Z1".into()], ..options(buffer) };
+        // With no authorisation held, whether a pair blocks follows from
+        // the zone's kind alone.
+        let authorisations = if held { vec!["Z1".into()] } else { Vec::new() };
+        let opts = CheckOptions { authorisations, ..options(buffer) };
         let full = index.check_route(&wps, &opts);
         let mut pairs = Vec::new();
         index.conflict_pairs(&wps, &opts, &mut PairScratch::default(), &mut pairs);
+        // Listed by leg, and the same from working space used before on a
+        // shorter and a longer route.
+        prop_assert!(pairs.windows(2).all(|w| w[0].leg <= w[1].leg), "{pairs:?}");
+        let mut scratch = PairScratch::default();
+        let mut again = Vec::new();
+        for part in [&wps[..], &wps[..2], &wps[..]] {
+            index.conflict_pairs(part, &opts, &mut scratch, &mut again);
+        }
+        prop_assert_eq!(&again, &pairs);
         let mut lean: Vec<(usize, String, bool)> = pairs
             .iter()
             .map(|p| (p.leg as usize, index.zone(p.zone as usize).id.clone(), p.blocking))

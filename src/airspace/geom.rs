@@ -413,7 +413,10 @@ impl Segment {
     /// 2^52 of the segment's length), tried against many points per leg.
     #[inline]
     pub fn distance2_filter(&self, p: Xy) -> f64 {
-        let t = (p.sub(self.a).dot(self.ab) * self.inv_len2).clamp(0.0, 1.0);
+        let t = p.sub(self.a).dot(self.ab) * self.inv_len2;
+        // `max` and `min`, not `clamp` or a comparison: those compile to
+        // branches, and where the nearest point falls follows no pattern.
+        let t = t.max(0.0).min(1.0);
         let d = p.sub(self.a.add(self.ab.scale(t)));
         d.dot(d)
     }

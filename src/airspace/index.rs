@@ -148,6 +148,36 @@ use super::zone::{Zone, ZoneKind};
 /// [`ZoneHot::packed`] of a zone with no packed run.
 const NOT_PACKED: u32 = u32::MAX;
 
+/// What a candidate's hot line alone tells of a leg ([`ZoneIndex::triage`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+pub(super) enum Triage {
+    /// The leg does not meet the zone.
+    Clear,
+    /// The leg meets the zone.
+    Conflict,
+    /// A permanent packed polygon whose band holds the whole leg, which
+    /// has no buffer: its rings decide ([`ZoneIndex::polygon_meets_leg`]).
+    Scan,
+    /// Only the full test can tell (part of the leg in the band, a
+    /// buffer, a schedule, a circle).
+    Undecided,
+}
+
+/// Asks memory for the line holding `p`, with no wait and no fault (a
+/// hint: it may be dropped).
+#[inline(always)]
+fn prefetch(p: *const i8) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch reads nothing the program sees and cannot fault,
+    // whatever the address; SSE is in every x86_64 CPU.
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p)
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 /// Where and when the numbers in an index are: the local metric frame, the
 /// vertical datums, and the local time zone of weekly schedules.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -585,6 +615,60 @@ impl ZoneIndex {
         self.hot[i].kind
     }
 
+    /// Asks memory for zone `z`'s hot line, which [`ZoneIndex::triage`]
+    /// will read.
+    #[inline(always)]
+    pub(super) fn prefetch_hot(&self, z: usize) {
+        prefetch(std::ptr::from_ref(&self.hot[z]).cast());
+    }
+
+    /// What zone `z`'s hot line alone tells of a leg flown between `low`
+    /// and `high` metres above ground along `segment`, with no branch on
+    /// the zone's data ([`Triage`]). `scan_ok`: the leg has a length and
+    /// no lateral buffer, so that a permanent zone whose band holds the
+    /// whole leg is decided by its rings alone. A zone to be
+    /// scanned has its packed run asked for from memory here, so that it
+    /// is on its way by the time the zone is scanned.
+    ///
+    /// Why no branch: whether a candidate is rejected or sure follows no
+    /// pattern a predictor could learn, and its hot line is rarely in the
+    /// core's cache; a wrong guess throws away the work begun after it.
+    #[inline(always)]
+    pub(super) fn triage(
+        &self,
+        z: usize,
+        (low, high): (f64, f64),
+        segment: &Segment,
+        vertical_margin_m: f64,
+        lateral_buffer_m: f64,
+        scan_ok: bool,
+    ) -> Triage {
+        let h = &self.hot[z];
+        let (lo, hi) = (h.floor - vertical_margin_m, h.ceiling + vertical_margin_m);
+        // As `leg_meets_zone` tests them, with `&` for `||` and `&&`.
+        let near = (h.kind != ZoneKind::OperatingArea)
+            & !(high < lo)
+            & !(low > hi)
+            & !h.discs.clear_of(segment, lateral_buffer_m);
+        let whole = near & h.permanent & (low >= lo) & (high <= hi);
+        let sure = whole & h.discs.enters_flat(segment);
+        let scan = whole & !sure & scan_ok & (h.packed != NOT_PACKED);
+        let undecided = near & !sure & !scan;
+        // The run's first lines if it is to be scanned, else the run of
+        // zone 0, always in cache: a prefetch with no branch.
+        let at = h.packed as usize * usize::from(scan);
+        let run = self.packed.words_from(at);
+        for line in 0..4 {
+            prefetch(run.wrapping_add(line * 16).cast());
+        }
+        match u8::from(sure) | u8::from(scan) << 1 | u8::from(undecided) * 3 {
+            0 => Triage::Clear,
+            1 => Triage::Conflict,
+            2 => Triage::Scan,
+            _ => Triage::Undecided,
+        }
+    }
+
     /// Calls `f` once with every zone whose bounding box meets `query`.
     #[inline]
     pub fn for_each_candidate(&self, query: Bbox, mut f: impl FnMut(usize)) {
@@ -843,6 +927,15 @@ impl Discs {
         let c = Xy::new(f64::from(self.inner_x), f64::from(self.inner_y));
         let r = f64::from(self.inner);
         r > 0.0 && segment.distance2_filter(c) < r * r
+    }
+
+    /// [`Discs::enters`] with both tests made, for callers that must not
+    /// branch on the answer.
+    #[inline(always)]
+    pub(super) fn enters_flat(&self, segment: &Segment) -> bool {
+        let c = Xy::new(f64::from(self.inner_x), f64::from(self.inner_y));
+        let r = f64::from(self.inner);
+        (r > 0.0) & (segment.distance2_filter(c) < r * r)
     }
 }
 

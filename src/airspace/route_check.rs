@@ -16,7 +16,7 @@ use super::geom::{
     leg_clearance, leg_intervals_flat, leg_intervals_into, leg_meets_with_intervals, Bbox,
     Interval, LegScratch, LocalFrame, PlanarShape, Segment, Xy,
 };
-use super::index::ZoneIndex;
+use super::index::{Triage, ZoneIndex};
 use super::zone::{Zone, ZoneKind};
 
 /// A waypoint of a planned route, with the time the plan reaches it.
@@ -242,6 +242,22 @@ pub struct ConflictPair {
 pub struct PairScratch {
     pts: Vec<Xy>,
     legs: LegScratch,
+    /// The route's candidates, leg after leg.
+    candidates: Vec<Candidate>,
+    /// What is known of each candidate (kept at least as long as
+    /// `candidates`, and written before it is read).
+    verdicts: Vec<Triage>,
+    /// The candidates to be scanned, by place in `candidates` (the same).
+    to_scan: Vec<u32>,
+    /// The candidates to be tested in full, likewise.
+    to_decide: Vec<u32>,
+}
+
+/// A zone whose box meets a leg's.
+#[derive(Debug, Clone, Copy)]
+struct Candidate {
+    leg: u32,
+    zone: u32,
 }
 
 /// One leg of a route being checked.
@@ -259,10 +275,12 @@ struct LegContext<'a> {
 }
 
 impl<'a> LegContext<'a> {
+    #[inline]
     fn new(route: &'a [Waypoint], pts: &[Xy], leg: usize) -> LegContext<'a> {
         Self::of(&route[leg - 1], &route[leg], pts[leg - 1], pts[leg], leg)
     }
 
+    #[inline]
     fn of(wa: &'a Waypoint, wb: &'a Waypoint, a: Xy, b: Xy, leg: usize) -> LegContext<'a> {
         let (low, high) = if wa.alt_agl_m <= wb.alt_agl_m {
             (wa.alt_agl_m, wb.alt_agl_m)
@@ -396,39 +414,210 @@ impl ZoneIndex {
     ) {
         out.clear();
         let frame = &self.frame().local;
-        let PairScratch { pts, legs } = scratch;
+        let PairScratch {
+            pts,
+            legs,
+            candidates,
+            verdicts,
+            to_scan,
+            to_decide,
+        } = scratch;
         pts.clear();
         pts.extend(route.iter().map(|w| frame.to_local(w.lon, w.lat)));
-        let operating = self.operating_areas();
+        // In passes, so that no branch waits on a zone's data or guesses
+        // at it: whether a candidate conflicts follows no pattern a branch
+        // predictor could learn, and a wrong guess costs the work begun
+        // after it. First the walk: every leg's candidates, their hot
+        // lines asked for from memory as they are found.
+        candidates.clear();
         for leg in 1..route.len() {
             let ctx = LegContext::new(route, pts, leg);
             self.for_each_candidate(ctx.query(options), |z| {
-                if self
-                    .leg_meets_zone::<false>(&ctx, z, options, legs)
-                    .is_some()
-                {
-                    out.push(ConflictPair {
-                        leg: leg as u32,
-                        zone: z as u32,
-                        blocking: self.severity(z, options) == Severity::Blocking,
-                    });
-                }
+                self.prefetch_hot(z);
+                candidates.push(Candidate {
+                    leg: leg as u32,
+                    zone: z as u32,
+                });
             });
-            if !operating.is_empty() {
-                if let Some((z, _)) = self.check_operating_area(
-                    operating,
-                    leg,
-                    (ctx.wa, ctx.wb),
-                    (ctx.a, ctx.b),
-                    options,
-                ) {
-                    out.push(ConflictPair {
-                        leg: leg as u32,
-                        zone: z as u32,
-                        blocking: true,
-                    });
-                }
+        }
+        let n = candidates.len();
+        if verdicts.len() < n {
+            verdicts.resize(n, Triage::Clear);
+            to_scan.resize(n, 0);
+            to_decide.resize(n, 0);
+        }
+        // Then each candidate's hot line, with no branch on it: clear, a
+        // conflict, to be scanned (its rings asked for from memory), or
+        // to be tested in full.
+        let (mut scans, mut full) = (0, 0);
+        let scan_ok = |leg: &LegContext| options.lateral_buffer_m <= 0.0 && leg.a != leg.b;
+        let (verdicts, to_scan, to_decide) =
+            (&mut verdicts[..n], &mut to_scan[..n], &mut to_decide[..n]);
+        let Some(first) = candidates.first() else {
+            return self.operating_area_pairs(route, pts, options, out);
+        };
+        let mut leg = LegContext::new(route, pts, first.leg as usize);
+        let mut scannable = scan_ok(&leg);
+        for (i, c) in candidates.iter().enumerate() {
+            // (A branch taken once a leg.)
+            if c.leg as usize != leg.leg {
+                leg = LegContext::new(route, pts, c.leg as usize);
+                scannable = scan_ok(&leg);
             }
+            let verdict = self.triage(
+                c.zone as usize,
+                (leg.low, leg.high),
+                &leg.segment,
+                options.vertical_margin_m,
+                options.lateral_buffer_m,
+                scannable,
+            );
+            verdicts[i] = verdict;
+            to_scan[scans] = i as u32;
+            scans += usize::from(verdict == Triage::Scan);
+            to_decide[full] = i as u32;
+            full += usize::from(verdict == Triage::Undecided);
+        }
+        // Then the ones to be scanned, on their rings, and the rest.
+        for &i in &to_scan[..scans] {
+            let c = candidates[i as usize];
+            let leg = c.leg as usize;
+            let (a, b) = (pts[leg - 1], pts[leg]);
+            let meets = self.polygon_meets_leg(c.zone as usize, a, b) == Some(true);
+            verdicts[i as usize] = if meets {
+                Triage::Conflict
+            } else {
+                Triage::Clear
+            };
+        }
+        for &i in &to_decide[..full] {
+            let c = candidates[i as usize];
+            let (leg, z) = (c.leg as usize, c.zone as usize);
+            let (a, b) = (pts[leg - 1], pts[leg]);
+            // Mostly a permanent zone whose band holds part of the leg.
+            let part = (options.lateral_buffer_m <= 0.0 && a != b && self.is_permanent(z))
+                .then(|| {
+                    self.band_part_meets(
+                        z,
+                        (a, b),
+                        (route[leg - 1].alt_agl_m, route[leg].alt_agl_m),
+                        options,
+                    )
+                })
+                .flatten();
+            let meets = part.unwrap_or_else(|| {
+                let ctx = LegContext::new(route, pts, leg);
+                self.leg_meets_zone::<false>(&ctx, z, options, legs)
+                    .is_some()
+            });
+            verdicts[i as usize] = if meets {
+                Triage::Conflict
+            } else {
+                Triage::Clear
+            };
+        }
+        // Then the pairs, in the walk's order, each written and kept by a
+        // count, not a branch.
+        out.reserve(n);
+        let spare = out.spare_capacity_mut();
+        let mut kept = 0;
+        for (c, &verdict) in candidates.iter().zip(&*verdicts) {
+            spare[kept].write(ConflictPair {
+                leg: c.leg,
+                zone: c.zone,
+                blocking: self.blocks(c.zone as usize, options),
+            });
+            kept += usize::from(verdict == Triage::Conflict);
+        }
+        // SAFETY: the first `kept` of the spare places were written above.
+        unsafe { out.set_len(kept) };
+        self.operating_area_pairs(route, pts, options, out);
+    }
+
+    /// Whether the leg `a`-`b` (of non-zero length), flown from `h0` to
+    /// `h1` metres above ground, meets permanent zone `z` (not an
+    /// operating area) whose outer disc it enters, with no lateral buffer: as
+    /// `leg_meets_zone` decides it without detail, the part of the leg in
+    /// the zone's band against its inner disc and then its rings. None
+    /// where only the full test can tell (that part has no length, or the
+    /// zone is a circle).
+    #[inline]
+    fn band_part_meets(
+        &self,
+        z: usize,
+        (a, b): (Xy, Xy),
+        (h0, h1): (f64, f64),
+        options: &CheckOptions,
+    ) -> Option<bool> {
+        let (floor, ceiling) = self.band_agl(z);
+        let (lo, hi) = (
+            floor - options.vertical_margin_m,
+            ceiling + options.vertical_margin_m,
+        );
+        let (low, high) = if h0 <= h1 { (h0, h1) } else { (h1, h0) };
+        let (pa, pb) = if low >= lo && high <= hi {
+            (a, b)
+        } else {
+            let Some((s, e)) = vertical_interval(h0, h1, lo, hi) else {
+                return Some(false);
+            };
+            let (pa, pb) = (a.lerp(b, s), a.lerp(b, e));
+            if self.discs(z).enters(&Segment::new(pa, pb)) {
+                return Some(true);
+            }
+            (pa, pb)
+        };
+        if pa == pb {
+            return None;
+        }
+        self.polygon_meets_leg(z, pa, pb)
+    }
+
+    /// The operating-area pairs of a route, merged into `out` (ordered by
+    /// leg) after each leg's zone pairs, as [`ZoneIndex::conflict_pairs`]
+    /// lists them.
+    fn operating_area_pairs(
+        &self,
+        route: &[Waypoint],
+        pts: &[Xy],
+        options: &CheckOptions,
+        out: &mut Vec<ConflictPair>,
+    ) {
+        let operating = self.operating_areas();
+        if operating.is_empty() {
+            return;
+        }
+        let zone_pairs = std::mem::take(out);
+        let mut from = 0;
+        for leg in 1..route.len() {
+            let end = from + zone_pairs[from..].partition_point(|p| p.leg as usize <= leg);
+            out.extend_from_slice(&zone_pairs[from..end]);
+            from = end;
+            let ctx = LegContext::new(route, pts, leg);
+            if let Some((z, _)) =
+                self.check_operating_area(operating, leg, (ctx.wa, ctx.wb), (ctx.a, ctx.b), options)
+            {
+                out.push(ConflictPair {
+                    leg: leg as u32,
+                    zone: z as u32,
+                    blocking: true,
+                });
+            }
+        }
+    }
+
+    /// Whether a conflict with zone `z` blocks the flight
+    /// ([`Severity::Blocking`]); with no authorisations held, from the
+    /// zone's kind alone, with no branch.
+    #[inline]
+    fn blocks(&self, z: usize, options: &CheckOptions) -> bool {
+        if options.authorisations.is_empty() {
+            let blocking_kinds = 1u32 << ZoneKind::Prohibited as u32
+                | 1 << ZoneKind::AuthorisationRequired as u32
+                | 1 << ZoneKind::OperatingArea as u32;
+            blocking_kinds >> self.kind(z) as u32 & 1 == 1
+        } else {
+            self.severity(z, options) == Severity::Blocking
         }
     }
 
