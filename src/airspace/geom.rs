@@ -412,6 +412,7 @@ impl Segment {
     /// filters whose margins far exceed the extra rounding (a few parts in
     /// 2^52 of the segment's length), tried against many points per leg.
     #[inline]
+    #[allow(clippy::manual_clamp)]
     pub fn distance2_filter(&self, p: Xy) -> f64 {
         let t = p.sub(self.a).dot(self.ab) * self.inv_len2;
         // `max` and `min`, not `clamp` or a comparison: those compile to

@@ -645,7 +645,9 @@ impl ZoneIndex {
     ) -> Triage {
         let h = &self.hot[z];
         let (lo, hi) = (h.floor - vertical_margin_m, h.ceiling + vertical_margin_m);
-        // As `leg_meets_zone` tests them, with `&` for `||` and `&&`.
+        // As `leg_meets_zone` tests them (a NaN altitude included), with
+        // `&` for `||` and `&&`.
+        #[allow(clippy::neg_cmp_op_on_partial_ord)]
         let near = (h.kind != ZoneKind::OperatingArea)
             & !(high < lo)
             & !(low > hi)
@@ -661,7 +663,7 @@ impl ZoneIndex {
         for line in 0..4 {
             prefetch(run.wrapping_add(line * 16).cast());
         }
-        match u8::from(sure) | u8::from(scan) << 1 | u8::from(undecided) * 3 {
+        match u8::from(sure) | (u8::from(scan) << 1) | (u8::from(undecided) * 3) {
             0 => Triage::Clear,
             1 => Triage::Conflict,
             2 => Triage::Scan,
