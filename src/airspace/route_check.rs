@@ -244,6 +244,8 @@ pub struct PairScratch {
     legs: LegScratch,
     /// The route's candidates, leg after leg.
     candidates: Vec<Candidate>,
+    /// What the triage needs of each leg, by leg number (0 unused).
+    legs_seen: Vec<LegTriage>,
     /// What is known of each candidate (kept at least as long as
     /// `candidates`, and written before it is read).
     verdicts: Vec<Triage>,
@@ -258,6 +260,27 @@ pub struct PairScratch {
 struct Candidate {
     leg: u32,
     zone: u32,
+}
+
+/// A leg as [`ZoneIndex::triage`] reads it.
+#[derive(Debug, Clone, Copy)]
+struct LegTriage {
+    low: f64,
+    high: f64,
+    segment: Segment,
+    /// No lateral buffer, and a length.
+    scan_ok: bool,
+}
+
+impl Default for LegTriage {
+    fn default() -> LegTriage {
+        LegTriage {
+            low: 0.0,
+            high: 0.0,
+            segment: Segment::new(Xy::new(0.0, 0.0), Xy::new(0.0, 0.0)),
+            scan_ok: false,
+        }
+    }
 }
 
 /// One leg of a route being checked.
@@ -282,11 +305,12 @@ impl<'a> LegContext<'a> {
 
     #[inline]
     fn of(wa: &'a Waypoint, wb: &'a Waypoint, a: Xy, b: Xy, leg: usize) -> LegContext<'a> {
-        let (low, high) = if wa.alt_agl_m <= wb.alt_agl_m {
-            (wa.alt_agl_m, wb.alt_agl_m)
-        } else {
-            (wb.alt_agl_m, wa.alt_agl_m)
-        };
+        // `min` and `max`, not a branch: which end is higher follows no
+        // pattern.
+        let (low, high) = (
+            wa.alt_agl_m.min(wb.alt_agl_m),
+            wa.alt_agl_m.max(wb.alt_agl_m),
+        );
         LegContext {
             wa,
             wb,
@@ -418,6 +442,7 @@ impl ZoneIndex {
             pts,
             legs,
             candidates,
+            legs_seen,
             verdicts,
             to_scan,
             to_decide,
@@ -427,17 +452,22 @@ impl ZoneIndex {
         // In passes, so that no branch waits on a zone's data or guesses
         // at it: whether a candidate conflicts follows no pattern a branch
         // predictor could learn, and a wrong guess costs the work begun
-        // after it. First the walk: every leg's candidates, their hot
-        // lines asked for from memory as they are found.
+        // after it. First the walk: every leg's candidates, kept by a
+        // count, and what the triage needs of each leg.
         candidates.clear();
+        legs_seen.clear();
+        legs_seen.push(LegTriage::default());
         for leg in 1..route.len() {
             let ctx = LegContext::new(route, pts, leg);
-            self.for_each_candidate(ctx.query(options), |z| {
-                self.prefetch_hot(z);
-                candidates.push(Candidate {
-                    leg: leg as u32,
-                    zone: z as u32,
-                });
+            legs_seen.push(LegTriage {
+                low: ctx.low,
+                high: ctx.high,
+                segment: ctx.segment,
+                scan_ok: options.lateral_buffer_m <= 0.0 && ctx.a != ctx.b,
+            });
+            self.push_candidates(ctx.query(options), candidates, |z| Candidate {
+                leg: leg as u32,
+                zone: z,
             });
         }
         let n = candidates.len();
@@ -448,29 +478,25 @@ impl ZoneIndex {
         }
         // Then each candidate's hot line, with no branch on it: clear, a
         // conflict, to be scanned (its rings asked for from memory), or
-        // to be tested in full.
+        // to be tested in full. The hot lines are asked for a few
+        // candidates ahead.
+        const AHEAD: usize = 8;
+        for c in candidates.iter().take(AHEAD) {
+            self.prefetch_hot(c.zone as usize);
+        }
         let (mut scans, mut full) = (0, 0);
-        let scan_ok = |leg: &LegContext| options.lateral_buffer_m <= 0.0 && leg.a != leg.b;
         let (verdicts, to_scan, to_decide) =
             (&mut verdicts[..n], &mut to_scan[..n], &mut to_decide[..n]);
-        let Some(first) = candidates.first() else {
-            return self.operating_area_pairs(route, pts, options, out);
-        };
-        let mut leg = LegContext::new(route, pts, first.leg as usize);
-        let mut scannable = scan_ok(&leg);
         for (i, c) in candidates.iter().enumerate() {
-            // (A branch taken once a leg.)
-            if c.leg as usize != leg.leg {
-                leg = LegContext::new(route, pts, c.leg as usize);
-                scannable = scan_ok(&leg);
-            }
+            self.prefetch_hot(candidates[(i + AHEAD).min(n - 1)].zone as usize);
+            let leg = &legs_seen[c.leg as usize];
             let verdict = self.triage(
                 c.zone as usize,
                 (leg.low, leg.high),
                 &leg.segment,
                 options.vertical_margin_m,
                 options.lateral_buffer_m,
-                scannable,
+                leg.scan_ok,
             );
             verdicts[i] = verdict;
             to_scan[scans] = i as u32;
@@ -554,8 +580,8 @@ impl ZoneIndex {
             floor - options.vertical_margin_m,
             ceiling + options.vertical_margin_m,
         );
-        let (low, high) = if h0 <= h1 { (h0, h1) } else { (h1, h0) };
-        let (pa, pb) = if low >= lo && high <= hi {
+        let (low, high) = (h0.min(h1), h0.max(h1));
+        let (pa, pb) = if (low >= lo) & (high <= hi) {
             (a, b)
         } else {
             let Some((s, e)) = vertical_interval(h0, h1, lo, hi) else {
