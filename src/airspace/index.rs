@@ -164,20 +164,6 @@ pub(super) enum Triage {
     Undecided,
 }
 
-/// Asks memory for the line holding `p`, with no wait and no fault (a
-/// hint: it may be dropped).
-#[inline(always)]
-fn prefetch(p: *const i8) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch reads nothing the program sees and cannot fault,
-    // whatever the address; SSE is in every x86_64 CPU.
-    unsafe {
-        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p)
-    };
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = p;
-}
-
 /// Where and when the numbers in an index are: the local metric frame, the
 /// vertical datums, and the local time zone of weekly schedules.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -615,24 +601,15 @@ impl ZoneIndex {
         self.hot[i].kind
     }
 
-    /// Asks memory for zone `z`'s hot line, which [`ZoneIndex::triage`]
-    /// will read.
-    #[inline(always)]
-    pub(super) fn prefetch_hot(&self, z: usize) {
-        prefetch(std::ptr::from_ref(&self.hot[z]).cast());
-    }
-
     /// What zone `z`'s hot line alone tells of a leg flown between `low`
     /// and `high` metres above ground along `segment`, with no branch on
     /// the zone's data ([`Triage`]). `scan_ok`: the leg has a length and
     /// no lateral buffer, so that a permanent zone whose band holds the
-    /// whole leg is decided by its rings alone. A zone to be
-    /// scanned has its packed run asked for from memory here, so that it
-    /// is on its way by the time the zone is scanned.
+    /// whole leg is decided by its rings alone.
     ///
     /// Why no branch: whether a candidate is rejected or sure follows no
-    /// pattern a predictor could learn, and its hot line is rarely in the
-    /// core's cache; a wrong guess throws away the work begun after it.
+    /// pattern a predictor could learn, and a wrong guess throws away the
+    /// work begun after it (the index's module doc has the figures).
     #[inline(always)]
     pub(super) fn triage(
         &self,
@@ -656,13 +633,6 @@ impl ZoneIndex {
         let sure = whole & h.discs.enters_flat(segment);
         let scan = whole & !sure & scan_ok & (h.packed != NOT_PACKED);
         let undecided = near & !sure & !scan;
-        // The run's first lines if it is to be scanned, else the run of
-        // zone 0, always in cache: a prefetch with no branch.
-        let at = h.packed as usize * usize::from(scan);
-        let run = self.packed.words_from(at);
-        for line in 0..4 {
-            prefetch(run.wrapping_add(line * 16).cast());
-        }
         match u8::from(sure) | (u8::from(scan) << 1) | (u8::from(undecided) * 3) {
             0 => Triage::Clear,
             1 => Triage::Conflict,

@@ -115,13 +115,6 @@ impl PackedRings {
         Some(at)
     }
 
-    /// Where the run starting at word `at` lies in memory (for a prefetch:
-    /// the pointer may be read only as far as the run goes).
-    #[inline(always)]
-    pub(super) fn words_from(&self, at: usize) -> *const u32 {
-        self.words.as_ptr().wrapping_add(at)
-    }
-
     /// Whether the leg `a`-`b` meets the polygon whose run starts at `at`
     /// (touching counts), as `geom::leg_meets_flat` decides on the exact
     /// coordinates; None where the packed points are too coarse to be sure.

@@ -477,18 +477,11 @@ impl ZoneIndex {
             to_decide.resize(n, 0);
         }
         // Then each candidate's hot line, with no branch on it: clear, a
-        // conflict, to be scanned (its rings asked for from memory), or
-        // to be tested in full. The hot lines are asked for a few
-        // candidates ahead.
-        const AHEAD: usize = 8;
-        for c in candidates.iter().take(AHEAD) {
-            self.prefetch_hot(c.zone as usize);
-        }
+        // conflict, to be scanned, or to be tested in full.
         let (mut scans, mut full) = (0, 0);
         let (verdicts, to_scan, to_decide) =
             (&mut verdicts[..n], &mut to_scan[..n], &mut to_decide[..n]);
         for (i, c) in candidates.iter().enumerate() {
-            self.prefetch_hot(candidates[(i + AHEAD).min(n - 1)].zone as usize);
             let leg = &legs_seen[c.leg as usize];
             let verdict = self.triage(
                 c.zone as usize,
