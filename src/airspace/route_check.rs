@@ -253,6 +253,8 @@ pub struct PairScratch {
     to_scan: Vec<u32>,
     /// The candidates to be tested in full, likewise.
     to_decide: Vec<u32>,
+    /// The zone pairs, set aside while the operating areas' are merged in.
+    zone_pairs: Vec<ConflictPair>,
 }
 
 /// A zone whose box meets a leg's.
@@ -446,6 +448,7 @@ impl ZoneIndex {
             verdicts,
             to_scan,
             to_decide,
+            zone_pairs,
         } = scratch;
         pts.clear();
         pts.extend(route.iter().map(|w| frame.to_local(w.lon, w.lat)));
@@ -550,7 +553,7 @@ impl ZoneIndex {
         }
         // SAFETY: the first `kept` of the spare places were written above.
         unsafe { out.set_len(kept) };
-        self.operating_area_pairs(route, pts, options, out);
+        self.operating_area_pairs(route, pts, options, zone_pairs, out);
     }
 
     /// Whether the leg `a`-`b` (of non-zero length), flown from `h0` to
@@ -592,21 +595,26 @@ impl ZoneIndex {
         self.polygon_meets_leg(z, pa, pb)
     }
 
-    /// The operating-area pairs of a route, merged into `out` (ordered by
-    /// leg) after each leg's zone pairs, as [`ZoneIndex::conflict_pairs`]
-    /// lists them.
+    /// The operating-area pairs of a route, merged into `out` (which holds
+    /// the zone pairs, ordered by leg) after each leg's zone pairs, as
+    /// [`ZoneIndex::conflict_pairs`] lists them; `zone_pairs` is working
+    /// space.
     fn operating_area_pairs(
         &self,
         route: &[Waypoint],
         pts: &[Xy],
         options: &CheckOptions,
+        zone_pairs: &mut Vec<ConflictPair>,
         out: &mut Vec<ConflictPair>,
     ) {
         let operating = self.operating_areas();
         if operating.is_empty() {
             return;
         }
-        let zone_pairs = std::mem::take(out);
+        // The zone pairs move aside (buffers swapped, nothing allocated
+        // once both have grown) and come back leg by leg.
+        std::mem::swap(zone_pairs, out);
+        out.clear();
         let mut from = 0;
         for leg in 1..route.len() {
             let end = from + zone_pairs[from..].partition_point(|p| p.leg as usize <= leg);
