@@ -358,6 +358,27 @@ impl Grid {
         grid
     }
 
+    /// Hands `visit` the runs of items a query over the cells `x0..=x1`
+    /// by `y0..=y1` reads, in which each zone whose box meets that range
+    /// appears once: the whole lists of the first row's first cell, the
+    /// first-column lists along the first row, the first-row lists up
+    /// the first column, and the corner lists of the rest.
+    #[inline(always)]
+    fn runs(&self, (x0, y0, x1, y1): (usize, usize, usize, usize), mut visit: impl FnMut(&[u32])) {
+        let row = y0 * self.nx;
+        visit(self.all.run(row, x0, x0));
+        if x1 > x0 {
+            visit(self.first_column.run(row, x0 + 1, x1));
+        }
+        for cy in y0 + 1..=y1 {
+            let row = cy * self.nx;
+            visit(self.first_row.run(row, x0, x0));
+            if x1 > x0 {
+                visit(self.corner.run(row, x0 + 1, x1));
+            }
+        }
+    }
+
     #[inline]
     fn cell_of(&self, x: f64, y: f64) -> (usize, usize) {
         // Truncation of a non-negative number is its floor (and cheaper).
@@ -688,7 +709,7 @@ impl ZoneIndex {
         }
         let (x0, y0, x1, y1) = g.cell_range(&query);
         let filter = FilterQuery::of(&query);
-        let mut visit = |run: &[u32]| {
+        let visit = |run: &[u32]| {
             out.reserve(run.len());
             let kept = out.len();
             let spare = &mut out.spare_capacity_mut()[..run.len()];
@@ -703,18 +724,7 @@ impl ZoneIndex {
             // SAFETY: the first `n` spare places were written above.
             unsafe { out.set_len(kept + n) };
         };
-        let row = y0 * g.nx;
-        visit(g.all.run(row, x0, x0));
-        if x1 > x0 {
-            visit(g.first_column.run(row, x0 + 1, x1));
-        }
-        for cy in y0 + 1..=y1 {
-            let row = cy * g.nx;
-            visit(g.first_row.run(row, x0, x0));
-            if x1 > x0 {
-                visit(g.corner.run(row, x0 + 1, x1));
-            }
-        }
+        g.runs((x0, y0, x1, y1), visit);
     }
 
     /// Calls `f` once with every zone whose bounding box meets `query`.
@@ -734,7 +744,7 @@ impl ZoneIndex {
         let mut found = [0u32; BATCH];
         let mut n = 0;
         let filter = FilterQuery::of(&query);
-        let mut visit = |run: &[u32]| {
+        let visit = |run: &[u32]| {
             for &z in run {
                 if n == BATCH {
                     found.iter().for_each(|&z| f(z as usize));
@@ -744,18 +754,7 @@ impl ZoneIndex {
                 n += usize::from(self.boxes[z as usize].meets(&filter));
             }
         };
-        let row = y0 * g.nx;
-        visit(g.all.run(row, x0, x0));
-        if x1 > x0 {
-            visit(g.first_column.run(row, x0 + 1, x1));
-        }
-        for cy in y0 + 1..=y1 {
-            let row = cy * g.nx;
-            visit(g.first_row.run(row, x0, x0));
-            if x1 > x0 {
-                visit(g.corner.run(row, x0 + 1, x1));
-            }
-        }
+        g.runs((x0, y0, x1, y1), visit);
         for &z in &found[..n] {
             f(z as usize);
         }
