@@ -681,7 +681,7 @@ impl ZoneIndex {
             & !(low > hi)
             & !h.discs.clear_of(segment, lateral_buffer_m);
         let whole = near & h.permanent & (low >= lo) & (high <= hi);
-        let sure = whole & h.discs.enters_flat(segment);
+        let sure = whole & h.discs.enters(segment);
         let scan = whole & !sure & scan_ok & (h.packed != NOT_PACKED);
         let undecided = near & !sure & !scan;
         match u8::from(sure) | (u8::from(scan) << 1) | (u8::from(undecided) * 3) {
@@ -968,18 +968,10 @@ impl Discs {
         segment.distance2_filter(c) > r * r
     }
 
-    /// The segment passes inside the footprint.
-    #[inline]
-    pub(super) fn enters(&self, segment: &Segment) -> bool {
-        let c = Xy::new(f64::from(self.inner_x), f64::from(self.inner_y));
-        let r = f64::from(self.inner);
-        r > 0.0 && segment.distance2_filter(c) < r * r
-    }
-
-    /// [`Discs::enters`] with both tests made, for callers that must not
-    /// branch on the answer.
+    /// The segment passes inside the footprint. (Both tests made, with no
+    /// branch between them: the triage must not branch on the answer.)
     #[inline(always)]
-    pub(super) fn enters_flat(&self, segment: &Segment) -> bool {
+    pub(super) fn enters(&self, segment: &Segment) -> bool {
         let c = Xy::new(f64::from(self.inner_x), f64::from(self.inner_y));
         let r = f64::from(self.inner);
         (r > 0.0) & (segment.distance2_filter(c) < r * r)

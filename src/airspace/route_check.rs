@@ -244,7 +244,7 @@ pub struct PairScratch {
     legs: LegScratch,
     /// The route's candidates, leg after leg.
     candidates: Vec<Candidate>,
-    /// What the triage needs of each leg, by leg number (0 unused).
+    /// What the triage needs of each leg (leg 1 first).
     legs_seen: Vec<LegTriage>,
     /// What is known of each candidate (kept at least as long as
     /// `candidates`, and written before it is read).
@@ -272,17 +272,6 @@ struct LegTriage {
     segment: Segment,
     /// No lateral buffer, and a length.
     scan_ok: bool,
-}
-
-impl Default for LegTriage {
-    fn default() -> LegTriage {
-        LegTriage {
-            low: 0.0,
-            high: 0.0,
-            segment: Segment::new(Xy::new(0.0, 0.0), Xy::new(0.0, 0.0)),
-            scan_ok: false,
-        }
-    }
 }
 
 /// One leg of a route being checked.
@@ -459,7 +448,6 @@ impl ZoneIndex {
         // count, and what the triage needs of each leg.
         candidates.clear();
         legs_seen.clear();
-        legs_seen.push(LegTriage::default());
         for leg in 1..route.len() {
             let ctx = LegContext::new(route, pts, leg);
             legs_seen.push(LegTriage {
@@ -485,7 +473,7 @@ impl ZoneIndex {
         let (verdicts, to_scan, to_decide) =
             (&mut verdicts[..n], &mut to_scan[..n], &mut to_decide[..n]);
         for (i, c) in candidates.iter().enumerate() {
-            let leg = &legs_seen[c.leg as usize];
+            let leg = &legs_seen[c.leg as usize - 1];
             let verdict = self.triage(
                 c.zone as usize,
                 (leg.low, leg.high),
