@@ -408,6 +408,14 @@ impl Segment {
         }
     }
 
+    /// The start, the direction (end minus start) and `1 / len2` (0 for a
+    /// segment of no length), as [`Segment::distance2_filter`] uses them:
+    /// for the same filter worked out several segments at a time.
+    #[inline]
+    pub fn filter_terms(&self) -> (Xy, Xy, f64) {
+        (self.a, self.ab, self.inv_len2)
+    }
+
     /// [`Segment::distance2`] with the division done once, in `new`: for
     /// filters whose margins far exceed the extra rounding (a few parts in
     /// 2^52 of the segment's length), tried against many points per leg.

@@ -176,23 +176,7 @@ use super::packed::PackedRings;
 use super::zone::{Zone, ZoneKind};
 
 /// [`ZoneHot::packed`] of a zone with no packed run.
-const NOT_PACKED: u32 = u32::MAX;
-
-/// What a candidate's hot line alone tells of a leg ([`ZoneIndex::triage`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u8)]
-pub(super) enum Triage {
-    /// The leg does not meet the zone.
-    Clear,
-    /// The leg meets the zone.
-    Conflict,
-    /// A permanent packed polygon whose band holds the whole leg, which
-    /// has no buffer: its rings decide ([`ZoneIndex::polygon_meets_leg`]).
-    Scan,
-    /// Only the full test can tell (part of the leg in the band, a
-    /// buffer, a schedule, a circle).
-    Undecided,
-}
+pub(super) const NOT_PACKED: u32 = u32::MAX;
 
 /// Where and when the numbers in an index are: the local metric frame, the
 /// vertical datums, and the local time zone of weekly schedules.
@@ -447,20 +431,36 @@ impl FilterQuery {
 /// cache line: a route check reads this line for each zone whose box
 /// meets a leg's, and, across a district's map, few of them are in the
 /// core's own cache.
+///
+/// The first 32 bytes are eight 32-bit numbers (the discs, the flags and
+/// where the packed run starts) so that the triage's vector form loads
+/// them as one register a zone (`triage`).
 #[derive(Debug, Clone, Copy)]
-#[repr(align(64))]
-struct ZoneHot {
-    /// Band above ground.
-    floor: f64,
-    ceiling: f64,
-    discs: Discs,
+#[repr(C, align(64))]
+pub(super) struct ZoneHot {
+    pub(super) discs: Discs,
+    /// [`ZoneHot::CHECKED`], [`ZoneHot::PERMANENT`], [`ZoneHot::PACKED`].
+    pub(super) flags: u32,
     /// Where the polygon's packed run starts ([`NOT_PACKED`]: scanned on
-    /// the exact coordinates alone), and how many rings it has in the flat
-    /// layout (0: not a polygon).
-    packed: u32,
+    /// the exact coordinates alone).
+    pub(super) packed: u32,
+    /// Band above ground.
+    pub(super) floor: f64,
+    pub(super) ceiling: f64,
+    /// How many rings the polygon has in the flat layout (0: not a polygon).
     flat_rings: u16,
     kind: ZoneKind,
     permanent: bool,
+}
+
+impl ZoneHot {
+    /// A zone a route is checked against: not an operating area (checked
+    /// apart) and not the index's padding line.
+    pub(super) const CHECKED: u32 = 1;
+    /// Applies at all times.
+    pub(super) const PERMANENT: u32 = 2;
+    /// A polygon with a packed run.
+    pub(super) const PACKED: u32 = 4;
 }
 
 // One cache line, no more.
@@ -566,16 +566,34 @@ impl ZoneIndex {
                     None => (0, 0),
                 };
                 flat_first_of[i] = flat_first;
+                let packed = packed_at[i].unwrap_or(NOT_PACKED);
+                let permanent = z.time.is_permanent();
                 ZoneHot {
+                    discs: Discs::of(&shapes[i]),
+                    flags: (u32::from(z.kind != ZoneKind::OperatingArea) * ZoneHot::CHECKED)
+                        | (u32::from(permanent) * ZoneHot::PERMANENT)
+                        | (u32::from(packed != NOT_PACKED) * ZoneHot::PACKED),
+                    packed,
                     floor,
                     ceiling,
-                    discs: Discs::of(&shapes[i]),
-                    packed: packed_at[i].unwrap_or(NOT_PACKED),
                     flat_rings,
                     kind: z.kind,
-                    permanent: z.time.is_permanent(),
+                    permanent,
                 }
             })
+            // The padding line (`ZoneIndex::PADDING`): checked against
+            // nothing, so that the triage may read whole groups of
+            // candidates.
+            .chain(std::iter::once(ZoneHot {
+                discs: Discs::NONE,
+                flags: 0,
+                packed: NOT_PACKED,
+                floor: 0.0,
+                ceiling: 0.0,
+                flat_rings: 0,
+                kind: ZoneKind::Advisory,
+                permanent: false,
+            }))
             .collect();
         let zones = zones.into_iter().map(Arc::new).collect();
         ZoneIndex {
@@ -652,44 +670,18 @@ impl ZoneIndex {
         self.hot[i].kind
     }
 
-    /// What zone `z`'s hot line alone tells of a leg flown between `low`
-    /// and `high` metres above ground along `segment`, with no branch on
-    /// the zone's data ([`Triage`]). `scan_ok`: the leg has a length and
-    /// no lateral buffer, so that a permanent zone whose band holds the
-    /// whole leg is decided by its rings alone.
-    ///
-    /// Why no branch: whether a candidate is rejected or sure follows no
-    /// pattern a predictor could learn, and a wrong guess throws away the
-    /// work begun after it (the index's module doc has the figures).
-    #[inline(always)]
-    pub(super) fn triage(
-        &self,
-        z: usize,
-        (low, high): (f64, f64),
-        segment: &Segment,
-        vertical_margin_m: f64,
-        lateral_buffer_m: f64,
-        scan_ok: bool,
-    ) -> Triage {
-        let h = &self.hot[z];
-        let (lo, hi) = (h.floor - vertical_margin_m, h.ceiling + vertical_margin_m);
-        // As `leg_meets_zone` tests them (a NaN altitude included), with
-        // `&` for `||` and `&&`.
-        #[allow(clippy::neg_cmp_op_on_partial_ord)]
-        let near = (h.kind != ZoneKind::OperatingArea)
-            & !(high < lo)
-            & !(low > hi)
-            & !h.discs.clear_of(segment, lateral_buffer_m);
-        let whole = near & h.permanent & (low >= lo) & (high <= hi);
-        let sure = whole & h.discs.enters(segment);
-        let scan = whole & !sure & scan_ok & (h.packed != NOT_PACKED);
-        let undecided = near & !sure & !scan;
-        match u8::from(sure) | (u8::from(scan) << 1) | (u8::from(undecided) * 3) {
-            0 => Triage::Clear,
-            1 => Triage::Conflict,
-            2 => Triage::Scan,
-            _ => Triage::Undecided,
-        }
+    /// Every zone's hot line, then the padding line
+    /// ([`ZoneIndex::padding_zone`]).
+    #[inline]
+    pub(super) fn hot_lines(&self) -> &[ZoneHot] {
+        &self.hot
+    }
+
+    /// A zone number whose hot line is checked against nothing: what fills
+    /// a leg's candidates up to a whole group for the triage.
+    #[inline]
+    pub(super) fn padding_zone(&self) -> u32 {
+        self.zones.len() as u32
     }
 
     /// Appends `make(z)` to `out` for every zone `z` whose bounding box
@@ -912,16 +904,27 @@ impl ZoneIndex {
 /// none about the centre) lies inside it, after the rounding of the single
 /// precision numbers is allowed for.
 #[derive(Debug, Clone, Copy)]
+#[repr(C)]
 pub(super) struct Discs {
-    outer_x: f32,
-    outer_y: f32,
-    outer: f32,
-    inner_x: f32,
-    inner_y: f32,
-    inner: f32,
+    pub(super) outer_x: f32,
+    pub(super) outer_y: f32,
+    pub(super) outer: f32,
+    pub(super) inner_x: f32,
+    pub(super) inner_y: f32,
+    pub(super) inner: f32,
 }
 
 impl Discs {
+    /// No footprint (the padding line's).
+    const NONE: Discs = Discs {
+        outer_x: 0.0,
+        outer_y: 0.0,
+        outer: 0.0,
+        inner_x: 0.0,
+        inner_y: 0.0,
+        inner: 0.0,
+    };
+
     fn of(shape: &PlanarShape) -> Discs {
         let (outer_centre, outer, inner_centre, inner) = match shape {
             PlanarShape::Circle { center, radius_m } => (*center, *radius_m, *center, *radius_m),

@@ -25,6 +25,7 @@ mod packed;
 pub mod route_check;
 pub mod schedule;
 mod sides;
+mod triage;
 pub mod zone;
 
 use chrono::{DateTime, Duration, Utc};

@@ -16,7 +16,8 @@ use super::geom::{
     leg_clearance, leg_intervals_flat, leg_intervals_into, leg_meets_with_intervals, Bbox,
     Interval, LegScratch, LocalFrame, PlanarShape, Segment, Xy,
 };
-use super::index::{Triage, ZoneIndex};
+use super::index::ZoneIndex;
+use super::triage::{self, Candidate, LegTriage, Triage, Verdicts};
 use super::zone::{Zone, ZoneKind};
 
 /// A waypoint of a planned route, with the time the plan reaches it.
@@ -242,36 +243,15 @@ pub struct ConflictPair {
 pub struct PairScratch {
     pts: Vec<Xy>,
     legs: LegScratch,
-    /// The route's candidates, leg after leg.
+    /// The route's candidates, leg after leg, each leg's filled up to a
+    /// whole group for the triage.
     candidates: Vec<Candidate>,
     /// What the triage needs of each leg (leg 1 first).
     legs_seen: Vec<LegTriage>,
-    /// What is known of each candidate (kept at least as long as
-    /// `candidates`, and written before it is read).
-    verdicts: Vec<Triage>,
-    /// The candidates to be scanned, by place in `candidates` (the same).
-    to_scan: Vec<u32>,
-    /// The candidates to be tested in full, likewise.
-    to_decide: Vec<u32>,
+    /// What is known of each candidate.
+    verdicts: Verdicts,
     /// The zone pairs, set aside while the operating areas' are merged in.
     zone_pairs: Vec<ConflictPair>,
-}
-
-/// A zone whose box meets a leg's.
-#[derive(Debug, Clone, Copy)]
-struct Candidate {
-    leg: u32,
-    zone: u32,
-}
-
-/// A leg as [`ZoneIndex::triage`] reads it.
-#[derive(Debug, Clone, Copy)]
-struct LegTriage {
-    low: f64,
-    high: f64,
-    segment: Segment,
-    /// No lateral buffer, and a length.
-    scan_ok: bool,
 }
 
 /// One leg of a route being checked.
@@ -427,6 +407,19 @@ impl ZoneIndex {
         scratch: &mut PairScratch,
         out: &mut Vec<ConflictPair>,
     ) {
+        self.conflict_pairs_with(route, options, scratch, out, true);
+    }
+
+    /// [`ZoneIndex::conflict_pairs`], with the triage four candidates at a
+    /// time where the CPU allows and `simd` asks (the tests ask both ways).
+    pub(super) fn conflict_pairs_with(
+        &self,
+        route: &[Waypoint],
+        options: &CheckOptions,
+        scratch: &mut PairScratch,
+        out: &mut Vec<ConflictPair>,
+        simd: bool,
+    ) {
         out.clear();
         let frame = &self.frame().local;
         let PairScratch {
@@ -435,8 +428,6 @@ impl ZoneIndex {
             candidates,
             legs_seen,
             verdicts,
-            to_scan,
-            to_decide,
             zone_pairs,
         } = scratch;
         pts.clear();
@@ -449,62 +440,41 @@ impl ZoneIndex {
         candidates.clear();
         legs_seen.clear();
         for leg in 1..route.len() {
-            let ctx = LegContext::new(route, pts, leg);
-            legs_seen.push(LegTriage {
-                low: ctx.low,
-                high: ctx.high,
-                segment: ctx.segment,
-                scan_ok: options.lateral_buffer_m <= 0.0 && ctx.a != ctx.b,
-            });
-            self.push_candidates(ctx.query(options), candidates, |z| Candidate {
-                leg: leg as u32,
-                zone: z,
-            });
-        }
-        let n = candidates.len();
-        if verdicts.len() < n {
-            verdicts.resize(n, Triage::Clear);
-            to_scan.resize(n, 0);
-            to_decide.resize(n, 0);
+            let (a, b) = (pts[leg - 1], pts[leg]);
+            legs_seen.push(LegTriage::new(
+                (a, b),
+                (route[leg - 1].alt_agl_m, route[leg].alt_agl_m),
+                options.lateral_buffer_m,
+            ));
+            let query = Bbox::of_segment(a, b).expanded(options.lateral_buffer_m);
+            let leg = leg as u32;
+            self.push_candidates(query, candidates, |zone| Candidate { leg, zone });
+            let zone = self.padding_zone();
+            triage::pad_group(candidates, Candidate { leg, zone });
         }
         // Then each candidate's hot line, with no branch on it: clear, a
         // conflict, to be scanned, or to be tested in full.
-        let (mut scans, mut full) = (0, 0);
-        let (verdicts, to_scan, to_decide) =
-            (&mut verdicts[..n], &mut to_scan[..n], &mut to_decide[..n]);
-        for (i, c) in candidates.iter().enumerate() {
-            let leg = &legs_seen[c.leg as usize - 1];
-            let verdict = self.triage(
-                c.zone as usize,
-                (leg.low, leg.high),
-                &leg.segment,
-                options.vertical_margin_m,
-                options.lateral_buffer_m,
-                leg.scan_ok,
-            );
-            verdicts[i] = verdict;
-            to_scan[scans] = i as u32;
-            scans += usize::from(verdict == Triage::Scan);
-            to_decide[full] = i as u32;
-            full += usize::from(verdict == Triage::Undecided);
-        }
-        // Then the ones to be scanned, on their rings, and the rest.
-        for &i in &to_scan[..scans] {
-            let c = candidates[i as usize];
-            let leg = c.leg as usize;
-            let (a, b) = (pts[leg - 1], pts[leg]);
-            let meets = self.polygon_meets_leg(c.zone as usize, a, b) == Some(true);
-            verdicts[i as usize] = if meets {
+        let margins = (options.vertical_margin_m, options.lateral_buffer_m);
+        triage::triage(self, candidates, legs_seen, margins, simd, verdicts);
+        // Then the ones to be scanned, on their rings (the part of the leg
+        // in the zone's band), and the rest.
+        for k in 0..verdicts.scans {
+            let i = verdicts.to_scan[k] as usize;
+            let (pa, pb) = verdicts.part(i);
+            let meets = self.polygon_meets_leg(candidates[i].zone as usize, pa, pb) == Some(true);
+            verdicts.verdicts[i] = if meets {
                 Triage::Conflict
             } else {
                 Triage::Clear
             };
         }
-        for &i in &to_decide[..full] {
-            let c = candidates[i as usize];
+        for k in 0..verdicts.undecided {
+            let i = verdicts.to_decide[k] as usize;
+            let c = candidates[i];
             let (leg, z) = (c.leg as usize, c.zone as usize);
             let (a, b) = (pts[leg - 1], pts[leg]);
-            // Mostly a permanent zone whose band holds part of the leg.
+            // A zone with a schedule, a circle, a lateral buffer, or a part
+            // of the leg in the band too short to have a line.
             let part = (options.lateral_buffer_m <= 0.0 && a != b && self.is_permanent(z))
                 .then(|| {
                     self.band_part_meets(
@@ -520,18 +490,20 @@ impl ZoneIndex {
                 self.leg_meets_zone::<false>(&ctx, z, options, legs)
                     .is_some()
             });
-            verdicts[i as usize] = if meets {
+            verdicts.verdicts[i] = if meets {
                 Triage::Conflict
             } else {
                 Triage::Clear
             };
         }
+        let n = candidates.len();
+        let verdicts = &verdicts.verdicts[..n];
         // Then the pairs, in the walk's order, each written and kept by a
         // count, not a branch.
         out.reserve(n);
         let spare = out.spare_capacity_mut();
         let mut kept = 0;
-        for (c, &verdict) in candidates.iter().zip(&*verdicts) {
+        for (c, &verdict) in candidates.iter().zip(verdicts) {
             spare[kept].write(ConflictPair {
                 leg: c.leg,
                 zone: c.zone,
