@@ -448,7 +448,7 @@ impl ZoneIndex {
             ));
             let query = Bbox::of_segment(a, b).expanded(options.lateral_buffer_m);
             let leg = leg as u32;
-            self.push_candidates(query, candidates, |zone| Candidate { leg, zone });
+            self.push_candidates(query, candidates, move |zone| Candidate { leg, zone });
             let zone = self.padding_zone();
             triage::pad_group(candidates, Candidate { leg, zone });
         }
