@@ -175,6 +175,9 @@ use super::geom::{Bbox, FlatPolygon, FlatRings, LocalFrame, PlanarShape, Segment
 use super::packed::PackedRings;
 use super::zone::{Zone, ZoneKind};
 
+/// How many lines of a packed run [`ZoneIndex::prefetch_packed`] asks for.
+const PREFETCH_LINES: usize = 4;
+
 /// [`ZoneHot::packed`] of a zone with no packed run.
 pub(super) const NOT_PACKED: u32 = u32::MAX;
 
@@ -814,6 +817,13 @@ impl ZoneIndex {
         }
         let polygon = self.flat_polygon(z)?;
         Some(super::geom::leg_meets_flat(a, b, &self.flat, polygon))
+    }
+
+    /// Asks the memory for the start of zone `z`'s packed run, ahead of
+    /// its scan.
+    #[inline(always)]
+    pub(super) fn prefetch_packed(&self, z: usize) {
+        self.packed.prefetch(self.hot[z].packed, PREFETCH_LINES);
     }
 
     /// Zones whose interior holds `p`, whatever their band and time.

@@ -254,6 +254,11 @@ pub struct PairScratch {
     zone_pairs: Vec<ConflictPair>,
 }
 
+/// How many scans ahead the scan pass asks the memory for a zone's
+/// packed run: far enough for the lines to arrive (a scan takes about
+/// 100 ns), near enough that they are still there when it comes.
+const SCAN_AHEAD: usize = 8;
+
 /// One leg of a route being checked.
 struct LegContext<'a> {
     wa: &'a Waypoint,
@@ -458,7 +463,13 @@ impl ZoneIndex {
         triage::triage(self, candidates, legs_seen, margins, simd, verdicts);
         // Then the ones to be scanned, on their rings (the part of the leg
         // in the zone's band), and the rest.
+        // On a district's map few of these runs are in the core's own
+        // cache: each is asked for some scans ahead (the index's module
+        // doc has the figures).
         for k in 0..verdicts.scans {
+            if let Some(&later) = verdicts.to_scan[..verdicts.scans].get(k + SCAN_AHEAD) {
+                self.prefetch_packed(candidates[later as usize].zone as usize);
+            }
             let i = verdicts.to_scan[k] as usize;
             let (pa, pb) = verdicts.part(i);
             let meets = self.polygon_meets_leg(candidates[i].zone as usize, pa, pb) == Some(true);

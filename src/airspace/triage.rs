@@ -339,6 +339,9 @@ mod avx2 {
         table
     };
 
+    /// How many groups ahead the triage asks the memory for hot lines.
+    const HOT_AHEAD: usize = 2;
+
     /// Every group of candidates, as [`super::triage`].
     ///
     /// Safety: the CPU supports AVX2; every candidate's zone is below
@@ -361,6 +364,14 @@ mod avx2 {
         let (vm, buffer) = (set(vertical_margin_m), set(lateral_buffer_m.max(0.0)));
         let (mut scans, mut undecided) = (out.scans, out.undecided);
         for (g, group) in candidates.chunks_exact(GROUP).enumerate() {
+            // The hot lines of the group two ahead, asked for now: on a
+            // district's map few are in the core's own cache.
+            let ahead = (g + HOT_AHEAD) * GROUP;
+            for c in candidates.get(ahead..ahead + GROUP).unwrap_or(&[]) {
+                _mm_prefetch::<_MM_HINT_T0>(
+                    hot.as_ptr().wrapping_add(c.zone as usize).cast::<i8>(),
+                );
+            }
             // SAFETY: each group's leg is in `legs` (the caller's promise).
             let leg = unsafe { legs.get_unchecked(group[0].leg as usize - 1) };
             // SAFETY: every zone has a hot line (the caller's promise).
