@@ -176,9 +176,9 @@
 //! AVX2, the part of a leg in a band included, each leg's candidates
 //! filled up to whole groups of four) asks for the hot lines two groups
 //! ahead. Per dense route: 137k instructions (from 167k; the walk 19 to
-//! 11 instructions an item with its reads hoisted), each route's best
-//! p50 14.0-14.6 against 17.5-17.9 us before these changes (alternating
-//! runs, the same minutes). Not kept: the sides sixteen points at a time
+//! 11 instructions an item with its reads hoisted); in alternating runs
+//! against the code before these changes, each route's best p50 15.5-15.9
+//! against 19.9-20.0 us and p99 19.9-20.3 against 26.2 us. Not kept: the sides sixteen points at a time
 //! with AVX-512 (each route's best p50 18.8-19.5 against 18.1-18.8 us:
 //! slower here too); asking for five or six lines of a run, not four
 //! (no different); asking for every walked zone's hot line during the
