@@ -466,10 +466,11 @@ impl ZoneIndex {
         // On a district's map few of these runs are in the core's own
         // cache: each is asked for some scans ahead (the index's module
         // doc has the figures).
-        for k in 0..verdicts.scans {
-            if let Some(&later) = verdicts.to_scan[..verdicts.scans].get(k + SCAN_AHEAD) {
-                self.prefetch_packed(candidates[later as usize].zone as usize);
-            }
+        let scans = verdicts.scans;
+        for k in 0..scans {
+            // Near the end, the last run again: no branch.
+            let later = verdicts.to_scan[(k + SCAN_AHEAD).min(scans - 1)];
+            self.prefetch_packed(candidates[later as usize].zone as usize);
             let i = verdicts.to_scan[k] as usize;
             let (pa, pb) = verdicts.part(i);
             let meets = self.polygon_meets_leg(candidates[i].zone as usize, pa, pb) == Some(true);
@@ -512,14 +513,26 @@ impl ZoneIndex {
         // Then the pairs, in the walk's order, each written and kept by a
         // count, not a branch.
         out.reserve(n);
-        let spare = out.spare_capacity_mut();
+        let spare = out.spare_capacity_mut()[..n].as_mut_ptr();
         let mut kept = 0;
+        // Read once, here: inside the loop it would be read again after
+        // every write.
+        let by_kind = options.authorisations.is_empty();
         for (c, &verdict) in candidates.iter().zip(verdicts) {
-            spare[kept].write(ConflictPair {
-                leg: c.leg,
-                zone: c.zone,
-                blocking: self.blocks(c.zone as usize, options),
-            });
+            let z = c.zone as usize;
+            let blocking = if by_kind {
+                self.blocks_by_kind(z)
+            } else {
+                self.severity(z, options) == Severity::Blocking
+            };
+            // SAFETY: `kept` counts the pairs before this one, below `n`.
+            unsafe {
+                (*spare.add(kept)).write(ConflictPair {
+                    leg: c.leg,
+                    zone: c.zone,
+                    blocking,
+                })
+            };
             kept += usize::from(verdict == Triage::Conflict);
         }
         // SAFETY: the first `kept` of the spare places were written above.
@@ -604,19 +617,15 @@ impl ZoneIndex {
         }
     }
 
-    /// Whether a conflict with zone `z` blocks the flight
-    /// ([`Severity::Blocking`]); with no authorisations held, from the
-    /// zone's kind alone, with no branch.
+    /// Whether a conflict with zone `z` blocks the flight when no
+    /// authorisation is held ([`Severity::Blocking`]), from the zone's
+    /// kind alone, with no branch: `severity` as a bit mask of kinds.
     #[inline]
-    fn blocks(&self, z: usize, options: &CheckOptions) -> bool {
-        if options.authorisations.is_empty() {
-            let blocking_kinds = 1u32 << ZoneKind::Prohibited as u32
-                | 1 << ZoneKind::AuthorisationRequired as u32
-                | 1 << ZoneKind::OperatingArea as u32;
-            blocking_kinds >> self.kind(z) as u32 & 1 == 1
-        } else {
-            self.severity(z, options) == Severity::Blocking
-        }
+    fn blocks_by_kind(&self, z: usize) -> bool {
+        let blocking_kinds = 1u32 << ZoneKind::Prohibited as u32
+            | 1 << ZoneKind::AuthorisationRequired as u32
+            | 1 << ZoneKind::OperatingArea as u32;
+        blocking_kinds >> self.kind(z) as u32 & 1 == 1
     }
 
     /// The full conflict (where, at what altitude and time, how deep) of a

@@ -363,14 +363,16 @@ mod avx2 {
         let (and, or) = (_mm256_and_pd, _mm256_or_pd);
         let (vm, buffer) = (set(vertical_margin_m), set(lateral_buffer_m.max(0.0)));
         let (mut scans, mut undecided) = (out.scans, out.undecided);
+        let groups = candidates.len() / GROUP;
         for (g, group) in candidates.chunks_exact(GROUP).enumerate() {
             // The hot lines of the group two ahead, asked for now: on a
             // district's map few are in the core's own cache.
-            let ahead = (g + HOT_AHEAD) * GROUP;
-            for c in candidates.get(ahead..ahead + GROUP).unwrap_or(&[]) {
-                _mm_prefetch::<_MM_HINT_T0>(
-                    hot.as_ptr().wrapping_add(c.zone as usize).cast::<i8>(),
-                );
+            // Near the end, the last group again: no branch.
+            let ahead = (g + HOT_AHEAD).min(groups - 1) * GROUP;
+            for k in 0..GROUP {
+                // SAFETY: `ahead` starts a whole group of `candidates`.
+                let zone = unsafe { candidates.get_unchecked(ahead + k).zone };
+                _mm_prefetch::<_MM_HINT_T0>(hot.as_ptr().wrapping_add(zone as usize).cast::<i8>());
             }
             // SAFETY: each group's leg is in `legs` (the caller's promise).
             let leg = unsafe { legs.get_unchecked(group[0].leg as usize - 1) };
