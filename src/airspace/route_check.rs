@@ -467,6 +467,11 @@ impl ZoneIndex {
         // cache: each is asked for some scans ahead (the index's module
         // doc has the figures).
         let scans = verdicts.scans;
+        // The first runs asked for before the first scan, the rest each
+        // `SCAN_AHEAD` scans ahead of its own.
+        for &i in &verdicts.to_scan[..scans.min(SCAN_AHEAD)] {
+            self.prefetch_packed(candidates[i as usize].zone as usize);
+        }
         for k in 0..scans {
             // Near the end, the last run again: no branch.
             let later = verdicts.to_scan[(k + SCAN_AHEAD).min(scans - 1)];

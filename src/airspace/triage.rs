@@ -364,6 +364,13 @@ mod avx2 {
         let (vm, buffer) = (set(vertical_margin_m), set(lateral_buffer_m.max(0.0)));
         let (mut scans, mut undecided) = (out.scans, out.undecided);
         let groups = candidates.len() / GROUP;
+        let prefetch = |c: &Candidate| {
+            _mm_prefetch::<_MM_HINT_T0>(hot.as_ptr().wrapping_add(c.zone as usize).cast::<i8>())
+        };
+        // The first groups' lines asked for before the first group.
+        candidates[..candidates.len().min(HOT_AHEAD * GROUP)]
+            .iter()
+            .for_each(prefetch);
         for (g, group) in candidates.chunks_exact(GROUP).enumerate() {
             // The hot lines of the group two ahead, asked for now: on a
             // district's map few are in the core's own cache.
@@ -371,8 +378,7 @@ mod avx2 {
             let ahead = (g + HOT_AHEAD).min(groups - 1) * GROUP;
             for k in 0..GROUP {
                 // SAFETY: `ahead` starts a whole group of `candidates`.
-                let zone = unsafe { candidates.get_unchecked(ahead + k).zone };
-                _mm_prefetch::<_MM_HINT_T0>(hot.as_ptr().wrapping_add(zone as usize).cast::<i8>());
+                prefetch(unsafe { candidates.get_unchecked(ahead + k) });
             }
             // SAFETY: each group's leg is in `legs` (the caller's promise).
             let leg = unsafe { legs.get_unchecked(group[0].leg as usize - 1) };
