@@ -481,7 +481,6 @@ pub(super) struct ZoneHot {
     /// How many rings the polygon has in the flat layout (0: not a polygon).
     flat_rings: u16,
     kind: ZoneKind,
-    permanent: bool,
 }
 
 impl ZoneHot {
@@ -609,7 +608,6 @@ impl ZoneIndex {
                     ceiling,
                     flat_rings,
                     kind: z.kind,
-                    permanent,
                 }
             })
             // The padding line (`ZoneIndex::PADDING`): checked against
@@ -623,7 +621,6 @@ impl ZoneIndex {
                 ceiling: 0.0,
                 flat_rings: 0,
                 kind: ZoneKind::Advisory,
-                permanent: false,
             }))
             .collect();
         let zones = zones.into_iter().map(Arc::new).collect();
@@ -671,7 +668,7 @@ impl ZoneIndex {
     /// Whether zone `i` applies at all times.
     #[inline]
     pub fn is_permanent(&self, i: usize) -> bool {
-        self.hot[i].permanent
+        self.hot[i].flags & ZoneHot::PERMANENT != 0
     }
     /// Zone `i`'s rings in [`ZoneIndex::flat_rings`], if it is a polygon.
     #[inline]
