@@ -610,9 +610,11 @@ impl ZoneIndex {
                     kind: z.kind,
                 }
             })
-            // The padding line (`ZoneIndex::PADDING`): checked against
-            // nothing, so that the triage may read whole groups of
-            // candidates.
+            // The padding line (`ZoneIndex::padding_zone`): checked
+            // against nothing, so that the triage may read whole groups
+            // of candidates. Advisory, so that the pairs pass, which asks
+            // every candidate whether it blocks, never reads a zone
+            // record for it (there is none).
             .chain(std::iter::once(ZoneHot {
                 discs: Discs::NONE,
                 flags: 0,

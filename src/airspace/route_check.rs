@@ -412,19 +412,6 @@ impl ZoneIndex {
         scratch: &mut PairScratch,
         out: &mut Vec<ConflictPair>,
     ) {
-        self.conflict_pairs_with(route, options, scratch, out, true);
-    }
-
-    /// [`ZoneIndex::conflict_pairs`], with the triage four candidates at a
-    /// time where the CPU allows and `simd` asks (the tests ask both ways).
-    pub(super) fn conflict_pairs_with(
-        &self,
-        route: &[Waypoint],
-        options: &CheckOptions,
-        scratch: &mut PairScratch,
-        out: &mut Vec<ConflictPair>,
-        simd: bool,
-    ) {
         out.clear();
         let frame = &self.frame().local;
         let PairScratch {
@@ -460,15 +447,15 @@ impl ZoneIndex {
         // Then each candidate's hot line, with no branch on it: clear, a
         // conflict, to be scanned, or to be tested in full.
         let margins = (options.vertical_margin_m, options.lateral_buffer_m);
-        triage::triage(self, candidates, legs_seen, margins, simd, verdicts);
+        // Four at a time where the CPU allows (`triage`'s tests hold the
+        // two forms to the same answers).
+        triage::triage(self, candidates, legs_seen, margins, true, verdicts);
         // Then the ones to be scanned, on their rings (the part of the leg
-        // in the zone's band), and the rest.
-        // On a district's map few of these runs are in the core's own
-        // cache: each is asked for some scans ahead (the index's module
-        // doc has the figures).
+        // in the zone's band), and the rest. On a district's map few of
+        // these runs are in the core's own cache: the first are asked for
+        // before the first scan, the rest each `SCAN_AHEAD` scans ahead of
+        // its own (the index's module doc has the figures).
         let scans = verdicts.scans;
-        // The first runs asked for before the first scan, the rest each
-        // `SCAN_AHEAD` scans ahead of its own.
         for &i in &verdicts.to_scan[..scans.min(SCAN_AHEAD)] {
             self.prefetch_packed(candidates[i as usize].zone as usize);
         }
