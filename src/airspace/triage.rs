@@ -252,11 +252,14 @@ fn one(h: &ZoneHot, leg: &LegTriage, vertical_margin_m: f64, buffer_m: f64) -> (
     let part = near & permanent & leg.part_ok & !whole;
     let some = s <= e;
     let (pa, pb) = (leg.a.lerp(leg.b, s), leg.a.lerp(leg.b, e));
-    let sure = (whole & h.discs.enters(&leg.segment))
-        | (part & some & h.discs.enters(&Segment::new(pa, pb)));
+    let in_part = Segment::new(pa, pb);
+    // The leg may come near the zone only outside its band: the part in
+    // the band is then clear of the outer disc.
+    let clear = !near | (part & !some) | (part & some & h.discs.clear_of(&in_part, buffer_m));
+    let sure = !clear
+        & ((whole & h.discs.enters(&leg.segment)) | (part & some & h.discs.enters(&in_part)));
     let fits = (whole & leg.scan_ok) | (part & some & (pa != pb));
-    let scan = fits & !sure & flag(ZoneHot::PACKED);
-    let clear = !near | (part & !some);
+    let scan = fits & !clear & !sure & flag(ZoneHot::PACKED);
     let undecided = !clear & !sure & !scan;
     let code = u8::from(sure) | (u8::from(scan) << 1) | (u8::from(undecided) * 3);
     let part = if whole { (leg.a, leg.b) } else { (pa, pb) };
@@ -469,9 +472,20 @@ mod avx2 {
                 _mm256_cmp_pd::<_CMP_GT_OQ>(len2, _mm256_setzero_pd()),
             );
             let in_part = and(part, some);
-            let sure = or(
-                and(whole, enters(a, ab, inv_len2)),
-                and(in_part, enters(pa, pab, part_inv)),
+            let part_clear = and(
+                in_part,
+                _mm256_cmp_pd::<_CMP_GT_OQ>(
+                    distance2(outer_c, pa, pab, part_inv),
+                    _mm256_mul_pd(outer_reach, outer_reach),
+                ),
+            );
+            let clear = or(or(not(near), _mm256_andnot_pd(some, part)), part_clear);
+            let sure = _mm256_andnot_pd(
+                clear,
+                or(
+                    and(whole, enters(a, ab, inv_len2)),
+                    and(in_part, enters(pa, pab, part_inv)),
+                ),
             );
             let same_ends = and(
                 _mm256_cmp_pd::<_CMP_EQ_OQ>(pa.0, pb.0),
@@ -481,8 +495,10 @@ mod avx2 {
                 and(whole, all(leg.scan_ok)),
                 _mm256_andnot_pd(same_ends, in_part),
             );
-            let scan = and(_mm256_andnot_pd(sure, fits), flag(ZoneHot::PACKED));
-            let clear = or(not(near), _mm256_andnot_pd(some, part));
+            let scan = and(
+                _mm256_andnot_pd(or(clear, sure), fits),
+                flag(ZoneHot::PACKED),
+            );
             let undecided_lanes = not(or(clear, or(sure, scan)));
             // The parts, the whole leg where it is all in the band.
             let i = g * GROUP;
