@@ -252,12 +252,16 @@ fn one(h: &ZoneHot, leg: &LegTriage, vertical_margin_m: f64, buffer_m: f64) -> (
     let part = near & permanent & leg.part_ok & !whole;
     let some = s <= e;
     let (pa, pb) = (leg.a.lerp(leg.b, s), leg.a.lerp(leg.b, e));
-    let in_part = Segment::new(pa, pb);
+    // What the rings would decide: the whole leg, or its part in the band.
+    let decided = if whole {
+        leg.segment
+    } else {
+        Segment::new(pa, pb)
+    };
     // The leg may come near the zone only outside its band: the part in
     // the band is then clear of the outer disc.
-    let clear = !near | (part & !some) | (part & some & h.discs.clear_of(&in_part, buffer_m));
-    let sure = !clear
-        & ((whole & h.discs.enters(&leg.segment)) | (part & some & h.discs.enters(&in_part)));
+    let clear = !near | (part & !some) | (part & some & h.discs.clear_of(&decided, buffer_m));
+    let sure = !clear & (whole | (part & some)) & h.discs.enters(&decided);
     let fits = (whole & leg.scan_ok) | (part & some & (pa != pb));
     let scan = fits & !clear & !sure & flag(ZoneHot::PACKED);
     let undecided = !clear & !sure & !scan;
@@ -472,19 +476,25 @@ mod avx2 {
                 _mm256_cmp_pd::<_CMP_GT_OQ>(len2, _mm256_setzero_pd()),
             );
             let in_part = and(part, some);
+            // What the rings would decide: the whole leg, or its part in
+            // the band.
+            let pick = |whole_leg, part_of_it| _mm256_blendv_pd(part_of_it, whole_leg, whole);
+            let decided_a = (pick(a.0, pa.0), pick(a.1, pa.1));
+            let decided_ab = (pick(ab.0, pab.0), pick(ab.1, pab.1));
+            let decided_inv = pick(inv_len2, part_inv);
             let part_clear = and(
                 in_part,
                 _mm256_cmp_pd::<_CMP_GT_OQ>(
-                    distance2(outer_c, pa, pab, part_inv),
+                    distance2(outer_c, decided_a, decided_ab, decided_inv),
                     _mm256_mul_pd(outer_reach, outer_reach),
                 ),
             );
             let clear = or(or(not(near), _mm256_andnot_pd(some, part)), part_clear);
             let sure = _mm256_andnot_pd(
                 clear,
-                or(
-                    and(whole, enters(a, ab, inv_len2)),
-                    and(in_part, enters(pa, pab, part_inv)),
+                and(
+                    or(whole, in_part),
+                    enters(decided_a, decided_ab, decided_inv),
                 ),
             );
             let same_ends = and(
@@ -507,8 +517,8 @@ mod avx2 {
                 // SAFETY: `reset` gave every column a place per candidate.
                 unsafe { _mm256_storeu_pd(v.as_mut_ptr().add(i), x) }
             };
-            column(&mut out.part_ax, _mm256_blendv_pd(pa.0, a.0, whole));
-            column(&mut out.part_ay, _mm256_blendv_pd(pa.1, a.1, whole));
+            column(&mut out.part_ax, decided_a.0);
+            column(&mut out.part_ay, decided_a.1);
             column(
                 &mut out.part_bx,
                 _mm256_blendv_pd(pb.0, set(leg.b.x), whole),
