@@ -165,6 +165,11 @@ pub struct Figures {
     /// work a route takes, without the machine's interruptions.
     pub pairs_best_p50_us: f64,
     pub pairs_best_p99_us: f64,
+    /// The p99 of each pass over the routes on its own (one check of each
+    /// route), the lowest, the median and the highest over the passes:
+    /// how much of the p99 over every sample comes from the machine's slow
+    /// spells, which can last longer than a pass.
+    pub pairs_pass_p99_us: [f64; 3],
     /// Each route checked right after three checks of the same route: its
     /// zones in the core's caches, as on a district's map of tens of zones.
     /// Set against the figures above, it tells how much of a check is
@@ -319,6 +324,16 @@ fn measure_routes(index: &ZoneIndex, routes: &[(Vec<Xy>, Vec<f64>)], reps: usize
             f.pairs_conflicts += pairs.len();
         }
     }
+    let mut pass_p99: Vec<f64> = samples
+        .chunks(routes.len().max(1))
+        .map(|pass| {
+            let mut pass = pass.to_vec();
+            pass.sort_by(f64::total_cmp);
+            q(&pass, 0.99)
+        })
+        .collect();
+    pass_p99.sort_by(f64::total_cmp);
+    f.pairs_pass_p99_us = [q(&pass_p99, 0.0), q(&pass_p99, 0.5), q(&pass_p99, 1.0)];
     best.sort_by(f64::total_cmp);
     f.pairs_best_p50_us = q(&best, 0.5);
     f.pairs_best_p99_us = q(&best, 0.99);
@@ -451,6 +466,10 @@ fn print_route_figures(f: &Figures, routes: usize) {
         f.pairs_max_us,
         f.pairs_conflicts,
         if f.pairs_agree { "yes" } else { "NO" }
+    );
+    println!(
+        "[route] the same, p99 of each pass over the routes on its own: lowest {:.1} us, median {:.1} us, highest {:.1} us",
+        f.pairs_pass_p99_us[0], f.pairs_pass_p99_us[1], f.pairs_pass_p99_us[2]
     );
     println!(
         "[route] the same, each route's best of the repetitions (the work, without the machine's interruptions): p50 {:.1} us, p99 {:.1} us",
