@@ -193,6 +193,30 @@
 //! Callgrind's branch model moves with the code's layout: adding 24
 //! branches a route once took its count from 410 to 576, all in
 //! `conflict_pairs`, while timing showed the change 3% faster.
+//!
+//! Back on a Zen 4 VM (2026-12-07, later), with the passes above: the ring
+//! scans took about 7.6 of each route's best 13.7 us (skipping them left
+//! 6.1 us), about 154 scans a dense route, half of which found the leg
+//! clear, and 71% of those clear of the zone's convex hull. So each zone's
+//! outer disc is now the smallest that holds it (Welzl's algorithm; its
+//! radius is about 95% of the disc's about the box's centre), and a leg
+//! only partly in a zone's band has that part tested against it as well:
+//! 135 scans a route. With two smaller changes (the disc tests of the part
+//! on one blended segment; the walk's cells clamped as floats and
+//! converted unchecked, where `as` cost 13 instructions a conversion),
+//! 138.9k to 129.6k instructions a route; in alternating runs each route's
+//! best p50 13.7-14.0 against 14.0-14.3 us, p99 17.1-17.8 against
+//! 18.3-18.9 us. Tried and not kept: each zone's reach along twelve
+//! directions, a byte each in the hot line's spare bytes, tested one scan
+//! at a time before reading its ring (25% fewer scans, but about 216
+//! instructions a test: each route's best p50 15.4-15.8 against
+//! 14.3-14.6 us); the reaches along the two diagonals, four 16-bit numbers
+//! tested four candidates at a time in the triage (13 fewer scans a route,
+//! 2.5k more instructions, no faster: 13.8-14.3 against 13.8-14.0 us); the
+//! triage compiled with AVX-512VL's 32 registers (38 stack accesses to 12,
+//! no faster). A wider inner disc (a finer search) would decide only 2%
+//! of the scans; testing a box against the leg's own line in the walk
+//! would drop only 16 of 97 candidates found clear.
 
 use std::sync::{Arc, Mutex, RwLock};
 
