@@ -976,9 +976,9 @@ impl ZoneIndex {
 
 /// Two discs about a zone's footprint, stored small (24 bytes, so that the
 /// discs of ten thousand zones stay in cache) and made conservative for it:
-/// the outer one is the smallest that holds the footprint, the inner one (radius 0 if there is
-/// none about the centre) lies inside it, after the rounding of the single
-/// precision numbers is allowed for.
+/// the outer one is the smallest that holds the footprint, the inner one
+/// (radius 0 if there is none about the centre) lies inside it, after the
+/// rounding of the single precision numbers is allowed for.
 #[derive(Debug, Clone, Copy)]
 #[repr(C)]
 pub(super) struct Discs {
