@@ -9,7 +9,7 @@
 //! begun after it (the index's module doc has the figures). Why four at a
 //! time: every candidate needs the same few dozen operations (the band,
 //! the distance from the leg to two discs, and, where only part of the leg
-//! is in the band, that part and its distance to the inner disc).
+//! is in the band, that part and its distance to both discs).
 //!
 //! The walk writes a leg's candidates as whole groups of four, filled up
 //! with the index's padding zone, so that each group has one leg, whose
@@ -230,7 +230,8 @@ pub(super) fn triage(
 /// detail: the band first, then the outer disc, then, for a permanent zone
 /// (which applies whenever the leg is in its band), the part of the leg in
 /// its band (the whole leg, or the fraction `vertical_interval` gives)
-/// through the inner disc. With `&` for `&&` and `||`: no branch.
+/// clear of the outer disc or through the inner one. With `&` for `&&` and
+/// `||`: no branch.
 #[inline(always)]
 fn one(h: &ZoneHot, leg: &LegTriage, vertical_margin_m: f64, buffer_m: f64) -> (u8, (Xy, Xy)) {
     let (lo, hi) = (h.floor - vertical_margin_m, h.ceiling + vertical_margin_m);
