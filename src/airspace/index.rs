@@ -1477,6 +1477,33 @@ mod tests {
     }
 
     #[test]
+    fn the_outer_disc_still_holds_degenerate_rings() {
+        // Rings the importer refuses, but the index must not trust that:
+        // points on one line (three of them can be a circle's "support"
+        // with no finite centre), repeated points, one point.
+        for ring in [
+            vec![Xy::new(0.0, 0.0), Xy::new(10.0, 0.0), Xy::new(20.0, 0.0)],
+            vec![
+                Xy::new(5.0, 5.0),
+                Xy::new(5.0, 5.0),
+                Xy::new(7.0, 9.0),
+                Xy::new(5.0, 5.0),
+            ],
+            vec![Xy::new(1.0, 2.0)],
+        ] {
+            let shape = PlanarShape::polygon(ring.clone(), vec![]);
+            let discs = Discs::of(&shape);
+            assert!(
+                discs.outer.is_finite() && discs.outer_x.is_finite(),
+                "{discs:?}"
+            );
+            for &v in &ring {
+                assert!(!discs.clear_of(&Segment::new(v, v), 0.0), "{v:?} {discs:?}");
+            }
+        }
+    }
+
+    #[test]
     fn a_zone_with_no_room_inside_has_no_inner_disc_to_enter() {
         // A sliver: the search may find no point well inside it, and then
         // nothing is decided by the inner disc.
