@@ -43,13 +43,13 @@ pub struct Instance {
 }
 
 /// Reads the two instance files; coordinates are local metres.
-pub fn load(polys: &Path, routes: &Path) -> anyhow::Result<Instance> {
+pub fn load(polys: &Path, routes_path: &Path) -> anyhow::Result<Instance> {
     let read =
         |p: &Path| std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()));
     let polys: Vec<PolyRecord> = serde_json::from_str(&read(polys)?)
         .with_context(|| format!("{} is not a polygon list", polys.display()))?;
-    let routes: Vec<RouteRecord> = serde_json::from_str(&read(routes)?)
-        .with_context(|| format!("{} is not a route list", routes.display()))?;
+    let routes: Vec<RouteRecord> = serde_json::from_str(&read(routes_path)?)
+        .with_context(|| format!("{} is not a route list", routes_path.display()))?;
     let mut zones = Vec::with_capacity(polys.len());
     for (i, p) in polys.into_iter().enumerate() {
         if p.ring.len() < 3 {
@@ -69,6 +69,12 @@ pub fn load(polys: &Path, routes: &Path) -> anyhow::Result<Instance> {
             band,
             time: Applicability::permanent(),
         });
+    }
+    if routes.is_empty() {
+        bail!(
+            "{} holds no routes: the route figures need at least one",
+            routes_path.display()
+        );
     }
     let mut out = Vec::with_capacity(routes.len());
     for (j, r) in routes.into_iter().enumerate() {
@@ -679,6 +685,31 @@ pub fn run(o: BenchOptions) -> anyhow::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_route_file_with_no_routes_is_refused_by_name() {
+        let dir = tempfile::tempdir().expect("temporary folder");
+        let (polys, routes) = (
+            dir.path().join("polys.json"),
+            dir.path().join("routes.json"),
+        );
+        std::fs::write(
+            &polys,
+            r#"[{"ring": [[0,0],[10,0],[0,10]], "alt": [0, 60]}]"#,
+        )
+        .expect("written");
+        std::fs::write(&routes, "[]").expect("written");
+        let Err(err) = load(&polys, &routes) else {
+            panic!("a file of no routes was loaded");
+        };
+        assert!(
+            err.to_string().contains("routes.json holds no routes"),
+            "{err}"
+        );
+        std::fs::write(&routes, r#"[{"pts": [[1,1],[5,5]], "alt": [30, 40]}]"#).expect("written");
+        let instance = load(&polys, &routes).expect("one route is enough");
+        assert_eq!((instance.zones.len(), instance.routes.len()), (1, 1));
+    }
 
     #[test]
     fn peer_lines_are_read() {
