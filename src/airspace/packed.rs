@@ -51,6 +51,8 @@ pub(super) const PADDING: usize = 7;
 const HEADER: usize = 7;
 /// A ring's point count, low corner and high corner.
 const RING_HEADER: usize = 3;
+/// Where a run's first point is.
+const FIRST_POINT: usize = HEADER + RING_HEADER;
 /// The largest number of steps across a polygon's box.
 const STEPS: f64 = 65535.0;
 /// How far a packed coordinate may be from the true one, in steps: half a
@@ -139,14 +141,19 @@ impl PackedRings {
         let w = &self.words[at as usize..];
         #[cfg(target_arch = "x86_64")]
         {
-            if w[6] == 1
-                && (2..=64).contains(&w[HEADER])
-                && std::arch::is_x86_feature_detected!("avx2")
-            {
-                // SAFETY: the CPU has AVX2 (checked just above), and `w`
-                // starts a run of one ring of at most 64 points, as
-                // `push_polygon` wrote it.
-                return unsafe { avx2::one_ring_meets(w, a, b) };
+            // The run's header and its first ring's, read as one array:
+            // one bounds check, not one a word (about a dozen
+            // instructions a scan).
+            if let Some((head, points)) = w.split_first_chunk::<FIRST_POINT>() {
+                if head[6] == 1
+                    && (2..=64).contains(&head[HEADER])
+                    && std::arch::is_x86_feature_detected!("avx2")
+                {
+                    // SAFETY: the CPU has AVX2 (checked just above), and
+                    // `head` starts a run of one ring of at most 64
+                    // points, as `push_polygon` wrote it.
+                    return unsafe { avx2::one_ring_meets(head, points, a, b) };
+                }
             }
         }
         self.leg_meets_any(w, a, b)
@@ -155,7 +162,8 @@ impl PackedRings {
     /// [`PackedRings::leg_meets`] for any run `w`: rings one after another,
     /// each scanned 64 points at a time.
     fn leg_meets_any(&self, w: &[u32], a: Xy, b: Xy) -> Option<bool> {
-        let leg = PackedLeg::of_run(w, a, b);
+        let head = w.first_chunk::<HEADER>().expect("a run starts with its header");
+        let leg = PackedLeg::of_run(head, a, b);
         let leg_box = Bbox::of_segment(leg.a, leg.b);
         let mut inside = false;
         let mut at = HEADER;
@@ -242,7 +250,7 @@ impl PackedLeg {
     // compiler would not inline into, it handed its struct back through
     // memory: about 17 instructions more a scan (callgrind, dense route).
     #[inline(always)]
-    fn of_run(w: &[u32], a: Xy, b: Xy) -> PackedLeg {
+    fn of_run(w: &[u32; HEADER], a: Xy, b: Xy) -> PackedLeg {
         let f64_at = |k: usize| f64::from_bits(u64::from(w[k]) | u64::from(w[k + 1]) << 32);
         let origin = Xy::new(f64_at(0), f64_at(2));
         let per_step = f64_at(4);
@@ -465,7 +473,7 @@ fn side_bits_scalar(leg: &PackedLeg, points: &[u32], n: usize) -> PackedBits {
 mod avx2 {
     use std::arch::x86_64::*;
 
-    use super::{Contact, PackedBits, PackedLeg, SideBits, Xy, HEADER, PADDING, RING_HEADER};
+    use super::{Contact, PackedBits, PackedLeg, SideBits, Xy, FIRST_POINT, HEADER, PADDING};
 
     /// [`PackedRings::leg_meets`] on the run `w` of a polygon of one ring
     /// of 2 to 64 points (closed): the common case, with every step in one
@@ -474,14 +482,19 @@ mod avx2 {
     /// polygon, more than half of a route check's, when it went through
     /// the general loops).
     ///
-    /// Safety: the CPU supports AVX2, and `w` starts a run written by
-    /// `push_polygon` of one ring of 2 to 64 points.
+    /// Safety: the CPU supports AVX2, and `head` and `rest` are a run
+    /// written by `push_polygon` of one ring of 2 to 64 points, split at
+    /// its first point.
     #[target_feature(enable = "avx2")]
-    pub(super) unsafe fn one_ring_meets(w: &[u32], a: Xy, b: Xy) -> Option<bool> {
-        let leg = PackedLeg::of_run(w, a, b);
-        let len = w[HEADER] as usize;
-        let first = HEADER + RING_HEADER;
-        let points = &w[first..first + len + PADDING];
+    pub(super) unsafe fn one_ring_meets(
+        head: &[u32; FIRST_POINT],
+        rest: &[u32],
+        a: Xy,
+        b: Xy,
+    ) -> Option<bool> {
+        let leg = PackedLeg::of_run(head.first_chunk().expect("the run's header"), a, b);
+        let len = head[HEADER] as usize;
+        let points = &rest[..len + PADDING];
         // SAFETY: AVX2 as above; `points` holds `len + PADDING` words and
         // `len <= 64`.
         let bits = unsafe { side_bits(&leg, points, len) };

@@ -459,19 +459,10 @@ impl ZoneIndex {
         for &i in &verdicts.to_scan[..scans.min(SCAN_AHEAD)] {
             self.prefetch_packed(candidates[i as usize].zone as usize);
         }
-        for k in 0..scans {
-            // Near the end, the last run again: no branch.
-            let later = verdicts.to_scan[(k + SCAN_AHEAD).min(scans - 1)];
-            self.prefetch_packed(candidates[later as usize].zone as usize);
-            let i = verdicts.to_scan[k] as usize;
-            let (pa, pb) = verdicts.part(i);
-            let meets = self.polygon_meets_leg(candidates[i].zone as usize, pa, pb) == Some(true);
-            verdicts.verdicts[i] = if meets {
-                Triage::Conflict
-            } else {
-                Triage::Clear
-            };
-        }
+        verdicts.scan_each(candidates, SCAN_AHEAD, |zone, later, (pa, pb)| {
+            self.prefetch_packed(later as usize);
+            self.polygon_meets_leg(zone as usize, pa, pb) == Some(true)
+        });
         for k in 0..verdicts.undecided {
             let i = verdicts.to_decide[k] as usize;
             let c = candidates[i];
