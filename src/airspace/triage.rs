@@ -259,11 +259,12 @@ pub(super) fn triage(
 
 /// One candidate's verdict code ([`BY_CODE`]) and the part of its leg its
 /// rings decide, as `ZoneIndex::leg_meets_zone` would find them without
-/// detail: the band first, then the outer disc, then, for a permanent zone
-/// (which applies whenever the leg is in its band), the part of the leg in
-/// its band (the whole leg, or the fraction `vertical_interval` gives)
-/// clear of the outer disc or through the inner one. With `&` for `&&` and
-/// `||`: no branch.
+/// detail: the band first, then the segment the rings would decide (for a
+/// permanent zone, which applies whenever the leg is in its band, the
+/// fraction of the leg `vertical_interval` gives where only part of it can
+/// be in the band; else the whole leg) clear of the outer disc, or, for a
+/// permanent zone, through the inner one. With `&` for `&&` and `||`: no
+/// branch.
 #[inline(always)]
 fn one(h: &ZoneHot, leg: &LegTriage, vertical_margin_m: f64, buffer_m: f64) -> (u8, (Xy, Xy)) {
     let (lo, hi) = (h.floor - vertical_margin_m, h.ceiling + vertical_margin_m);
@@ -271,35 +272,33 @@ fn one(h: &ZoneHot, leg: &LegTriage, vertical_margin_m: f64, buffer_m: f64) -> (
     let flag = |f: u32| h.flags & f != 0;
     // As `leg_meets_zone` tests them (a NaN altitude included).
     #[allow(clippy::neg_cmp_op_on_partial_ord)]
-    let near = flag(ZoneHot::CHECKED)
-        & !(high < lo)
-        & !(low > hi)
-        & !h.discs.clear_of(&leg.segment, buffer_m);
+    let in_band = flag(ZoneHot::CHECKED) & !(high < lo) & !(low > hi);
     let permanent = flag(ZoneHot::PERMANENT);
-    let whole = near & permanent & (low >= lo) & (high <= hi);
+    let whole = permanent & (low >= lo) & (high <= hi);
     // The part in the band, as `vertical_interval` finds it (meaningful
     // only where `part_ok`: the altitude changes, and is a number).
     let d = leg.h1 - leg.h0;
     let (t0, t1) = ((lo - leg.h0) / d, (hi - leg.h0) / d);
     let (s, e) = (t0.min(t1).max(0.0), t0.max(t1).min(1.0));
-    let part = near & permanent & leg.part_ok & !whole;
+    let part = permanent & leg.part_ok & !whole;
     let some = s <= e;
     let (pa, pb) = (leg.a.lerp(leg.b, s), leg.a.lerp(leg.b, e));
-    // What the rings would decide: the whole leg, or its part in the band.
-    let decided = if whole {
-        leg.segment
-    } else {
+    // What the rings would decide: the part in the band where only part
+    // of the leg is, else the whole leg. One outer disc test, on that:
+    // the part lies on the leg, so a leg clear of the disc has its part
+    // clear too.
+    let decided = if part {
         Segment::new(pa, pb)
+    } else {
+        leg.segment
     };
-    // The leg may come near the zone only outside its band: the part in
-    // the band is then clear of the outer disc.
-    let clear = !near | (part & !some) | (part & some & h.discs.clear_of(&decided, buffer_m));
+    let clear = !in_band | (part & !some) | h.discs.clear_of(&decided, buffer_m);
     let sure = !clear & (whole | (part & some)) & h.discs.enters(&decided);
     let fits = (whole & leg.scan_ok) | (part & some & (pa != pb));
     let scan = fits & !clear & !sure & flag(ZoneHot::PACKED);
     let undecided = !clear & !sure & !scan;
     let code = u8::from(sure) | (u8::from(scan) << 1) | (u8::from(undecided) * 3);
-    let part = if whole { (leg.a, leg.b) } else { (pa, pb) };
+    let part = if part { (pa, pb) } else { (leg.a, leg.b) };
     (code, part)
 }
 
@@ -461,19 +460,17 @@ mod avx2 {
             let inv_len2 = set(inv_len2);
             let (low, high) = (set(leg.low), set(leg.high));
             let outer_reach = _mm256_add_pd(outer_r, buffer);
-            let clear_of_outer = _mm256_cmp_pd::<_CMP_GT_OQ>(
-                distance2(outer_c, a, ab, inv_len2),
-                _mm256_mul_pd(outer_reach, outer_reach),
-            );
             // `!(high < lo)` and `!(low > hi)`: true where unordered.
             let in_band = and(
-                _mm256_cmp_pd::<_CMP_NLT_UQ>(high, lo),
-                _mm256_cmp_pd::<_CMP_NGT_UQ>(low, hi),
+                flag(ZoneHot::CHECKED),
+                and(
+                    _mm256_cmp_pd::<_CMP_NLT_UQ>(high, lo),
+                    _mm256_cmp_pd::<_CMP_NGT_UQ>(low, hi),
+                ),
             );
-            let near = _mm256_andnot_pd(clear_of_outer, and(flag(ZoneHot::CHECKED), in_band));
             let permanent = flag(ZoneHot::PERMANENT);
             let whole = and(
-                and(near, permanent),
+                permanent,
                 and(
                     _mm256_cmp_pd::<_CMP_GE_OQ>(low, lo),
                     _mm256_cmp_pd::<_CMP_LE_OQ>(high, hi),
@@ -493,7 +490,7 @@ mod avx2 {
             let t1 = _mm256_div_pd(_mm256_sub_pd(hi, h0), d);
             let s = _mm256_max_pd(_mm256_min_pd(t0, t1), _mm256_setzero_pd());
             let e = _mm256_min_pd(_mm256_max_pd(t0, t1), set(1.0));
-            let part = _mm256_andnot_pd(whole, and(and(near, permanent), all(leg.part_ok)));
+            let part = _mm256_andnot_pd(whole, and(permanent, all(leg.part_ok)));
             let some = _mm256_cmp_pd::<_CMP_LE_OQ>(s, e);
             let lerp = |t| {
                 (
@@ -509,20 +506,22 @@ mod avx2 {
                 _mm256_cmp_pd::<_CMP_GT_OQ>(len2, _mm256_setzero_pd()),
             );
             let in_part = and(part, some);
-            // What the rings would decide: the whole leg, or its part in
-            // the band.
-            let pick = |whole_leg, part_of_it| _mm256_blendv_pd(part_of_it, whole_leg, whole);
+            // What the rings would decide: the part in the band where only
+            // part of the leg is, else the whole leg; the outer disc tested
+            // once, on that.
+            let pick = |whole_leg, part_of_it| _mm256_blendv_pd(whole_leg, part_of_it, part);
             let decided_a = (pick(a.0, pa.0), pick(a.1, pa.1));
+            let decided_b = (pick(set(leg.b.x), pb.0), pick(set(leg.b.y), pb.1));
             let decided_ab = (pick(ab.0, pab.0), pick(ab.1, pab.1));
             let decided_inv = pick(inv_len2, part_inv);
-            let part_clear = and(
-                in_part,
-                _mm256_cmp_pd::<_CMP_GT_OQ>(
-                    distance2(outer_c, decided_a, decided_ab, decided_inv),
-                    _mm256_mul_pd(outer_reach, outer_reach),
-                ),
+            let clear_of_outer = _mm256_cmp_pd::<_CMP_GT_OQ>(
+                distance2(outer_c, decided_a, decided_ab, decided_inv),
+                _mm256_mul_pd(outer_reach, outer_reach),
             );
-            let clear = or(or(not(near), _mm256_andnot_pd(some, part)), part_clear);
+            let clear = or(
+                or(not(in_band), _mm256_andnot_pd(some, part)),
+                clear_of_outer,
+            );
             let sure = _mm256_andnot_pd(
                 clear,
                 and(
@@ -543,7 +542,8 @@ mod avx2 {
                 flag(ZoneHot::PACKED),
             );
             let undecided_lanes = not(or(clear, or(sure, scan)));
-            // The parts, the whole leg where it is all in the band.
+            // The parts: the whole leg, unless only part of it can be in
+            // the band.
             let i = g * GROUP;
             let column = |v: &mut Vec<f64>, x: __m256d| {
                 debug_assert!(i + GROUP <= v.len());
@@ -552,14 +552,8 @@ mod avx2 {
             };
             column(&mut out.part_ax, decided_a.0);
             column(&mut out.part_ay, decided_a.1);
-            column(
-                &mut out.part_bx,
-                _mm256_blendv_pd(pb.0, set(leg.b.x), whole),
-            );
-            column(
-                &mut out.part_by,
-                _mm256_blendv_pd(pb.1, set(leg.b.y), whole),
-            );
+            column(&mut out.part_bx, decided_b.0);
+            column(&mut out.part_by, decided_b.1);
             // The verdicts' codes, one byte a candidate, and the places of
             // those to be scanned and tested in full packed to the front
             // of four by table: no branch, no loop over the lanes.
