@@ -162,7 +162,9 @@ impl PackedRings {
     /// [`PackedRings::leg_meets`] for any run `w`: rings one after another,
     /// each scanned 64 points at a time.
     fn leg_meets_any(&self, w: &[u32], a: Xy, b: Xy) -> Option<bool> {
-        let head = w.first_chunk::<HEADER>().expect("a run starts with its header");
+        let head = w
+            .first_chunk::<HEADER>()
+            .expect("a run starts with its header");
         let leg = PackedLeg::of_run(head, a, b);
         let leg_box = Bbox::of_segment(leg.a, leg.b);
         let mut inside = false;
