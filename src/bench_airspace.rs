@@ -187,6 +187,8 @@ pub struct Figures {
     /// alone add at p99 to work of that length.
     pub reference_p50_us: f64,
     pub reference_p99_us: f64,
+    /// How many checks the pairs' p50 and p99 are over (routes x passes).
+    pub pairs_samples: usize,
     pub pairs_conflicts: usize,
     /// Whether the pairs found are those of the full check, route by route.
     pub pairs_agree: bool,
@@ -194,7 +196,15 @@ pub struct Figures {
 }
 
 /// Runs the three measurements on a loaded instance.
-pub fn measure(instance: Instance, points: Vec<Xy>, reps: usize, route_only: bool) -> Figures {
+/// `reps` repeats each bulk measurement, `route_reps` is the number of
+/// passes over the routes for the one-route figures.
+pub fn measure(
+    instance: Instance,
+    points: Vec<Xy>,
+    reps: usize,
+    route_reps: usize,
+    route_only: bool,
+) -> Figures {
     let mut f = Figures::default();
     let t = Instant::now();
     let index = ZoneIndex::build(instance.zones, AirspaceFrame::planar());
@@ -203,7 +213,7 @@ pub fn measure(instance: Instance, points: Vec<Xy>, reps: usize, route_only: boo
     if !route_only {
         measure_bulk(&index, &instance.routes, &points, reps, &mut f);
     }
-    measure_routes(&index, &instance.routes, reps, &mut f);
+    measure_routes(&index, &instance.routes, route_reps, &mut f);
     f
 }
 
@@ -344,6 +354,7 @@ fn measure_routes(index: &ZoneIndex, routes: &[(Vec<Xy>, Vec<f64>)], reps: usize
     f.pairs_best_p50_us = q(&best, 0.5);
     f.pairs_best_p99_us = q(&best, 0.99);
     samples.sort_by(f64::total_cmp);
+    f.pairs_samples = samples.len();
     f.pairs_p50_us = q(&samples, 0.5);
     f.pairs_p99_us = q(&samples, 0.99);
     f.pairs_max_us = q(&samples, 1.0);
@@ -466,10 +477,12 @@ fn print_route_figures(f: &Figures, routes: usize) {
         f.buffered_p50_us, f.buffered_p99_us, f.buffered_conflicts
     );
     println!(
-        "[route] every conflicting (leg, zone) pair with whether it blocks, no explanation (explained on demand): p50 {:.1} us, p99 {:.1} us, max {:.1} us; pairs={}; same pairs as the full listing: {}",
+        "[route] every conflicting (leg, zone) pair with whether it blocks, no explanation (explained on demand): p50 {:.1} us, p99 {:.1} us, max {:.1} us over {} checks ({} passes); pairs={}; same pairs as the full listing: {}",
         f.pairs_p50_us,
         f.pairs_p99_us,
         f.pairs_max_us,
+        f.pairs_samples,
+        f.pairs_samples / routes.max(1),
         f.pairs_conflicts,
         if f.pairs_agree { "yes" } else { "NO" }
     );
@@ -561,6 +574,7 @@ pub struct BenchOptions<'a> {
     pub peer_python: Option<&'a Path>,
     pub peer_script: Option<&'a Path>,
     pub reps: usize,
+    pub route_reps: usize,
     pub route_only: bool,
 }
 
@@ -572,7 +586,7 @@ pub fn run(o: BenchOptions) -> anyhow::Result<()> {
         None => generated_points(1_000_000, 0.0, 30_000.0),
     };
     let (zones, routes) = (instance.zones.len(), instance.routes.len());
-    let f = measure(instance, points, o.reps, o.route_only);
+    let f = measure(instance, points, o.reps, o.route_reps, o.route_only);
     println!(
         "instance: {zones} zones, {routes} routes, {} segments (release build: {})",
         f.segments,
