@@ -204,6 +204,45 @@ fn geojson_export_reads_back_to_the_same_zones() {
 }
 
 #[test]
+fn the_features_own_id_names_a_zone_whose_properties_carry_none() {
+    // RFC 7946 puts a feature's identifier beside its properties, as a
+    // string or a number; properties.id, where given, still wins.
+    let text = collection(&[
+        format!(
+            r#"{{"type":"Feature","id":"FEAT-1","properties":{{"kind":"prohibited"}},"geometry":{SQUARE}}}"#
+        ),
+        format!(
+            r#"{{"type":"Feature","id":42,"properties":{{"kind":"advisory"}},"geometry":{SQUARE}}}"#
+        ),
+        format!(
+            r#"{{"type":"Feature","id":"OUTER","properties":{{"id":"INNER","kind":"advisory"}},"geometry":{SQUARE}}}"#
+        ),
+    ]);
+    let (_, zones) = import::import(&text).unwrap();
+    let ids: Vec<&str> = zones.iter().map(|z| z.id.as_str()).collect();
+    assert_eq!(ids, ["FEAT-1", "42", "INNER"]);
+    // Exported features carry the id in both places.
+    let exported = geojson::export(&zones);
+    assert_eq!(exported["features"][0]["id"], "FEAT-1");
+    assert_eq!(exported["features"][0]["properties"]["id"], "FEAT-1");
+}
+
+#[test]
+fn a_feature_with_no_id_anywhere_is_named_by_its_place() {
+    let text = collection(&[format!(
+        r#"{{"type":"Feature","properties":{{"kind":"prohibited"}},"geometry":{SQUARE}}}"#
+    )]);
+    let err = import::import(&text).unwrap_err();
+    assert_eq!(err.problems[0].feature, "features[0] ``");
+    assert!(
+        err.problems[0]
+            .reason
+            .contains("the Feature's `id` or properties.id"),
+        "{err}"
+    );
+}
+
+#[test]
 fn not_json_is_a_file_level_problem() {
     let err = import::import("{ nope").unwrap_err();
     assert_eq!(err.problems[0].feature, "file");

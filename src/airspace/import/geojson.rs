@@ -1,6 +1,6 @@
 //! GeoJSON (RFC 7946) zones: one Feature per zone, a Polygon (holes allowed)
 //! or a Point with `radius_m` for a circle. Properties:
-//! `id` (required), `name`, `reason`, `kind` (prohibited,
+//! `id` (required here or as the Feature's own `id`), `name`, `reason`, `kind` (prohibited,
 //! authorisation_required, conditional, advisory, operating_area),
 //! `floor_m` (default 0), `ceiling_m` (default unlimited), `reference`
 //! (AGL default, AMSL, WGS84), `start`/`end` (RFC 3339), `schedule` (one
@@ -28,23 +28,33 @@ pub fn import(root: &Value) -> Result<Vec<Zone>, ImportError> {
         .enumerate()
         .filter(|(_, f)| f["properties"]["role"] != "dock")
         .map(|(i, f)| {
-            if f["properties"]["role"] == "boundary" {
-                let mut props = f["properties"].clone();
-                props["kind"] = Value::from("operating_area");
-                let id = props["id"].as_str().unwrap_or("");
-                return (
-                    format!("features[{i}] `{id}`"),
-                    zone_from_feature(&props, &f["geometry"]),
-                );
+            let mut props = f["properties"].clone();
+            if let Some(id) = feature_id(f) {
+                if props["id"].is_null() && (props.is_object() || props.is_null()) {
+                    props["id"] = Value::from(id);
+                }
             }
-            let id = f["properties"]["id"].as_str().unwrap_or("");
+            if props["role"] == "boundary" {
+                props["kind"] = Value::from("operating_area");
+            }
+            let id = props["id"].as_str().unwrap_or("");
             (
                 format!("features[{i}] `{id}`"),
-                zone_from_feature(&f["properties"], &f["geometry"]),
+                zone_from_feature(&props, &f["geometry"]),
             )
         })
         .collect();
     super::collect(results)
+}
+
+/// The Feature's own identifier (RFC 7946 section 3.2: a string or a
+/// number), read where its properties carry no `id`.
+fn feature_id(feature: &Value) -> Option<String> {
+    match &feature["id"] {
+        Value::String(s) => Some(s.clone()),
+        Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    }
 }
 
 /// One feature's zone, or every reason it is not one.
@@ -52,7 +62,7 @@ pub fn zone_from_feature(props: &Value, geometry: &Value) -> Result<Zone, Vec<St
     let mut problems = Vec::new();
     let id = props["id"].as_str().unwrap_or("").to_owned();
     if id.is_empty() {
-        problems.push("a zone needs properties.id".to_string());
+        problems.push("a zone needs an id: the Feature's `id` or properties.id".to_string());
     }
     let name = props["name"].as_str().unwrap_or(&id).to_owned();
     let legacy = props["kind"] == "altitude_limit";
@@ -233,7 +243,7 @@ pub fn export(zones: &[Zone]) -> Value {
                     json!({"type": "Point", "coordinates": [center.0, center.1]})
                 }
             };
-            json!({"type": "Feature", "properties": Value::Object(props), "geometry": geometry})
+            json!({"type": "Feature", "id": z.id, "properties": Value::Object(props), "geometry": geometry})
         })
         .collect();
     json!({"type": "FeatureCollection", "features": features})
