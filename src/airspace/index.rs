@@ -239,6 +239,19 @@
 //! conversion between the sides and the places); the hot lines asked for
 //! four groups ahead, not two, and transparent huge pages for every
 //! allocation (no difference the host's two states let show).
+//!
+//! Back on the Intel Xeon VM with AVX-512 (family 6 model 167, 2 MB of L2 a
+//! core, 2026-12-07, later), with the code above: each route's best p50
+//! 13.2-13.7 us, p99 16.5-17.2 us, and a route checked right after three
+//! checks of it 10.3-10.6 us at p50, so about 3 us of a cold check is
+//! waiting on memory here (about 260 reads a cold check miss a 2 MB cache
+//! in callgrind's model: a third in the packed runs, nearly half in the
+//! walk and the pairs pass). Every sample's p99 was under 25 us in 2 of 3
+//! full runs of 5 passes and missed in the third (55.5 us) because one
+//! pass of 14 ms met an interruption of the host, which at 5,000 samples
+//! is more than the 1% a p99 allows; the bench now takes the route
+//! figures over 20 passes (`--route-reps`), and three full runs gave
+//! 18.4, 21.5 and 19.9 us.
 
 use std::sync::{Arc, Mutex, RwLock};
 
