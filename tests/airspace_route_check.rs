@@ -106,7 +106,7 @@ fn explanation_names_leg_zone_depth_altitude_and_time() {
     assert_eq!(conflicts.len(), 1);
     assert_eq!(
         conflicts[0].to_string(),
-        "leg 3 (waypoint 2 -> 3) enters Z-HOSP (prohibited, 0-120 m AGL) 40 m inside its edge at 60 m AGL, 15:02-15:03"
+        "leg 3 (waypoint 2 -> 3) enters Z-HOSP (prohibited, 0-120 m AGL) 40 m inside its edge at 60 m AGL, 15:02:45-15:03:05"
     );
 }
 

@@ -157,14 +157,16 @@ impl fmt::Display for LegConflict {
                 self.buffer_m
             )?,
         }
+        // To the second: a leg of a minute or less inside a zone would
+        // otherwise read "15:00-15:00".
         let a = self.from.with_timezone(&self.local);
         let b = self.until.with_timezone(&self.local);
         write!(
             f,
             " at {:.0} m AGL, {}-{}",
             self.alt_agl_m,
-            a.format("%H:%M"),
-            b.format("%H:%M")
+            a.format("%H:%M:%S"),
+            b.format("%H:%M:%S")
         )?;
         if self.severity == Severity::Notice {
             write!(f, " (notice, not blocking)")?;
