@@ -10,8 +10,10 @@
 //!
 //! A polygon's run holds its origin (the low corner of its box) and a
 //! power-of-two step, then for each ring its point count, its box in steps
-//! and its points (closed, then padding), each rounded to the nearest step:
-//! x in a word's low 16 bits, y in its high 16. An orientation worked out
+//! and its points (closed), each rounded to the nearest step: x in a
+//! word's low 16 bits, y in its high 16. Runs follow one another with no
+//! gap, and the array ends in spare words for the wide loads past the
+//! last point. An orientation worked out
 //! from packed points is then within a known bound of the exact one, and
 //! the scan takes a decision only where the packed value is farther than
 //! that bound from zero (or from the value it is compared with). A vertex
@@ -45,7 +47,9 @@ use std::iter;
 use super::geom::{Bbox, Contact, PlanarPolygon, Xy};
 use super::sides::SideBits;
 
-/// Words read past a ring's last point by the eight-wide loads.
+/// Words read past a ring's last point by the eight-wide loads: the
+/// words after it (the next ring or run), or the spare words that end
+/// the array.
 pub(super) const PADDING: usize = 7;
 /// Origin x and y and the steps per metre (two words each), the ring count.
 const HEADER: usize = 7;
@@ -101,12 +105,14 @@ impl PackedRings {
         let finite = [bbox.min_x, bbox.min_y, bbox.max_x, bbox.max_y]
             .iter()
             .all(|v| v.is_finite());
-        let words: usize = rings.iter().map(|r| RING_HEADER + r.len() + PADDING).sum();
-        let at = u32::try_from(self.words.len()).ok()?;
-        if !finite || rings.is_empty() || u32::try_from(self.words.len() + HEADER + words).is_err()
-        {
+        let words: usize = rings.iter().map(|r| RING_HEADER + r.len()).sum();
+        // The run is written over the spare words past the last one.
+        let start = self.words.len().saturating_sub(PADDING);
+        let at = u32::try_from(start).ok()?;
+        if !finite || rings.is_empty() || u32::try_from(start + HEADER + words + PADDING).is_err() {
             return None;
         }
+        self.words.truncate(start);
         let origin = Xy::new(bbox.min_x, bbox.min_y);
         let extent = (bbox.max_x - bbox.min_x).max(bbox.max_y - bbox.min_y);
         let exponent = step_exponent(extent);
@@ -126,10 +132,12 @@ impl PackedRings {
             w.push(ring.len() as u32);
             w.push(pack(Xy::new(b.min_x, b.min_y)));
             w.push(pack(Xy::new(b.max_x, b.max_y)));
-            let last = ring.last().copied().map(pack).unwrap_or(0);
             w.extend(ring.iter().map(|&p| pack(p)));
-            w.extend(iter::repeat_n(last, PADDING));
         }
+        // Spare words for the eight-wide loads past the last ring's end
+        // (past any other ring's, they read the next ring or run: either
+        // way their bits are cleared).
+        w.extend([0; PADDING]);
         Some(at)
     }
 
@@ -173,7 +181,7 @@ impl PackedRings {
             let len = w[at] as usize;
             let (lo, hi) = (unpack(w[at + 1]), unpack(w[at + 2]));
             let points = &w[at + RING_HEADER..at + RING_HEADER + len + PADDING];
-            at += RING_HEADER + len + PADDING;
+            at += RING_HEADER + len;
             // A hole whose box (widened by the rounding) is clear of the
             // leg's is not touched, and the leg's start is outside it. (The
             // exterior's box is the polygon's, which the caller's filters
