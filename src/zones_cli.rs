@@ -10,7 +10,10 @@ use serde_json::Value;
 use crate::airspace::detour::DetourRequest;
 use crate::airspace::import::{self, geojson, validate};
 use crate::airspace::route_check::timed_route;
-use crate::airspace::{region_index, AirspaceFrame, CheckOptions, ZoneIndex, ZoneKind};
+use crate::airspace::{
+    region_index, AirspaceFrame, AltitudeReference, CheckOptions, VerticalContext, ZoneIndex,
+    ZoneKind,
+};
 use crate::dispatcher::import_into_store;
 use crate::region::Region;
 use crate::store::Store;
@@ -42,14 +45,25 @@ pub enum ZonesCommand {
         /// Zone file (any importable format); default: the demo region.
         #[arg(long)]
         zones: Option<PathBuf>,
-        /// Local UTC offset for weekly schedules of a --zones file.
-        #[arg(long, default_value_t = 8)]
+        /// Local UTC offset for weekly schedules of a --zones file, and
+        /// for the times printed.
+        #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(i32).range(-12..=14))]
         utc_offset_hours: i32,
-        #[arg(long, default_value_t = 10.0)]
+        /// Ground speed, metres a second (more than 0).
+        #[arg(long, default_value_t = 10.0, value_parser = positive_number)]
         speed_m_s: f64,
-        /// Position uncertainty plus margin, metres each side.
-        #[arg(long, default_value_t = 10.0)]
+        /// Position uncertainty plus margin, metres each side (0 or more).
+        #[arg(long, default_value_t = 10.0, value_parser = non_negative_number)]
         buffer_m: f64,
+        /// Height of the ground above mean sea level, metres, where the
+        /// route flies: AMSL and WGS84 bands of a --zones file are turned
+        /// into heights above it (the demo region has its own).
+        #[arg(long, default_value_t = 0.0, value_parser = finite_number, allow_negative_numbers = true)]
+        ground_amsl_m: f64,
+        /// Geoid height above the WGS84 ellipsoid there, metres, for WGS84
+        /// bands of a --zones file.
+        #[arg(long, default_value_t = 0.0, value_parser = finite_number, allow_negative_numbers = true)]
+        geoid_m: f64,
         /// Authorisation held for a zone id. Repeatable.
         #[arg(long = "authorised")]
         authorised: Vec<String>,
@@ -111,6 +125,8 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
             utc_offset_hours,
             speed_m_s,
             buffer_m,
+            ground_amsl_m,
+            geoid_m,
             authorised,
         } => {
             let start: DateTime<Utc> = match at {
@@ -125,8 +141,24 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
                 Some(file) => {
                     let (_, zones) = import::import(&read(&file)?)
                         .with_context(|| format!("in {}", file.display()))?;
-                    let (lon, lat) = zones[0].shape.anchor();
-                    ZoneIndex::build(zones, AirspaceFrame::new(lon, lat, utc_offset_hours))
+                    // Metres about the middle of the route, where they are
+                    // most accurate: the zones that matter are near it.
+                    let (lon, lat) = middle(&points);
+                    let mut frame = AirspaceFrame::new(lon, lat, utc_offset_hours);
+                    frame.vertical = VerticalContext {
+                        ground_amsl_m,
+                        geoid_undulation_m: geoid_m,
+                    };
+                    let by_sea_level = zones
+                        .iter()
+                        .filter(|z| z.band.reference() != AltitudeReference::Agl)
+                        .count();
+                    if by_sea_level > 0 {
+                        println!(
+                            "note: {by_sea_level} zone(s) with AMSL or WGS84 bands, read with the ground {ground_amsl_m} m above mean sea level (--ground-amsl-m) and the geoid {geoid_m} m above the ellipsoid (--geoid-m)"
+                        );
+                    }
+                    ZoneIndex::build(zones, frame)
                 }
             };
             let waypoints = timed_route(&index, &points, start, speed_m_s);
@@ -186,6 +218,47 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
     }
 }
 
+/// The middle of the route's box, in longitude and latitude.
+fn middle(points: &[(f64, f64, f64)]) -> (f64, f64) {
+    let (mut lo, mut hi) = (
+        (f64::INFINITY, f64::INFINITY),
+        (f64::NEG_INFINITY, f64::NEG_INFINITY),
+    );
+    for &(lon, lat, _) in points {
+        lo = (lo.0.min(lon), lo.1.min(lat));
+        hi = (hi.0.max(lon), hi.1.max(lat));
+    }
+    ((lo.0 + hi.0) / 2.0, (lo.1 + hi.1) / 2.0)
+}
+
+fn finite_number(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v.is_finite() => Ok(v),
+        Ok(_) => Err(format!("`{s}` is not a finite number")),
+        Err(_) => Err(format!("`{s}` is not a number")),
+    }
+}
+
+fn non_negative_number(s: &str) -> Result<f64, String> {
+    finite_number(s).and_then(|v| {
+        if v >= 0.0 {
+            Ok(v)
+        } else {
+            Err(format!("{v} is negative; give 0 or more"))
+        }
+    })
+}
+
+fn positive_number(s: &str) -> Result<f64, String> {
+    finite_number(s).and_then(|v| {
+        if v > 0.0 {
+            Ok(v)
+        } else {
+            Err(format!("{v} is not more than 0"))
+        }
+    })
+}
+
 fn read(path: &Path) -> anyhow::Result<String> {
     std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))
 }
@@ -212,21 +285,42 @@ fn read_route(path: &Path) -> anyhow::Result<Vec<(f64, f64, f64)>> {
             geometry["type"]
         );
     }
-    let default_alt = props["alt_m"].as_f64().unwrap_or(60.0);
+    let default_alt = match &props["alt_m"] {
+        Value::Null => 60.0,
+        v => v
+            .as_f64()
+            .filter(|a| a.is_finite())
+            .with_context(|| format!("{}: properties.alt_m {v} is not a number", path.display()))?,
+    };
     let coords = geometry["coordinates"]
         .as_array()
         .filter(|c| c.len() >= 2)
         .with_context(|| format!("{}: a route needs at least 2 positions", path.display()))?;
+    // Every position has its altitude or none has: a missing one among
+    // given ones is more likely a slip than the default height.
+    let with_alt = coords.iter().filter(|c| c.get(2).is_some()).count();
+    if with_alt != 0 && with_alt != coords.len() {
+        let i = coords.iter().position(|c| c.get(2).is_none()).unwrap_or(0);
+        bail!(
+            "{}: position {i} has no altitude while {with_alt} other(s) have one; give every position [lon, lat, alt m AGL], or none (then properties.alt_m, else 60 m, applies)",
+            path.display()
+        );
+    }
     coords
         .iter()
         .enumerate()
         .map(|(i, c)| {
             let (lon, lat) = validate::geojson_position(c)
                 .map_err(|e| anyhow::anyhow!("{}: position {i}: {e}", path.display()))?;
-            let alt = c.get(2).and_then(Value::as_f64).unwrap_or(default_alt);
-            if !alt.is_finite() {
-                bail!("{}: position {i}: altitude is not a number", path.display());
-            }
+            let alt = match c.get(2) {
+                None => default_alt,
+                Some(v) => v.as_f64().filter(|a| a.is_finite()).with_context(|| {
+                    format!(
+                        "{}: position {i}: altitude {v} is not a number",
+                        path.display()
+                    )
+                })?,
+            };
             Ok((lon, lat, alt))
         })
         .collect()

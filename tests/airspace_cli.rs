@@ -33,12 +33,18 @@ fn zones_check_explains_a_leg_through_the_hospital_zone_and_refuses() {
     ]);
     assert!(!ok, "{text}");
     assert!(
-        text.contains("leg 2 (waypoint 1 -> 2) enters Z-HOSP (prohibited"),
+        text.contains(
+            "leg 2 (waypoint 1 -> 2) enters Z-HOSP \"Hospital helipad (illustrative)\" (prohibited"
+        ),
         "{text}"
     );
     assert!(
-        text.contains("at 60 m AGL, 15:0"),
-        "local time of the demo region: {text}"
+        text.contains("; reason: Helicopter approach path"),
+        "{text}"
+    );
+    assert!(
+        text.contains("at 60 m AGL, 15:01:13-15:01:53+08:00"),
+        "local time of the demo region, to the second: {text}"
     );
     assert!(
         text.contains("route refused: 1 blocking conflict(s)"),
@@ -99,4 +105,103 @@ fn zones_import_stores_a_valid_file_once_and_a_bad_one_not_at_all() {
     // --dry-run validates and stores nothing.
     let (ok, text) = skyshare(&["zones", "import", sample, "--dry-run", "--db", &db]);
     assert!(ok && text.contains("nothing stored"), "{text}");
+}
+
+/// A zone file and a route through its square SQ (114.400-114.410 E,
+/// 30.500-30.510 N, 0-100 m AGL), in a fresh folder.
+fn square_and_route(route_coords: &str) -> (tempfile::TempDir, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("sq.geojson");
+    std::fs::write(
+        &zones,
+        r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"id":"SQ","kind":"prohibited","ceiling_m":100},"geometry":{"type":"Polygon","coordinates":[[[114.40,30.50],[114.41,30.50],[114.41,30.51],[114.40,30.51],[114.40,30.50]]]}}]}"#,
+    )
+    .unwrap();
+    let route = dir.path().join("route.geojson");
+    std::fs::write(
+        &route,
+        format!(r#"{{"type":"Feature","properties":{{}},"geometry":{{"type":"LineString","coordinates":{route_coords}}}}}"#),
+    )
+    .unwrap();
+    let (z, r) = (zones.display().to_string(), route.display().to_string());
+    (dir, z, r)
+}
+
+#[test]
+fn zones_check_refuses_a_buffer_speed_or_offset_that_would_bend_the_answer() {
+    let (_dir, zones, route) = square_and_route("[[114.395,30.505,60],[114.415,30.505,60]]");
+    let at = "--at=2026-12-01T03:00:00Z";
+    // The route crosses SQ: with sane options it is refused.
+    let (ok, text) = skyshare(&["zones", "check", &route, "--zones", &zones, at]);
+    assert!(!ok && text.contains("enters SQ"), "{text}");
+    // A NaN or negative buffer would switch the check off: refused, not run.
+    for bad in [
+        "--buffer-m=NaN",
+        "--buffer-m=-500",
+        "--speed-m-s=0",
+        "--speed-m-s=NaN",
+        "--utc-offset-hours=99",
+    ] {
+        let (ok, text) = skyshare(&["zones", "check", &route, "--zones", &zones, at, bad]);
+        assert!(!ok, "{bad}: {text}");
+        assert!(!text.contains("route clear"), "{bad}: {text}");
+        assert!(text.contains("invalid value"), "{bad}: {text}");
+    }
+}
+
+#[test]
+fn zones_check_refuses_route_altitudes_it_cannot_read() {
+    let at = "--at=2026-12-01T03:00:00Z";
+    for (coords, why) in [
+        (
+            r#"[[114.395,30.505,"high"],[114.415,30.505,60]]"#,
+            "position 0: altitude \"high\" is not a number",
+        ),
+        (
+            "[[114.395,30.505],[114.415,30.505,150]]",
+            "position 0 has no altitude while 1 other(s) have one",
+        ),
+    ] {
+        let (_dir, zones, route) = square_and_route(coords);
+        let (ok, text) = skyshare(&["zones", "check", &route, "--zones", &zones, at]);
+        assert!(!ok, "{coords}: {text}");
+        assert!(text.contains(why), "{coords}: {text}");
+        assert!(
+            !text.contains("enters SQ"),
+            "refused before checking: {text}"
+        );
+    }
+}
+
+#[test]
+fn zones_check_measures_about_the_route_not_the_files_first_zone() {
+    // The file's first zone is at 0 E 0 N, half a world away: the route,
+    // 5 m south of SQ's edge, is measured about itself, so the 10 m
+    // buffer finds it and the time to reach SQ is the route's own.
+    let (dir, _, _) = square_and_route("[]");
+    let zones = dir.path().join("far.geojson");
+    std::fs::write(
+        &zones,
+        r#"{"type":"FeatureCollection","features":[
+{"type":"Feature","properties":{"id":"FAR","kind":"prohibited"},"geometry":{"type":"Polygon","coordinates":[[[0,0],[0.01,0],[0.01,0.01],[0,0]]]}},
+{"type":"Feature","properties":{"id":"SQ","kind":"prohibited","ceiling_m":100},"geometry":{"type":"Polygon","coordinates":[[[114.40,30.50],[114.41,30.50],[114.41,30.51],[114.40,30.51],[114.40,30.50]]]}}]}"#,
+    )
+    .unwrap();
+    let route = dir.path().join("south.geojson");
+    // 30.49995 N is about 5.5 m south of the edge at 30.5 N.
+    std::fs::write(
+        &route,
+        r#"{"type":"Feature","properties":{},"geometry":{"type":"LineString","coordinates":[[114.401,30.49995,60],[114.409,30.49995,60]]}}"#,
+    )
+    .unwrap();
+    let (ok, text) = skyshare(&[
+        "zones",
+        "check",
+        route.to_str().unwrap(),
+        "--zones",
+        zones.to_str().unwrap(),
+        "--at=2026-12-01T03:00:00Z",
+    ]);
+    assert!(!ok, "{text}");
+    assert!(text.contains("passes 6 m from the edge of SQ"), "{text}");
 }

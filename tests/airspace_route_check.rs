@@ -106,8 +106,63 @@ fn explanation_names_leg_zone_depth_altitude_and_time() {
     assert_eq!(conflicts.len(), 1);
     assert_eq!(
         conflicts[0].to_string(),
-        "leg 3 (waypoint 2 -> 3) enters Z-HOSP (prohibited, 0-120 m AGL) 40 m inside its edge at 60 m AGL, 15:02:45-15:03:05"
+        "leg 3 (waypoint 2 -> 3) enters Z-HOSP (prohibited, 0-120 m AGL) 40 m inside its edge at 60 m AGL, 15:02:45-15:03:05+00:00"
     );
+}
+
+#[test]
+fn explanation_says_when_a_conflict_is_only_within_the_vertical_margin() {
+    // The band starts at 60 m; the leg flies at 57 m, inside the 5 m margin.
+    let z = zone(
+        "LOW",
+        ZoneKind::Prohibited,
+        square(0.0, 0.0, 100.0, vec![]),
+        60.0,
+        120.0,
+        Applicability::permanent(),
+    );
+    let wps = route(&[(-50.0, 50.0, 57.0), (150.0, 50.0, 57.0)], at(10, 0), 60);
+    let margin = CheckOptions {
+        vertical_margin_m: 5.0,
+        ..exact()
+    };
+    let c = check(vec![z.clone()], &wps, &margin);
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert!(
+        c[0].to_string().contains(
+            "at 57 m AGL (within the 5 m vertical margin of its band, 60-120 m AGL here)"
+        ),
+        "{}",
+        c[0]
+    );
+    // Inside the band itself nothing is said of the margin.
+    let inside = route(&[(-50.0, 50.0, 80.0), (150.0, 50.0, 80.0)], at(10, 0), 60);
+    let c = check(vec![z], &inside, &margin);
+    assert!(!c[0].to_string().contains("margin"), "{}", c[0]);
+}
+
+#[test]
+fn explanation_of_a_leg_along_an_edge_says_it_touches_and_names_the_reason() {
+    let mut z = zone(
+        "EDGE",
+        ZoneKind::Prohibited,
+        square(0.0, 0.0, 100.0, vec![]),
+        0.0,
+        120.0,
+        Applicability::permanent(),
+    );
+    z.name = "Substation".into();
+    z.reason = "High-voltage yard".into();
+    let wps = route(&[(-50.0, 0.0, 50.0), (150.0, 0.0, 50.0)], at(10, 0), 60);
+    let c = check(vec![z], &wps, &exact());
+    let text = c[0].to_string();
+    assert!(
+        text.starts_with(
+            "leg 1 (waypoint 0 -> 1) touches the edge of EDGE \"Substation\" (prohibited, 0-120 m AGL) at 50 m AGL"
+        ),
+        "{text}"
+    );
+    assert!(text.ends_with("; reason: High-voltage yard"), "{text}");
 }
 
 #[test]

@@ -976,6 +976,10 @@ pub struct LocalFrame {
     pub origin_lat: f64,
     metres_per_deg_lon: f64,
     metres_per_deg_lat: f64,
+    /// Longitudes are angles: a difference from the origin's is taken the
+    /// short way round (so a zone across the 180th meridian stays whole).
+    /// Not for [`LocalFrame::identity`], whose coordinates are metres.
+    wraps: bool,
 }
 
 const EARTH_RADIUS_M: f64 = 6_371_008.8;
@@ -988,6 +992,7 @@ impl LocalFrame {
             origin_lat,
             metres_per_deg_lon: per_deg * origin_lat.to_radians().cos(),
             metres_per_deg_lat: per_deg,
+            wraps: true,
         }
     }
 
@@ -998,26 +1003,41 @@ impl LocalFrame {
             origin_lat: 0.0,
             metres_per_deg_lon: 1.0,
             metres_per_deg_lat: 1.0,
+            wraps: false,
         }
     }
 
     pub fn to_local(&self, lon: f64, lat: f64) -> Xy {
+        let mut dlon = lon - self.origin_lon;
+        if self.wraps {
+            dlon = wrap_degrees(dlon);
+        }
         Xy::new(
-            (lon - self.origin_lon) * self.metres_per_deg_lon,
+            dlon * self.metres_per_deg_lon,
             (lat - self.origin_lat) * self.metres_per_deg_lat,
         )
     }
 
     pub fn to_lon_lat(&self, p: Xy) -> (f64, f64) {
-        (
-            self.origin_lon + p.x / self.metres_per_deg_lon,
-            self.origin_lat + p.y / self.metres_per_deg_lat,
-        )
+        let mut lon = self.origin_lon + p.x / self.metres_per_deg_lon;
+        if self.wraps {
+            lon = wrap_degrees(lon);
+        }
+        (lon, self.origin_lat + p.y / self.metres_per_deg_lat)
     }
 
     /// Converts a length in metres to degrees of longitude and latitude here.
     pub fn metres_to_degrees(&self, m: f64) -> (f64, f64) {
         (m / self.metres_per_deg_lon, m / self.metres_per_deg_lat)
+    }
+}
+
+/// An angle in degrees, brought into `[-180, 180)`.
+fn wrap_degrees(d: f64) -> f64 {
+    if (-180.0..180.0).contains(&d) {
+        d
+    } else {
+        d - 360.0 * ((d + 180.0) / 360.0).floor()
     }
 }
 
@@ -1531,5 +1551,25 @@ pub(super) mod tests {
         let (lon, lat) = f.to_lon_lat(p);
         assert!((lon - 114.41).abs() < 1e-12 && (lat - 30.51).abs() < 1e-12);
         assert!((p.y - 1111.95).abs() < 1.0, "{p:?}");
+    }
+
+    #[test]
+    fn longitudes_are_taken_the_short_way_round_the_180th_meridian() {
+        // 179.9 E and 179.9 W are 0.2 degrees apart, whichever side of
+        // the meridian the frame's origin lies, and map back to themselves.
+        for origin in [179.5, -179.5, 114.4] {
+            let f = LocalFrame::new(origin, 10.0);
+            let (east, west) = (f.to_local(179.9, 10.0), f.to_local(-179.9, 10.0));
+            let per_deg = EARTH_RADIUS_M.to_radians() * 10f64.to_radians().cos();
+            assert!(
+                ((west.x - east.x) - 0.2 * per_deg).abs() < 1e-3,
+                "{origin}: {east:?} {west:?}"
+            );
+            let (lon, _) = f.to_lon_lat(west);
+            assert!((lon + 179.9).abs() < 1e-9, "{origin}: {lon}");
+        }
+        // Metres are not angles.
+        let m = LocalFrame::identity();
+        assert_eq!(m.to_local(30_000.0, 5.0), Xy::new(30_000.0, 5.0));
     }
 }

@@ -329,7 +329,7 @@ mod tests {
         }
         assert!(
             err.to_string()
-                .starts_with("leg 1 (waypoint 0 -> 1) enters Z-HOSP (prohibited"),
+                .starts_with("leg 1 (waypoint 0 -> 1) enters Z-HOSP \"Hospital helipad (illustrative)\" (prohibited"),
             "{err}"
         );
         let clear = [Point::new(114.399, 30.504), Point::new(114.401, 30.506)];

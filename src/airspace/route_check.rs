@@ -120,6 +120,11 @@ pub struct LegConflict {
     pub until: DateTime<Utc>,
     pub local: FixedOffset,
     pub buffer_m: f64,
+    /// The zone's band above ground as checked, and how far beyond it the
+    /// check reaches: a conflict at an altitude outside the band is one
+    /// within that margin.
+    pub band_agl_m: (f64, f64),
+    pub vertical_margin_m: f64,
 }
 
 impl fmt::Display for LegConflict {
@@ -134,15 +139,18 @@ impl fmt::Display for LegConflict {
         match &self.kind {
             ConflictKind::Enters { .. } => {
                 let depth_m = self.depth_m();
-                if depth_m > 0.0 {
-                    write!(f, "enters {} {:.0} m inside its edge", self.zone.label(), depth_m)?
+                let zone = self.zone_words();
+                // Under half a metre either way reads as on the edge, not
+                // as "0 m inside" or "-0 m from".
+                if depth_m >= 0.5 {
+                    write!(f, "enters {zone} {depth_m:.0} m inside its edge")?
+                } else if depth_m > -0.5 {
+                    write!(f, "touches the edge of {zone}")?
                 } else {
                     write!(
-                f,
-                "passes {:.0} m from the edge of {}, within the {:.0} m buffer",
-                        -depth_m,
-                        self.zone.label(),
-                        self.buffer_m
+                        f,
+                        "passes {:.0} m from the edge of {zone}, within the {:.0} m buffer",
+                        -depth_m, self.buffer_m
                     )?
                 }
             }
@@ -161,21 +169,44 @@ impl fmt::Display for LegConflict {
         // otherwise read "15:00-15:00".
         let a = self.from.with_timezone(&self.local);
         let b = self.until.with_timezone(&self.local);
-        write!(
-            f,
-            " at {:.0} m AGL, {}-{}",
-            self.alt_agl_m,
-            a.format("%H:%M:%S"),
-            b.format("%H:%M:%S")
-        )?;
+        write!(f, " at {:.0} m AGL", self.alt_agl_m)?;
+        let (floor, ceiling) = self.band_agl_m;
+        if self.alt_agl_m < floor || self.alt_agl_m > ceiling {
+            let band = if ceiling.is_finite() {
+                format!("{:.0}-{ceiling:.0} m AGL", floor.max(0.0))
+            } else {
+                format!("above {floor:.0} m AGL")
+            };
+            write!(
+                f,
+                " (within the {:.0} m vertical margin of its band, {band} here)",
+                self.vertical_margin_m
+            )?;
+        }
+        write!(f, ", {}-{}", a.format("%H:%M:%S"), b.format("%H:%M:%S%:z"))?;
         if self.severity == Severity::Notice {
             write!(f, " (notice, not blocking)")?;
+        }
+        if !self.zone.reason.trim().is_empty() {
+            write!(f, "; reason: {}", self.zone.reason.trim())?;
         }
         Ok(())
     }
 }
 
 impl LegConflict {
+    /// The zone as an explanation names it: its id, its name where that
+    /// says more, its kind and band.
+    fn zone_words(&self) -> String {
+        let z = &self.zone;
+        let name = z.name.trim();
+        if name.is_empty() || name == z.id {
+            z.label()
+        } else {
+            format!("{} \"{name}\" ({}, {})", z.id, z.kind, z.band)
+        }
+    }
+
     pub fn is_blocking(&self) -> bool {
         self.severity == Severity::Blocking
     }
@@ -839,6 +870,8 @@ impl ZoneIndex {
             until: hit.until,
             local: frame.utc_offset,
             buffer_m: options.lateral_buffer_m,
+            band_agl_m: self.band_agl(z),
+            vertical_margin_m: options.vertical_margin_m,
         }
     }
 
@@ -879,6 +912,8 @@ impl ZoneIndex {
                 until: when,
                 local: frame.utc_offset,
                 buffer_m: options.lateral_buffer_m,
+                band_agl_m: self.band_agl(z),
+                vertical_margin_m: options.vertical_margin_m,
             },
         ))
     }
