@@ -185,23 +185,37 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
                 let request = DetourRequest {
                     from: (wa.lon, wa.lat),
                     to: (wb.lon, wb.lat),
-                    alt_agl_m: wa.alt_agl_m.max(wb.alt_agl_m),
+                    alt_agl_m: (
+                        wa.alt_agl_m.min(wb.alt_agl_m),
+                        wa.alt_agl_m.max(wb.alt_agl_m),
+                    ),
                     start: wa.time,
                     // A detour is longer than the leg: allow for it.
                     end: wb.time + (wb.time - wa.time) * 2,
                     buffer_m,
+                    vertical_margin_m: options.vertical_margin_m,
+                    authorisations: options.authorisations.clone(),
                 };
                 match index.detour(&request) {
-                    Ok(d) => println!(
-                        "  detour for leg {}: {} (+{:.0} m)",
-                        c.leg,
-                        d.waypoints
-                            .iter()
-                            .map(|(lon, lat)| format!("{lon:.6},{lat:.6}"))
-                            .collect::<Vec<_>>()
-                            .join(" -> "),
-                        d.length_m - d.direct_length_m
-                    ),
+                    Ok(d) => {
+                        // A detour around a buffer alone may add less than
+                        // a metre: not "+0 m".
+                        let extra = d.length_m - d.direct_length_m;
+                        let extra = if extra < 10.0 {
+                            format!("{extra:.1}")
+                        } else {
+                            format!("{extra:.0}")
+                        };
+                        println!(
+                            "  detour for leg {}: {} (+{extra} m)",
+                            c.leg,
+                            d.waypoints
+                                .iter()
+                                .map(|(lon, lat)| format!("{lon:.6},{lat:.6}"))
+                                .collect::<Vec<_>>()
+                                .join(" -> "),
+                        )
+                    }
                     Err(e) => println!("  no detour for leg {}: {e}", c.leg),
                 }
             }

@@ -42,11 +42,69 @@ fn request(from: (f64, f64), to: (f64, f64)) -> DetourRequest {
     DetourRequest {
         from,
         to,
-        alt_agl_m: 60.0,
+        alt_agl_m: (60.0, 60.0),
         start: at(10),
         end: at(11),
         buffer_m: 10.0,
+        vertical_margin_m: 0.0,
+        authorisations: vec![],
     }
+}
+
+/// A 100 m square zone of `kind` with the band `floor`-`ceiling` m AGL,
+/// across the way from (-100, 50) to (200, 50), inside the area.
+fn across_the_way(kind: ZoneKind, floor: f64, ceiling: f64) -> ZoneIndex {
+    let mut z = rect(
+        "Z",
+        kind,
+        0.0,
+        0.0,
+        100.0,
+        100.0,
+        Applicability::permanent(),
+    );
+    z.band = Band::new(floor, ceiling, AltitudeReference::Agl).unwrap();
+    ZoneIndex::build(vec![area(), z], AirspaceFrame::planar())
+}
+
+#[test]
+fn a_zone_within_the_vertical_margin_or_met_while_climbing_is_avoided() {
+    // The band's ceiling is 100 m. At 104 m the leg is clear of the band
+    // but within a 5 m margin; climbing from 50 to 200 m it passes
+    // through. Either way the route check refuses the direct leg, so the
+    // detour must go round, not offer the leg itself.
+    let index = across_the_way(ZoneKind::Prohibited, 0.0, 100.0);
+    for (alt, margin) in [((104.0, 104.0), 5.0), ((50.0, 200.0), 0.0)] {
+        let req = DetourRequest {
+            alt_agl_m: alt,
+            vertical_margin_m: margin,
+            ..request((-100.0, 50.0), (200.0, 50.0))
+        };
+        let d = index.detour(&req).unwrap();
+        assert!(
+            d.waypoints.len() >= 4 && d.length_m > d.direct_length_m + 30.0,
+            "{alt:?}: {d:?}"
+        );
+    }
+    // Above the margin the zone is no obstacle.
+    let req = DetourRequest {
+        alt_agl_m: (106.0, 106.0),
+        vertical_margin_m: 5.0,
+        ..request((-100.0, 50.0), (200.0, 50.0))
+    };
+    assert_eq!(index.detour(&req).unwrap().waypoints.len(), 2);
+}
+
+#[test]
+fn an_authorised_zone_is_flown_through_and_an_unauthorised_one_avoided() {
+    let index = across_the_way(ZoneKind::AuthorisationRequired, 0.0, 120.0);
+    let way = request((-100.0, 50.0), (200.0, 50.0));
+    assert!(index.detour(&way).unwrap().waypoints.len() >= 4);
+    let authorised = DetourRequest {
+        authorisations: vec!["Z".into()],
+        ..way
+    };
+    assert_eq!(index.detour(&authorised).unwrap().waypoints.len(), 2);
 }
 
 #[test]

@@ -1,6 +1,8 @@
-//! Detour: the shortest way from one point to another at one altitude that
-//! stays `buffer` clear of every zone that would refuse the flight, and
-//! inside the operating area, or why there is none.
+//! Detour: the shortest way from one point to another, flown between two
+//! altitudes, that stays `buffer` clear of every zone that would refuse the
+//! flight there (its band within the vertical margin of those altitudes,
+//! and not authorised), and inside the operating area, or why there is
+//! none.
 //!
 //! Method: a visibility graph. Its nodes are the start, the goal and points
 //! just outside each blocking zone's buffered vertices (circles get a
@@ -39,15 +41,21 @@ pub enum NoDetour {
     Enclosed { zones: String, buffer_m: f64 },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct DetourRequest {
     pub from: (f64, f64),
     pub to: (f64, f64),
-    pub alt_agl_m: f64,
+    /// The lowest and highest altitude flown, metres above ground: a zone
+    /// whose band (widened by `vertical_margin_m`) meets that range is
+    /// avoided, as the route check would refuse the leg in it.
+    pub alt_agl_m: (f64, f64),
     /// The flight's window: a zone active at any time in it is avoided.
     pub start: DateTime<Utc>,
     pub end: DateTime<Utc>,
     pub buffer_m: f64,
+    pub vertical_margin_m: f64,
+    /// Ids of the authorisation-required zones the flight may enter.
+    pub authorisations: Vec<String>,
 }
 
 struct Obstacles<'a> {
@@ -173,11 +181,17 @@ impl ZoneIndex {
             {
                 continue;
             }
+            // The route check's own test: the band widened by the margin
+            // against every altitude the leg flies.
             let (floor, ceiling) = self.band_agl(z);
+            let (low, high) = req.alt_agl_m;
+            let in_band =
+                low <= ceiling + req.vertical_margin_m && high >= floor - req.vertical_margin_m;
             match zone.kind {
                 ZoneKind::OperatingArea => areas.push(z),
-                ZoneKind::Prohibited | ZoneKind::AuthorisationRequired
-                    if req.alt_agl_m >= floor && req.alt_agl_m <= ceiling =>
+                ZoneKind::Prohibited if in_band => blocking.push(z),
+                ZoneKind::AuthorisationRequired
+                    if in_band && !req.authorisations.contains(&zone.id) =>
                 {
                     blocking.push(z)
                 }
