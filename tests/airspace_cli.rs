@@ -43,7 +43,7 @@ fn zones_check_explains_a_leg_through_the_hospital_zone_and_refuses() {
         "{text}"
     );
     assert!(
-        text.contains("at 60 m AGL, 15:01:13-15:01:53+08:00"),
+        text.contains("at 60 m AGL, 15:01:13-15:01:53 (UTC+08:00)"),
         "local time of the demo region, to the second: {text}"
     );
     assert!(

@@ -106,7 +106,7 @@ fn explanation_names_leg_zone_depth_altitude_and_time() {
     assert_eq!(conflicts.len(), 1);
     assert_eq!(
         conflicts[0].to_string(),
-        "leg 3 (waypoint 2 -> 3) enters Z-HOSP (prohibited, 0-120 m AGL) 40 m inside its edge at 60 m AGL, 15:02:45-15:03:05+00:00"
+        "leg 3 (waypoint 2 -> 3) enters Z-HOSP (prohibited, 0-120 m AGL) 40 m inside its edge at 60 m AGL, 15:02:45-15:03:05 (UTC+00:00)"
     );
 }
 
@@ -163,6 +163,44 @@ fn explanation_of_a_leg_along_an_edge_says_it_touches_and_names_the_reason() {
         "{text}"
     );
     assert!(text.ends_with("; reason: High-voltage yard"), "{text}");
+}
+
+#[test]
+fn a_leg_that_leaves_a_zone_and_comes_back_is_told_both_times() {
+    // A U open to the north: its arms are x 0-40 and 60-100, joined below
+    // y 20. A leg along y = 50 crosses one arm, the gap, then the other.
+    let u = ZoneShape::Polygon {
+        exterior: vec![
+            (0.0, 0.0),
+            (100.0, 0.0),
+            (100.0, 100.0),
+            (60.0, 100.0),
+            (60.0, 20.0),
+            (40.0, 20.0),
+            (40.0, 100.0),
+            (0.0, 100.0),
+        ],
+        holes: vec![],
+    };
+    let z = zone(
+        "U",
+        ZoneKind::Prohibited,
+        u,
+        0.0,
+        120.0,
+        Applicability::permanent(),
+    );
+    // 200 m in 200 s from x = -50: in the arms over 50-90 s and 110-150 s.
+    let wps = route(&[(-50.0, 50.0, 60.0), (150.0, 50.0, 60.0)], at(10, 0), 200);
+    let c = check(vec![z], &wps, &exact());
+    assert_eq!(c.len(), 1, "{c:?}");
+    assert_eq!(c[0].again.len(), 1, "{:?}", c[0]);
+    assert!(
+        c[0].to_string()
+            .ends_with("at 60 m AGL, 10:00:50-10:01:30 and again 10:01:50-10:02:30 (UTC+00:00)"),
+        "{}",
+        c[0]
+    );
 }
 
 #[test]

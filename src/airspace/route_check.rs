@@ -125,6 +125,9 @@ pub struct LegConflict {
     /// within that margin.
     pub band_agl_m: (f64, f64),
     pub vertical_margin_m: f64,
+    /// The later parts of the leg in the zone, if it leaves and comes back
+    /// (`from`-`until` is the first).
+    pub again: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl fmt::Display for LegConflict {
@@ -183,7 +186,17 @@ impl fmt::Display for LegConflict {
                 self.vertical_margin_m
             )?;
         }
-        write!(f, ", {}-{}", a.format("%H:%M:%S"), b.format("%H:%M:%S%:z"))?;
+        let local = |t: &DateTime<Utc>| t.with_timezone(&self.local);
+        write!(f, ", {}-{}", a.format("%H:%M:%S"), b.format("%H:%M:%S"))?;
+        for (from, until) in &self.again {
+            write!(
+                f,
+                " and again {}-{}",
+                local(from).format("%H:%M:%S"),
+                local(until).format("%H:%M:%S")
+            )?;
+        }
+        write!(f, " (UTC{})", self.local)?;
         if self.severity == Severity::Notice {
             write!(f, " (notice, not blocking)")?;
         }
@@ -339,13 +352,14 @@ impl<'a> LegContext<'a> {
 
 /// Where a leg first meets a zone: the part `[s, e]` of the leg, the
 /// fraction `f` and time `first` from which the zone applies to it, and the
-/// time the part ends.
+/// time the part ends; with detail, the later parts in it too.
 struct Hit {
     s: f64,
     e: f64,
     f: f64,
     first: DateTime<Utc>,
     until: DateTime<Utc>,
+    again: Vec<(DateTime<Utc>, DateTime<Utc>)>,
 }
 
 impl ZoneIndex {
@@ -744,6 +758,7 @@ impl ZoneIndex {
                     f: 0.0,
                     first: wa.time,
                     until: wa.time,
+                    again: Vec::new(),
                 });
             }
         }
@@ -766,6 +781,7 @@ impl ZoneIndex {
                     f: 0.0,
                     first: wa.time,
                     until: wa.time,
+                    again: Vec::new(),
                 });
             }
         }
@@ -798,6 +814,7 @@ impl ZoneIndex {
             }
         }
         let span = (wb.time - wa.time).num_milliseconds();
+        let mut found: Option<Hit> = None;
         for &(s, e) in &scratch.out {
             let (s, e) = (s.max(vertical.0), e.min(vertical.1));
             if s > e {
@@ -829,20 +846,31 @@ impl ZoneIndex {
                 };
                 (first, (first - wa.time).num_milliseconds())
             };
+            if let Some(hit) = &mut found {
+                // A later part of the leg in the zone (a concave zone, a
+                // hole, a window that opens twice): said too.
+                hit.again.push((first, te));
+                continue;
+            }
             let f = if span > 0 {
                 (first_ms as f64 / span as f64).clamp(s, e)
             } else {
                 s
             };
-            return Some(Hit {
+            let hit = Hit {
                 s,
                 e,
                 f,
                 first,
                 until: te,
-            });
+                again: Vec::new(),
+            };
+            if !DETAIL {
+                return Some(hit);
+            }
+            found = Some(hit);
         }
-        None
+        found
     }
 
     fn conflict_of(
@@ -872,6 +900,7 @@ impl ZoneIndex {
             buffer_m: options.lateral_buffer_m,
             band_agl_m: self.band_agl(z),
             vertical_margin_m: options.vertical_margin_m,
+            again: hit.again,
         }
     }
 
@@ -914,6 +943,7 @@ impl ZoneIndex {
                 buffer_m: options.lateral_buffer_m,
                 band_agl_m: self.band_agl(z),
                 vertical_margin_m: options.vertical_margin_m,
+                again: Vec::new(),
             },
         ))
     }
