@@ -263,3 +263,388 @@ fn the_demo_region_file_imports_as_zones_with_its_boundary_as_operating_area() {
     assert!(zones.iter().any(|z| z.id == "Z-HOSP"));
     assert!(!zones.iter().any(|z| z.id.starts_with("dock-")));
 }
+
+/// A Polygon geometry from rings given without the closing repeat.
+fn polygon(rings: &[&[(f64, f64)]]) -> String {
+    let rings: Vec<String> = rings
+        .iter()
+        .map(|r| {
+            let mut pts: Vec<String> = r.iter().map(|(x, y)| format!("[{x},{y}]")).collect();
+            pts.push(format!("[{},{}]", r[0].0, r[0].1));
+            format!("[{}]", pts.join(","))
+        })
+        .collect();
+    format!(
+        r#"{{"type":"Polygon","coordinates":[{}]}}"#,
+        rings.join(",")
+    )
+}
+
+const OUTER: &[(f64, f64)] = &[
+    (114.40, 30.50),
+    (114.41, 30.50),
+    (114.41, 30.51),
+    (114.40, 30.51),
+];
+
+fn reasons_of<'a>(err: &'a import::ImportError, id: &str) -> Vec<&'a str> {
+    err.problems
+        .iter()
+        .filter(|p| p.feature.contains(&format!("`{id}`")))
+        .map(|p| p.reason.as_str())
+        .collect()
+}
+
+#[test]
+fn a_hole_strictly_inside_the_exterior_imports() {
+    let hole: &[(f64, f64)] = &[
+        (114.402, 30.502),
+        (114.404, 30.502),
+        (114.404, 30.504),
+        (114.402, 30.504),
+    ];
+    let text = collection(&[feature(
+        "HOLED",
+        r#","kind":"prohibited""#,
+        &polygon(&[OUTER, hole]),
+    )]);
+    let (_, zones) = import::import(&text).unwrap();
+    assert!(
+        matches!(&zones[0].shape, ZoneShape::Polygon { holes, .. } if holes.len() == 1),
+        "{:?}",
+        zones[0].shape
+    );
+}
+
+#[test]
+fn a_hole_equal_to_crossing_outside_or_touching_the_exterior_is_refused_naming_the_ring() {
+    let reversed: Vec<(f64, f64)> = OUTER.iter().rev().copied().collect();
+    let sticks_out: &[(f64, f64)] = &[
+        (114.405, 30.505),
+        (114.42, 30.505),
+        (114.42, 30.507),
+        (114.405, 30.507),
+    ];
+    let outside: &[(f64, f64)] = &[
+        (114.42, 30.50),
+        (114.43, 30.50),
+        (114.43, 30.51),
+        (114.42, 30.51),
+    ];
+    // Shares the exterior's corner: OGC would allow this one-point touch,
+    // skyshare refuses any contact.
+    let touching: &[(f64, f64)] = &[(114.40, 30.50), (114.405, 30.502), (114.402, 30.505)];
+    let text = collection(&[
+        feature(
+            "HOLLOW",
+            r#","kind":"prohibited""#,
+            &polygon(&[OUTER, &reversed]),
+        ),
+        feature(
+            "STICKS-OUT",
+            r#","kind":"prohibited""#,
+            &polygon(&[OUTER, sticks_out]),
+        ),
+        feature(
+            "OUTSIDE",
+            r#","kind":"prohibited""#,
+            &polygon(&[OUTER, outside]),
+        ),
+        feature(
+            "TOUCHING",
+            r#","kind":"prohibited""#,
+            &polygon(&[OUTER, touching]),
+        ),
+    ]);
+    let err = import::import(&text).unwrap_err();
+    assert_eq!(err.problems.len(), 4, "{err}");
+    for (id, reason) in [
+        ("HOLLOW", "ring 1: hole repeats the exterior"),
+        (
+            "STICKS-OUT",
+            "ring 1: hole lies partly outside the exterior (its edge 0 crosses the exterior's edge 1)",
+        ),
+        ("OUTSIDE", "ring 1: hole lies outside the exterior (its vertex 0"),
+        ("TOUCHING", "ring 1: hole touches the exterior"),
+    ] {
+        let got = reasons_of(&err, id);
+        assert!(
+            got.len() == 1 && got[0].starts_with(reason),
+            "{id}: expected {reason:?}, got {got:?}"
+        );
+    }
+}
+
+#[test]
+fn holes_that_cross_or_lie_inside_each_other_are_refused() {
+    let a: &[(f64, f64)] = &[
+        (114.402, 30.502),
+        (114.406, 30.502),
+        (114.406, 30.506),
+        (114.402, 30.506),
+    ];
+    let crossing_a: &[(f64, f64)] = &[
+        (114.404, 30.504),
+        (114.408, 30.504),
+        (114.408, 30.508),
+        (114.404, 30.508),
+    ];
+    let inside_a: &[(f64, f64)] = &[
+        (114.403, 30.503),
+        (114.405, 30.503),
+        (114.405, 30.505),
+        (114.403, 30.505),
+    ];
+    let text = collection(&[
+        feature(
+            "CROSSING",
+            r#","kind":"prohibited""#,
+            &polygon(&[OUTER, a, crossing_a]),
+        ),
+        feature(
+            "NESTED",
+            r#","kind":"prohibited""#,
+            &polygon(&[OUTER, a, inside_a]),
+        ),
+    ]);
+    let err = import::import(&text).unwrap_err();
+    let crossing = reasons_of(&err, "CROSSING");
+    assert!(
+        crossing.len() == 1
+            && crossing[0].starts_with("ring 2: hole overlaps or touches the hole ring 1"),
+        "{err}"
+    );
+    assert_eq!(
+        reasons_of(&err, "NESTED"),
+        ["ring 2: hole lies inside the hole ring 1; holes must not overlap"],
+        "{err}"
+    );
+}
+
+#[test]
+fn ed269_polygon_holes_are_checked_like_geojson() {
+    let text = r#"{"features":[{"identifier":"ED-HOLE","restriction":"PROHIBITED",
+      "geometry":[{"uomDimensions":"M","lowerLimit":0,"upperLimit":120,
+        "lowerVerticalReference":"AGL","upperVerticalReference":"AGL",
+        "horizontalProjection":{"type":"Polygon","coordinates":[
+          [[114.40,30.50],[114.41,30.50],[114.41,30.51],[114.40,30.51],[114.40,30.50]],
+          [[114.405,30.505],[114.42,30.505],[114.42,30.507],[114.405,30.507],[114.405,30.505]]]}}]}]}"#;
+    let err = import::import(text).unwrap_err();
+    assert_eq!(
+        reasons_of(&err, "ED-HOLE"),
+        ["geometry[0]: ring 1: hole lies partly outside the exterior (its edge 0 crosses the exterior's edge 1)"],
+        "{err}"
+    );
+}
+
+#[test]
+fn a_schedule_without_days_and_an_empty_schedule_list_are_refused() {
+    let text = collection(&[
+        feature(
+            "NO-DAYS",
+            r#","kind":"prohibited","schedule":[{"days":[],"start":"08:00","end":"12:00"}]"#,
+            SQUARE,
+        ),
+        feature(
+            "EMPTY-LIST",
+            r#","kind":"prohibited","schedule":[]"#,
+            SQUARE,
+        ),
+        feature(
+            "NO-LENGTH",
+            r#","kind":"prohibited","schedule":{"days":["FRI"],"start":"06:00","end":"06:00"}"#,
+            SQUARE,
+        ),
+    ]);
+    let err = import::import(&text).unwrap_err();
+    let no_length = reasons_of(&err, "NO-LENGTH");
+    assert!(
+        no_length.len() == 1 && no_length[0].contains("start and end must differ"),
+        "{err}"
+    );
+    let no_days = reasons_of(&err, "NO-DAYS");
+    assert!(
+        no_days.len() == 1 && no_days[0].starts_with("schedule 0: no days given"),
+        "{err}"
+    );
+    let empty = reasons_of(&err, "EMPTY-LIST");
+    assert!(
+        empty.len() == 1 && empty[0].contains("omit `schedule` for a zone that always applies"),
+        "{err}"
+    );
+}
+
+#[test]
+fn every_independent_problem_of_a_geojson_feature_is_reported() {
+    let text = collection(&[feature(
+        "MANY",
+        r#","kind":"prohibited","reference":"ASL","floor_m":"low","schedule":[{"days":[],"start":"08:00","end":"25:00"}],"start":"soon""#,
+        r#"{"type":"Point","coordinates":[30.5,114.4]}"#,
+    )]);
+    let err = import::import(&text).unwrap_err();
+    let got = reasons_of(&err, "MANY");
+    for part in [
+        "properties.reference must be AGL, AMSL or WGS84",
+        "properties.floor_m must be a number of metres, found \"low\"",
+        "properties.start `soon` is not an RFC 3339 time",
+        "schedule 0: no days given",
+        "schedule 0: end must be a time like \"14:00\", found \"25:00\"",
+        "swapped",
+        "needs a positive properties.radius_m",
+    ] {
+        assert!(
+            got.iter().any(|r| r.contains(part)),
+            "{part} missing from {got:#?}"
+        );
+    }
+    assert_eq!(got.len(), 7, "{got:#?}");
+}
+
+#[test]
+fn a_swapped_circle_centre_does_not_hide_a_bad_radius_in_ed269_or_qgc() {
+    let ed269 = ED269.replacen(
+        r#""center": [114.4330, 30.4975], "radius": 300"#,
+        r#""center": [30.4975, 114.4330], "radius": -300"#,
+        1,
+    );
+    assert_ne!(ed269, ED269, "the sample has this circle");
+    let err = import::import(&ed269).unwrap_err();
+    assert_eq!(err.problems.len(), 2, "{err}");
+    assert!(
+        err.problems[0].reason.contains("circle center")
+            && err.problems[0].reason.contains("swapped"),
+        "{err}"
+    );
+    assert!(
+        err.problems[1]
+            .reason
+            .contains("a Circle needs a positive radius, found -300"),
+        "{err}"
+    );
+
+    let plan = r#"{"fileType":"Plan","geoFence":{"circles":[{"inclusion":false,"circle":{"center":[114.408,30.5015],"radius":0}}]}}"#;
+    let err = import::import(plan).unwrap_err();
+    let reasons: Vec<&str> = err.problems.iter().map(|p| p.reason.as_str()).collect();
+    assert_eq!(reasons.len(), 2, "{err}");
+    assert!(reasons[0].contains("swapped"), "{err}");
+    assert!(
+        reasons[1].contains("circle.radius must be a positive number of metres, found 0"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_huge_coordinate_is_printed_compactly() {
+    let text = collection(&[feature(
+        "HUGE",
+        r#","kind":"prohibited","radius_m":50"#,
+        r#"{"type":"Point","coordinates":[1e300,30.5]}"#,
+    )]);
+    let err = import::import(&text).unwrap_err();
+    let reason = &err.problems[0].reason;
+    assert!(
+        reason.contains("lon 1e300, lat 30.5 is out of range"),
+        "{reason}"
+    );
+    assert!(reason.len() < 120, "{reason}");
+}
+
+#[test]
+fn features_that_is_not_an_array_is_named_as_such() {
+    let err = import::import(r#"{"type":"FeatureCollection","features":{}}"#).unwrap_err();
+    assert_eq!(err.problems[0].feature, "file");
+    assert_eq!(
+        err.problems[0].reason,
+        "`features` must be an array of features, found {}"
+    );
+}
+
+#[test]
+fn a_bare_feature_imports_as_a_one_zone_file() {
+    let (format, zones) =
+        import::import(&feature("SOLO", r#","kind":"advisory""#, SQUARE)).unwrap();
+    assert_eq!(format, Format::GeoJson);
+    assert_eq!(zones.len(), 1);
+    assert_eq!(
+        (zones[0].id.as_str(), zones[0].kind),
+        ("SOLO", ZoneKind::Advisory)
+    );
+    // Its problems are named after the feature, not an index.
+    let err = import::import(&feature("SOLO", r#","kind":"nope""#, SQUARE)).unwrap_err();
+    assert_eq!(err.problems[0].feature, "feature `SOLO`");
+}
+
+#[test]
+fn a_feature_or_its_properties_that_is_not_an_object_is_named_as_such() {
+    let text = format!(
+        r#"{{"type":"FeatureCollection","features":[5,null,{{"type":"Feature","id":"P","properties":"oops","geometry":{SQUARE}}}]}}"#
+    );
+    let err = import::import(&text).unwrap_err();
+    let got: Vec<(&str, &str)> = err
+        .problems
+        .iter()
+        .map(|p| (p.feature.as_str(), p.reason.as_str()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            (
+                "features[0] ``",
+                "a feature must be a GeoJSON Feature object, found 5"
+            ),
+            (
+                "features[1] ``",
+                "a feature must be a GeoJSON Feature object, found null"
+            ),
+            (
+                "features[2] `P`",
+                "properties must be an object, found \"oops\""
+            ),
+        ]
+    );
+}
+
+#[test]
+fn kinds_are_read_in_any_case_as_references_are() {
+    let text = collection(&[
+        feature("UP", r#","kind":"PROHIBITED","reference":"amsl""#, SQUARE),
+        feature("MIXED", r#","kind":"Authorisation_Required""#, SQUARE),
+        feature(
+            "LEGACY",
+            r#","kind":"Altitude_Limit","ceiling_m":120"#,
+            SQUARE,
+        ),
+    ]);
+    let (_, zones) = import::import(&text).unwrap();
+    let kinds: Vec<ZoneKind> = zones.iter().map(|z| z.kind).collect();
+    assert_eq!(
+        kinds,
+        [
+            ZoneKind::Prohibited,
+            ZoneKind::AuthorisationRequired,
+            ZoneKind::Prohibited
+        ]
+    );
+    assert_eq!(zones[2].band.floor_m(), 120.0);
+}
+
+#[test]
+fn a_band_with_floor_equal_to_ceiling_is_refused_in_geojson_and_ed269() {
+    let text = collection(&[feature(
+        "FLAT",
+        r#","kind":"prohibited","floor_m":60,"ceiling_m":60"#,
+        SQUARE,
+    )]);
+    let err = import::import(&text).unwrap_err();
+    assert_eq!(
+        reasons_of(&err, "FLAT"),
+        ["band: floor equals ceiling (60 m): a band must have thickness"]
+    );
+    let flat = ED269.replacen(r#""upperLimit": 400"#, r#""upperLimit": 0"#, 1);
+    assert_ne!(flat, ED269, "the sample has a 400 ft ceiling");
+    let err = import::import(&flat).unwrap_err();
+    assert!(
+        err.problems[0].reason.contains("floor equals ceiling"),
+        "{err}"
+    );
+}

@@ -2,11 +2,13 @@
 //! `{features: [UASZoneVersion]}`. Each (geometry, applicability) pair of a
 //! feature becomes one zone; when a feature has more than one, their ids get
 //! a `-N` suffix. Positions are [lon, lat] as in the published sample.
+//! Polygon holes, bands and problem lists follow the shared checks in
+//! [`validate`]: every fault of a feature is reported, not just the first.
 
 use chrono::{DateTime, FixedOffset, NaiveTime, Utc, Weekday};
 use serde_json::Value;
 
-use super::validate;
+use super::validate::{self, show};
 use super::ImportError;
 use crate::airspace::band::{AltitudeReference, Band};
 use crate::airspace::schedule::{Applicability, Schedule};
@@ -31,6 +33,12 @@ pub fn import(root: &Value) -> Result<Vec<Zone>, ImportError> {
 }
 
 fn zones_of_feature(f: &Value) -> Result<Vec<Zone>, Vec<String>> {
+    if !f.is_object() {
+        return Err(vec![format!(
+            "a feature must be an ED-269 UASZoneVersion object, found {}",
+            show(f)
+        )]);
+    }
     let mut problems = Vec::new();
     let id = f["identifier"].as_str().unwrap_or("").to_owned();
     if id.is_empty() {
@@ -67,7 +75,9 @@ fn zones_of_feature(f: &Value) -> Result<Vec<Zone>, Vec<String>> {
             .enumerate()
             .filter_map(|(k, g)| {
                 geometry(g)
-                    .map_err(|e| problems.push(format!("geometry[{k}]: {e}")))
+                    .map_err(|e| {
+                        problems.extend(e.into_iter().map(|e| format!("geometry[{k}]: {e}")))
+                    })
                     .ok()
             })
             .collect(),
@@ -84,7 +94,9 @@ fn zones_of_feature(f: &Value) -> Result<Vec<Zone>, Vec<String>> {
             .enumerate()
             .filter_map(|(k, a)| {
                 applicability(a)
-                    .map_err(|e| problems.push(format!("applicability[{k}]: {e}")))
+                    .map_err(|e| {
+                        problems.extend(e.into_iter().map(|e| format!("applicability[{k}]: {e}")))
+                    })
                     .ok()
             })
             .collect(),
@@ -120,80 +132,103 @@ fn limit(g: &Value, key: &str, scale: f64) -> Result<f64, String> {
             .as_f64()
             .map(|v| v * scale)
             .ok_or_else(|| format!("{key} is not a number")),
-        other => Err(format!("{key} must be a number, found {other}")),
+        other => Err(format!("{key} must be a number, found {}", show(other))),
     }
 }
 
-fn geometry(g: &Value) -> Result<(Band, ZoneShape), String> {
+/// One geometry's band and shape, with every fault in it.
+fn geometry(g: &Value) -> Result<(Band, ZoneShape), Vec<String>> {
+    if !g.is_object() {
+        return Err(vec![format!("must be an object, found {}", show(g))]);
+    }
+    let mut problems = Vec::new();
     let scale = match g["uomDimensions"].as_str() {
-        Some("M") | None => 1.0,
-        Some("FT") => FOOT_M,
-        Some(other) => return Err(format!("uomDimensions must be M or FT, found `{other}`")),
+        Some("M") | None => Some(1.0),
+        Some("FT") => Some(FOOT_M),
+        Some(other) => {
+            problems.push(format!("uomDimensions must be M or FT, found `{other}`"));
+            None
+        }
     };
-    let reference = |key: &str| -> Result<AltitudeReference, String> {
-        let text = g[key].as_str().ok_or_else(|| format!("{key} is missing"))?;
-        AltitudeReference::parse(text)
-            .ok_or_else(|| format!("{key} must be AGL, AMSL or WGS84, found `{text}`"))
+    let mut reference = |key: &str| {
+        let r = match g[key].as_str() {
+            None => Err(format!("{key} is missing")),
+            Some(text) => AltitudeReference::parse(text)
+                .ok_or_else(|| format!("{key} must be AGL, AMSL or WGS84, found `{text}`")),
+        };
+        r.map_err(|e| problems.push(e)).ok()
     };
     let (lower_ref, upper_ref) = (
-        reference("lowerVerticalReference")?,
-        reference("upperVerticalReference")?,
+        reference("lowerVerticalReference"),
+        reference("upperVerticalReference"),
     );
-    if lower_ref != upper_ref {
-        return Err(format!(
-            "lower ({}) and upper ({}) vertical references differ; skyshare needs one datum per band",
-            lower_ref.as_str(),
-            upper_ref.as_str()
-        ));
-    }
-    let band = Band::new(
-        limit(g, "lowerLimit", scale)?,
-        limit(g, "upperLimit", scale)?,
-        lower_ref,
-    )
-    .map_err(|e| format!("band: {e}"))?;
+    let datum = match (lower_ref, upper_ref) {
+        (Some(l), Some(u)) if l != u => {
+            problems.push(format!(
+                "lower ({}) and upper ({}) vertical references differ; skyshare needs one datum per band",
+                l.as_str(),
+                u.as_str()
+            ));
+            None
+        }
+        (Some(l), Some(_)) => Some(l),
+        _ => None,
+    };
+    // The limits are read even when the unit is bad, to report them too.
+    let mut limit = |key: &str| {
+        limit(g, key, scale.unwrap_or(1.0))
+            .map_err(|e| problems.push(e))
+            .ok()
+    };
+    let (lower, upper) = (limit("lowerLimit"), limit("upperLimit"));
+    let band = match (lower, upper, datum, scale) {
+        (Some(l), Some(u), Some(r), Some(_)) => {
+            validate::band(l, u, r).map_err(|e| problems.push(e)).ok()
+        }
+        _ => None,
+    };
     let h = &g["horizontalProjection"];
     let shape = match h["type"].as_str() {
-        Some("Polygon") => {
-            let rings = h["coordinates"]
-                .as_array()
-                .filter(|r| !r.is_empty())
-                .ok_or("empty geometry: Polygon without rings")?;
-            let mut parsed = Vec::new();
-            for (i, ring) in rings.iter().enumerate() {
-                let positions = ring
-                    .as_array()
-                    .ok_or_else(|| format!("ring {i} is not an array"))?
-                    .iter()
-                    .map(validate::geojson_position)
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(|e| format!("ring {i}: {e}"))?;
-                parsed.push(validate::ring(positions, true).map_err(|e| format!("ring {i}: {e}"))?);
+        Some("Polygon") => match validate::polygon(&h["coordinates"]) {
+            Ok((exterior, holes)) => Some(ZoneShape::Polygon { exterior, holes }),
+            Err(e) => {
+                problems.extend(e);
+                None
             }
-            let exterior = parsed.remove(0);
-            ZoneShape::Polygon {
-                exterior,
-                holes: parsed,
-            }
-        }
+        },
         Some("Circle") => {
             let center = validate::geojson_position(&h["center"])
-                .map_err(|e| format!("circle center: {e}"))?;
-            let radius_m = match &h["radius"] {
+                .map_err(|e| problems.push(format!("circle center: {e}")))
+                .ok();
+            let radius = match &h["radius"] {
                 Value::Number(n) => n.as_f64().filter(|r| r.is_finite() && *r > 0.0),
                 _ => None,
+            };
+            if radius.is_none() {
+                problems.push(format!(
+                    "a Circle needs a positive radius, found {}",
+                    show(&h["radius"])
+                ));
             }
-            .ok_or("a Circle needs a positive radius")?
-                * scale;
-            ZoneShape::Circle { center, radius_m }
+            match (center, radius, scale) {
+                (Some(center), Some(r), Some(scale)) => Some(ZoneShape::Circle {
+                    center,
+                    radius_m: r * scale,
+                }),
+                _ => None,
+            }
         }
         other => {
-            return Err(format!(
+            problems.push(format!(
                 "horizontalProjection.type must be Polygon or Circle, found {other:?}"
-            ))
+            ));
+            None
         }
     };
-    Ok((band, shape))
+    match (band, shape) {
+        (Some(band), Some(shape)) if problems.is_empty() => Ok((band, shape)),
+        _ => Err(problems),
+    }
 }
 
 /// "17:00:00.00Z", "17:00:00", "17:00"; a trailing Z (or none) means UTC.
@@ -204,26 +239,34 @@ fn clock(text: &str) -> Option<NaiveTime> {
         .find_map(|f| NaiveTime::parse_from_str(t, f).ok())
 }
 
-fn applicability(a: &Value) -> Result<Applicability, String> {
+/// One applicability, with every fault in it.
+fn applicability(a: &Value) -> Result<Applicability, Vec<String>> {
     if a["permanent"] == "YES" {
         return Ok(Applicability::permanent());
     }
-    let time = |key: &str| -> Result<Option<DateTime<Utc>>, String> {
-        match a[key].as_str() {
-            None => Ok(None),
-            Some(s) => DateTime::parse_from_rfc3339(s)
+    let mut problems = Vec::new();
+    let mut time = |key: &str| -> Option<Option<DateTime<Utc>>> {
+        let t = match &a[key] {
+            Value::Null => Ok(None),
+            Value::String(s) => DateTime::parse_from_rfc3339(s)
                 .map(|t| Some(t.with_timezone(&Utc)))
                 .map_err(|e| format!("{key} `{s}`: {e}")),
-        }
+            other => Err(format!(
+                "{key} must be an RFC 3339 time, found {}",
+                show(other)
+            )),
+        };
+        t.map_err(|e| problems.push(e)).ok()
     };
-    let (start, end) = (time("startDateTime")?, time("endDateTime")?);
-    if let (Some(s), Some(e)) = (start, end) {
+    let (start, end) = (time("startDateTime"), time("endDateTime"));
+    if let (Some(Some(s)), Some(Some(e))) = (start, end) {
         if s >= e {
-            return Err(format!("startDateTime {s} is not before endDateTime {e}"));
+            problems.push(format!("startDateTime {s} is not before endDateTime {e}"));
         }
     }
     let mut weekly = Vec::new();
     for (k, s) in a["schedule"].as_array().into_iter().flatten().enumerate() {
+        let before = problems.len();
         let mut days = Vec::new();
         for d in s["day"].as_array().into_iter().flatten() {
             match d.as_str() {
@@ -236,38 +279,51 @@ fn applicability(a: &Value) -> Result<Applicability, String> {
                     Weekday::Sat,
                     Weekday::Sun,
                 ]),
-                Some(text) => days.push(
-                    text.parse::<Weekday>()
-                        .map_err(|_| format!("schedule[{k}].day: `{text}` is not a weekday"))?,
-                ),
-                None => return Err(format!("schedule[{k}].day: {d} is not a weekday")),
+                Some(text) => match text.parse::<Weekday>() {
+                    Ok(w) => days.push(w),
+                    Err(_) => {
+                        problems.push(format!("schedule[{k}].day: `{text}` is not a weekday"))
+                    }
+                },
+                None => problems.push(format!("schedule[{k}].day: {} is not a weekday", show(d))),
             }
         }
-        if days.is_empty() {
-            return Err(format!("schedule[{k}] has no day"));
+        if days.is_empty() && problems.len() == before {
+            problems.push(format!("schedule[{k}] has no day"));
         }
-        let parse = |key: &str| {
-            s[key].as_str().and_then(clock).ok_or_else(|| {
-                format!(
+        let mut parse = |key: &str| {
+            let t = s[key].as_str().and_then(clock);
+            if t.is_none() {
+                problems.push(format!(
                     "schedule[{k}].{key} must be a time like \"17:00:00.00Z\", found {}",
-                    s[key]
-                )
-            })
+                    show(&s[key])
+                ));
+            }
+            t
         };
-        let (st, en) = (parse("startTime")?, parse("endTime")?);
+        let (st, en) = (parse("startTime"), parse("endTime"));
         // An endTime before the startTime closes the next day.
-        if st == en {
-            return Err(format!("schedule[{k}]: startTime equals endTime"));
+        if st.is_some() && st == en {
+            problems.push(format!("schedule[{k}]: startTime equals endTime"));
         }
-        weekly.push(Schedule {
-            days,
-            start: st,
-            end: en,
-            offset: Some(FixedOffset::east_opt(0).expect("UTC")),
-        });
+        if let (Some(st), Some(en)) = (st, en) {
+            weekly.push(Schedule {
+                days,
+                start: st,
+                end: en,
+                offset: Some(FixedOffset::east_opt(0).expect("UTC")),
+            });
+        }
     }
-    if start.is_none() && end.is_none() && weekly.is_empty() {
-        return Err("permanent is not YES and there is no start, end or schedule".into());
+    let (Some(start), Some(end)) = (start, end) else {
+        return Err(problems);
+    };
+    if start.is_none() && end.is_none() && weekly.is_empty() && problems.is_empty() {
+        problems.push("permanent is not YES and there is no start, end or schedule".into());
     }
-    Ok(Applicability { start, end, weekly })
+    if problems.is_empty() {
+        Ok(Applicability { start, end, weekly })
+    } else {
+        Err(problems)
+    }
 }

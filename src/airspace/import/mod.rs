@@ -63,10 +63,13 @@ impl fmt::Display for Format {
 
 /// Tells the format from the content: a `.plan` says `fileType: Plan`; an
 /// ED-269 feature has `identifier` and a `geometry` array; GeoJSON features
-/// have `type: Feature`.
+/// have `type: Feature`, and a bare GeoJSON Feature is a one-zone file.
 pub fn detect(root: &Value) -> Option<Format> {
     if root["fileType"] == "Plan" || root.get("geoFence").is_some() {
         return Some(Format::QgcPlan);
+    }
+    if root["type"] == "Feature" {
+        return Some(Format::GeoJson);
     }
     let first = root["features"].as_array()?.first();
     match first {
@@ -81,10 +84,17 @@ pub fn detect(root: &Value) -> Option<Format> {
 pub fn import(text: &str) -> Result<(Format, Vec<Zone>), ImportError> {
     let root: Value =
         serde_json::from_str(text).map_err(|e| ImportError::file(format!("not JSON: {e}")))?;
-    let format = detect(&root).ok_or_else(|| {
-        ImportError::file(
-            "not a GeoJSON FeatureCollection, an ED-269 zone file or a QGroundControl .plan",
-        )
+    let format = detect(&root).ok_or_else(|| match root.get("features") {
+        Some(f) if !f.is_array() => ImportError::file(format!(
+            "`features` must be an array of features, found {}",
+            validate::show(f)
+        )),
+        None if root["type"] == "FeatureCollection" => {
+            ImportError::file("the FeatureCollection has no `features` array")
+        }
+        _ => ImportError::file(
+            "not a GeoJSON FeatureCollection or Feature, an ED-269 zone file or a QGroundControl .plan",
+        ),
     })?;
     let zones = match format {
         Format::GeoJson => geojson::import(&root)?,

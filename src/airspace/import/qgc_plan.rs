@@ -16,13 +16,18 @@ fn lat_lon(v: &Value) -> Result<(f64, f64), String> {
     let a = v
         .as_array()
         .filter(|a| a.len() >= 2)
-        .ok_or_else(|| format!("position {v} is not [lat, lon]"))?;
+        .ok_or_else(|| format!("position {} is not [lat, lon]", validate::show(v)))?;
     let lat = a[0]
         .as_f64()
-        .ok_or_else(|| format!("latitude {} is not a number", a[0]))?;
+        .ok_or_else(|| format!("latitude {} is not a number", validate::show(&a[0])));
     let lon = a[1]
         .as_f64()
-        .ok_or_else(|| format!("longitude {} is not a number", a[1]))?;
+        .ok_or_else(|| format!("longitude {} is not a number", validate::show(&a[1])));
+    let (lat, lon) = match (lat, lon) {
+        (Ok(lat), Ok(lon)) => (lat, lon),
+        (Err(a), Err(b)) => return Err(format!("{a}; {b}")),
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
     validate::lon_lat(lon, lat, "[lat, lon]")
 }
 
@@ -58,24 +63,24 @@ pub fn import(root: &Value) -> Result<Vec<Zone>, ImportError> {
         .flatten()
         .enumerate()
     {
-        let r = (|| -> Result<Zone, String> {
-            let pts = p["polygon"]
-                .as_array()
-                .filter(|a| !a.is_empty())
-                .ok_or("empty geometry: `polygon` must be a non-empty array of [lat, lon]")?
-                .iter()
-                .map(lat_lon)
-                .collect::<Result<Vec<_>, _>>()?;
-            let exterior = validate::ring(pts, false)?;
-            Ok(zone(
-                format!("polygon-{i}"),
-                kind(p),
-                ZoneShape::Polygon {
-                    exterior,
-                    holes: Vec::new(),
-                },
-            ))
-        })();
+        let r = p["polygon"]
+            .as_array()
+            .filter(|a| !a.is_empty())
+            .ok_or_else(|| {
+                "empty geometry: `polygon` must be a non-empty array of [lat, lon]".to_string()
+            })
+            .and_then(|pts| validate::positions(pts, lat_lon))
+            .and_then(|pts| validate::ring(pts, false))
+            .map(|exterior| {
+                zone(
+                    format!("polygon-{i}"),
+                    kind(p),
+                    ZoneShape::Polygon {
+                        exterior,
+                        holes: Vec::new(),
+                    },
+                )
+            });
         results.push((format!("geoFence.polygons[{i}]"), r.map_err(|e| vec![e])));
     }
     for (i, c) in fence["circles"]
@@ -84,19 +89,29 @@ pub fn import(root: &Value) -> Result<Vec<Zone>, ImportError> {
         .flatten()
         .enumerate()
     {
-        let r = (|| -> Result<Zone, String> {
-            let center = lat_lon(&c["circle"]["center"])?;
-            let radius_m = c["circle"]["radius"]
-                .as_f64()
-                .filter(|r| r.is_finite() && *r > 0.0)
-                .ok_or("circle.radius must be a positive number of metres")?;
-            Ok(zone(
+        // The centre and the radius are reported independently.
+        let mut problems = Vec::new();
+        let center = lat_lon(&c["circle"]["center"])
+            .map_err(|e| problems.push(format!("circle.center: {e}")))
+            .ok();
+        let radius = c["circle"]["radius"]
+            .as_f64()
+            .filter(|r| r.is_finite() && *r > 0.0);
+        if radius.is_none() {
+            problems.push(format!(
+                "circle.radius must be a positive number of metres, found {}",
+                validate::show(&c["circle"]["radius"])
+            ));
+        }
+        let r = match (center, radius) {
+            (Some(center), Some(radius_m)) if problems.is_empty() => Ok(zone(
                 format!("circle-{i}"),
                 kind(c),
                 ZoneShape::Circle { center, radius_m },
-            ))
-        })();
-        results.push((format!("geoFence.circles[{i}]"), r.map_err(|e| vec![e])));
+            )),
+            _ => Err(problems),
+        };
+        results.push((format!("geoFence.circles[{i}]"), r));
     }
     super::collect(results)
 }
