@@ -352,6 +352,9 @@ fn leaving_the_operating_area_is_refused() {
         "{}",
         c[0]
     );
+    // From where it crosses the edge (x = 1000 m, 500 of the leg's 700 m
+    // in 60 s) to the leg's end: the time outside, not one instant.
+    assert!(c[0].to_string().contains("10:00:42-10:01:00"), "{}", c[0]);
     let inside = route(&[(500.0, 500.0, 50.0), (900.0, 500.0, 50.0)], at(10, 0), 60);
     assert!(check(vec![area], &inside, &exact()).is_empty());
 }

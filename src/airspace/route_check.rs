@@ -251,6 +251,30 @@ fn vertical_interval(alt0: f64, alt1: f64, lo: f64, hi: f64) -> Option<Interval>
     (t0 <= t1).then_some((t0, t1))
 }
 
+/// The parts of a leg in `shape` (touching counts), as sorted intervals.
+fn leg_intervals_of(a: Xy, b: Xy, shape: &PlanarShape) -> Vec<Interval> {
+    let mut scratch = LegScratch::default();
+    leg_intervals_into(a, b, shape, 0.0, &mut scratch);
+    scratch.out
+}
+
+/// The parts of `[0, 1]` outside the sorted, disjoint `inside` intervals
+/// (of more than no length).
+fn outside_parts(inside: &[Interval]) -> Vec<Interval> {
+    let mut out = Vec::new();
+    let mut from = 0.0;
+    for &(s, e) in inside {
+        if s > from {
+            out.push((from, s));
+        }
+        from = from.max(e);
+    }
+    if from < 1.0 {
+        out.push((from, 1.0));
+    }
+    out
+}
+
 fn at_fraction(t0: DateTime<Utc>, t1: DateTime<Utc>, f: f64) -> DateTime<Utc> {
     let span = (t1 - t0).num_milliseconds() as f64;
     t0 + Duration::milliseconds((span * f).round() as i64)
@@ -928,7 +952,23 @@ impl ZoneIndex {
         }
         let (z, clear, f) = worst?;
         let zone = self.zone(z);
-        let when = at_fraction(wa.time, wb.time, f);
+        // Where the leg is outside the area, the parts outside (the first,
+        // then the rest); where it only comes near the edge, the moment
+        // it is nearest.
+        let outside = if clear < 0.0 && a != b {
+            outside_parts(&leg_intervals_of(a, b, self.shape(z)))
+        } else {
+            Vec::new()
+        };
+        let mut times = outside.iter().map(|&(s, e)| {
+            (
+                at_fraction(wa.time, wb.time, s),
+                at_fraction(wa.time, wb.time, e),
+            )
+        });
+        let at = at_fraction(wa.time, wb.time, f);
+        let (from, until) = times.next().unwrap_or((at, at));
+        let again = times.collect();
         Some((
             z,
             LegConflict {
@@ -937,13 +977,13 @@ impl ZoneIndex {
                 kind: ConflictKind::LeavesOperatingArea { outside_m: -clear },
                 severity: Severity::Blocking,
                 alt_agl_m: wa.alt_agl_m + (wb.alt_agl_m - wa.alt_agl_m) * f,
-                from: when,
-                until: when,
+                from,
+                until,
                 local: frame.utc_offset,
                 buffer_m: options.lateral_buffer_m,
                 band_agl_m: self.band_agl(z),
                 vertical_margin_m: options.vertical_margin_m,
-                again: Vec::new(),
+                again,
             },
         ))
     }
