@@ -178,6 +178,17 @@ fn qgc_plan_fences_read_lat_lon_and_inclusion() {
             ..
         }
     ));
+    // Ids follow the fence, not its place in the file: another plan
+    // listing the circle first gives it the same id, and a moved circle
+    // another one.
+    assert!(zones[0].id.starts_with("qgc-polygon-"), "{}", zones[0].id);
+    assert!(zones[1].id.starts_with("qgc-circle-"), "{}", zones[1].id);
+    assert_eq!(zones[1].name, "QGC fence circle-0");
+    let alone = r#"{"fileType":"Plan","version":1,"geoFence":{"version":2,"polygons":[],
+      "circles":[{"version":1,"inclusion":false,"circle":{"center":[30.5015,114.408],"radius":150}}]}}"#;
+    assert_eq!(import::import(alone).unwrap().1[0].id, zones[1].id);
+    let moved = alone.replace("114.408", "114.409");
+    assert_ne!(import::import(&moved).unwrap().1[0].id, zones[1].id);
     let swapped = plan.replace("[30.5015,114.408]", "[114.408,30.5015]");
     let err = import::import(&swapped).unwrap_err();
     assert!(

@@ -2,7 +2,8 @@
 //! `geoFence.circles`, positions [lat, lon]. An inclusion fence becomes an
 //! operating area, an exclusion fence a prohibited zone; fences have no
 //! altitude band or time, so they cover the whole column, permanently. A
-//! missing `inclusion` means inclusion, as MAVSDK reads it.
+//! missing `inclusion` means inclusion, as MAVSDK reads it. Ids come from
+//! each fence's geometry (`fence_id`), names from its place in the file.
 
 use serde_json::Value;
 
@@ -39,9 +40,42 @@ fn kind(fence: &Value) -> ZoneKind {
     }
 }
 
-fn zone(id: String, kind: ZoneKind, shape: ZoneShape) -> Zone {
+/// A fence has no name in a .plan, and its place in the file is no id:
+/// every plan has a `polygon-0`, so a second plan could never be stored
+/// beside the first. The id is the fence's kind of shape and a hash of its
+/// geometry and inclusion (FNV-1a, stable across builds): the same fence
+/// gets the same id from any file, so importing it twice is refused as a
+/// duplicate, and different fences do not collide.
+fn fence_id(shape: &ZoneShape, kind: ZoneKind) -> String {
+    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    let mut eat = |v: f64| {
+        for byte in v.to_bits().to_le_bytes() {
+            hash = (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3);
+        }
+    };
+    eat(f64::from(u8::from(kind == ZoneKind::OperatingArea)));
+    let what = match shape {
+        ZoneShape::Polygon { exterior, .. } => {
+            exterior.iter().for_each(|&(x, y)| {
+                eat(x);
+                eat(y)
+            });
+            "polygon"
+        }
+        ZoneShape::Circle { center, radius_m } => {
+            eat(center.0);
+            eat(center.1);
+            eat(*radius_m);
+            "circle"
+        }
+    };
+    format!("qgc-{what}-{:08x}", hash >> 32)
+}
+
+fn zone(place: String, kind: ZoneKind, shape: ZoneShape) -> Zone {
+    let id = fence_id(&shape, kind);
     Zone {
-        name: format!("QGC fence {id}"),
+        name: format!("QGC fence {place}"),
         id,
         reason: String::new(),
         kind,
