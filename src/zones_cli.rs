@@ -35,6 +35,20 @@ pub enum ZonesCommand {
         #[arg(long)]
         export: Option<PathBuf>,
     },
+    /// List the zones stored in the database by `zones import`.
+    List {
+        /// The dispatcher's database (same default as `serve --database`).
+        #[arg(long, default_value = "sqlite://skyshare.sqlite?mode=rwc")]
+        db: String,
+    },
+    /// Delete a stored zone by id. A running dispatcher keeps it in force
+    /// until it restarts; `DELETE /api/v1/zones/{id}` lifts it at once.
+    Delete {
+        id: String,
+        /// The dispatcher's database (same default as `serve --database`).
+        #[arg(long, default_value = "sqlite://skyshare.sqlite?mode=rwc")]
+        db: String,
+    },
     /// Check a route (GeoJSON LineString of [lon, lat, alt m AGL]) leg by
     /// leg and print every conflict with its explanation.
     Check {
@@ -100,13 +114,7 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
                 }
             );
             for z in &zones {
-                println!(
-                    "  {:<12} {:<22} {:<20} {}",
-                    z.id,
-                    z.kind.to_string(),
-                    z.band.to_string(),
-                    z.time.describe()
-                );
+                print_zone(z);
             }
             if let Some(out) = export {
                 let text = serde_json::to_string_pretty(&geojson::export(&zones))?;
@@ -116,6 +124,37 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
             if dry_run {
                 println!("(--dry-run: nothing stored)");
             }
+            Ok(())
+        }
+        ZonesCommand::List { db } => {
+            let store = Store::connect(&db)
+                .await
+                .with_context(|| format!("opening {db}"))?;
+            let stored = store.zones().await?;
+            println!("{db}: {} stored zone(s)", stored.len());
+            for z in &stored {
+                // Each is kept as the GeoJSON it exports to.
+                match import::import(&z.geojson) {
+                    Ok((_, zones)) => {
+                        for zone in &zones {
+                            print_zone(zone);
+                        }
+                    }
+                    Err(e) => println!("  {:<12} (unreadable: {e})", z.id),
+                }
+            }
+            Ok(())
+        }
+        ZonesCommand::Delete { id, db } => {
+            let store = Store::connect(&db)
+                .await
+                .with_context(|| format!("opening {db}"))?;
+            if !store.delete_zone(&id).await? {
+                bail!("no stored zone has id `{id}` in {db} (`skyshare zones list` shows them)");
+            }
+            println!(
+                "deleted zone `{id}` from {db}; a running dispatcher keeps it until it restarts"
+            );
             Ok(())
         }
         ZonesCommand::Check {
@@ -161,6 +200,13 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
                     ZoneIndex::build(zones, frame)
                 }
             };
+            for id in &authorised {
+                if !index.zones().iter().any(|z| &z.id == id) {
+                    println!(
+                        "note: --authorised {id} names no zone here (ids are matched exactly)"
+                    );
+                }
+            }
             let waypoints = timed_route(&index, &points, start, speed_m_s);
             let options = CheckOptions {
                 lateral_buffer_m: buffer_m,
@@ -230,6 +276,16 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
             Ok(())
         }
     }
+}
+
+fn print_zone(z: &crate::airspace::Zone) {
+    println!(
+        "  {:<12} {:<22} {:<20} {}",
+        z.id,
+        z.kind.to_string(),
+        z.band.to_string(),
+        z.time.describe()
+    );
 }
 
 /// The middle of the route's box, in longitude and latitude.

@@ -102,6 +102,25 @@ fn zones_import_stores_a_valid_file_once_and_a_bad_one_not_at_all() {
     let (ok, text) = skyshare(&["zones", "import", good.to_str().unwrap(), "--db", &db]);
     assert!(ok, "nothing of the bad file was stored: {text}");
 
+    // Stored zones are listed, and one is deleted by id, once.
+    let (ok, text) = skyshare(&["zones", "list", "--db", &db]);
+    assert!(
+        ok && text.contains("4 stored zone(s)") && text.contains("OVSTAD"),
+        "{text}"
+    );
+    let (ok, text) = skyshare(&["zones", "delete", "GOOD", "--db", &db]);
+    assert!(ok && text.contains("deleted zone `GOOD`"), "{text}");
+    let (ok, text) = skyshare(&["zones", "delete", "GOOD", "--db", &db]);
+    assert!(
+        !ok && text.contains("no stored zone has id `GOOD`"),
+        "{text}"
+    );
+    let (_, text) = skyshare(&["zones", "list", "--db", &db]);
+    assert!(
+        text.contains("3 stored zone(s)") && !text.contains("GOOD"),
+        "{text}"
+    );
+
     // --dry-run validates and stores nothing.
     let (ok, text) = skyshare(&["zones", "import", sample, "--dry-run", "--db", &db]);
     assert!(ok && text.contains("nothing stored"), "{text}");
