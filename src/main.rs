@@ -447,9 +447,15 @@ fn main() -> ExitCode {
     let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
     match runtime.block_on(run(Cli::parse())) {
         Ok(()) => ExitCode::SUCCESS,
+        // A refused route is an answer, not a failure to give one: 1, so
+        // that scripts tell it from bad input or a broken run (2).
+        Err(error) if error.is::<skyshare::zones_cli::RouteRefused>() => {
+            eprintln!("skyshare: {error:#}");
+            ExitCode::from(1)
+        }
         Err(error) => {
             eprintln!("skyshare: {error:#}");
-            ExitCode::FAILURE
+            ExitCode::from(2)
         }
     }
 }

@@ -18,6 +18,14 @@ use crate::dispatcher::import_into_store;
 use crate::region::Region;
 use crate::store::Store;
 
+/// `zones check`'s answer when the route may not be flown (exit code 1;
+/// bad input and other errors exit with 2).
+#[derive(Debug, thiserror::Error)]
+#[error("route refused: {blocking} blocking conflict(s)")]
+pub struct RouteRefused {
+    pub blocking: usize,
+}
+
 #[derive(Debug, clap::Subcommand)]
 pub enum ZonesCommand {
     /// Import a zone file (GeoJSON, ED-269 JSON or QGroundControl .plan)
@@ -266,7 +274,7 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
                 }
             }
             if blocking > 0 {
-                bail!("route refused: {blocking} blocking conflict(s)");
+                return Err(RouteRefused { blocking }.into());
             }
             println!(
                 "route clear: {} legs checked against {} zones",

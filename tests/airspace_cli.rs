@@ -3,6 +3,12 @@
 use std::process::Command;
 
 fn skyshare(args: &[&str]) -> (bool, String) {
+    let (code, text) = skyshare_code(args);
+    (code == Some(0), text)
+}
+
+/// The exit code and everything printed.
+fn skyshare_code(args: &[&str]) -> (Option<i32>, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_skyshare"))
         .args(args)
         .output()
@@ -12,7 +18,7 @@ fn skyshare(args: &[&str]) -> (bool, String) {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    (out.status.success(), text)
+    (out.status.code(), text)
 }
 
 #[test]
@@ -166,6 +172,20 @@ fn zones_check_refuses_a_buffer_speed_or_offset_that_would_bend_the_answer() {
         assert!(!text.contains("route clear"), "{bad}: {text}");
         assert!(text.contains("invalid value"), "{bad}: {text}");
     }
+}
+
+#[test]
+fn zones_check_exits_0_clear_1_refused_2_bad_input() {
+    let at = "--at=2026-12-01T03:00:00Z";
+    let (_dir, zones, through) = square_and_route("[[114.395,30.505,60],[114.415,30.505,60]]");
+    let (code, text) = skyshare_code(&["zones", "check", &through, "--zones", &zones, at]);
+    assert_eq!(code, Some(1), "{text}");
+    let (_dir2, _, above) = square_and_route("[[114.395,30.505,150],[114.415,30.505,150]]");
+    let (code, text) = skyshare_code(&["zones", "check", &above, "--zones", &zones, at]);
+    assert_eq!(code, Some(0), "{text}");
+    let (_dir3, _, bad) = square_and_route("[[114.395,30.505,60]]");
+    let (code, text) = skyshare_code(&["zones", "check", &bad, "--zones", &zones, at]);
+    assert_eq!(code, Some(2), "{text}");
 }
 
 #[test]
