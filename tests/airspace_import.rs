@@ -232,6 +232,11 @@ fn the_features_own_id_names_a_zone_whose_properties_carry_none() {
     let (_, zones) = import::import(&text).unwrap();
     let ids: Vec<&str> = zones.iter().map(|z| z.id.as_str()).collect();
     assert_eq!(ids, ["FEAT-1", "42", "INNER"]);
+    // A number in properties is an id as well.
+    let numbered = collection(&[format!(
+        r#"{{"type":"Feature","properties":{{"id":7,"kind":"advisory"}},"geometry":{SQUARE}}}"#
+    )]);
+    assert_eq!(import::import(&numbered).unwrap().1[0].id, "7");
     // Exported features carry the id in both places.
     let exported = geojson::export(&zones);
     assert_eq!(exported["features"][0]["id"], "FEAT-1");

@@ -72,11 +72,13 @@ pub fn import(root: &Value) -> Result<Vec<Zone>, ImportError> {
             if props["role"] == "boundary" {
                 props["kind"] = Value::from("operating_area");
             }
-            let id = props["id"]
-                .as_str()
-                .map(str::to_owned)
-                .or(own_id)
-                .unwrap_or_default();
+            let id = match &props["id"] {
+                Value::String(s) => Some(s.clone()),
+                Value::Number(n) => Some(n.to_string()),
+                _ => None,
+            }
+            .or(own_id)
+            .unwrap_or_default();
             (place(i, &id), zone_from_feature(&props, &f["geometry"]))
         })
         .collect();
@@ -113,7 +115,12 @@ pub fn zone_from_feature(props: &Value, geometry: &Value) -> Result<Zone, Vec<St
         }
         return Err(problems);
     }
-    let id = props["id"].as_str().unwrap_or("").to_owned();
+    // A number is an id too (RFC 7946 allows one for the Feature's own).
+    let id = match &props["id"] {
+        Value::String(s) => s.clone(),
+        Value::Number(n) => n.to_string(),
+        _ => String::new(),
+    };
     if id.is_empty() {
         problems.push("a zone needs an id: the Feature's `id` or properties.id".to_string());
     }
