@@ -38,6 +38,10 @@ pub enum AlertKind {
     LinkLost,
     /// The bridge itself is off the broker (its Last Will).
     BridgeOffline,
+    /// Its airspace changed under it in a way the dispatcher cannot settle
+    /// alone (its way home crosses a new restriction, a flight of higher
+    /// priority now shares its airspace): the pilot must act.
+    AirspaceConflict,
 }
 
 impl AlertKind {
@@ -51,6 +55,7 @@ impl AlertKind {
             AlertKind::FenceBreach => "fence_breach",
             AlertKind::LinkLost => "link_lost",
             AlertKind::BridgeOffline => "bridge_offline",
+            AlertKind::AirspaceConflict => "airspace_conflict",
         }
     }
 
@@ -64,6 +69,7 @@ impl AlertKind {
             AlertKind::FenceBreach,
             AlertKind::LinkLost,
             AlertKind::BridgeOffline,
+            AlertKind::AirspaceConflict,
         ]
         .into_iter()
         .find(|k| k.as_str() == text)
@@ -265,6 +271,18 @@ impl AlertBook {
         Some(alert)
     }
 
+    /// Clears every open alert of `drone` of `kind` (those its flight
+    /// raised end with the flight).
+    pub fn clear_kind(&mut self, drone: &str, kind: AlertKind, now: DateTime<Utc>) -> Vec<Alert> {
+        let keys: Vec<(String, String)> = self
+            .open
+            .iter()
+            .filter(|((d, _), a)| d == drone && a.kind == kind)
+            .map(|(k, _)| k.clone())
+            .collect();
+        keys.iter().filter_map(|k| self.close(k, now)).collect()
+    }
+
     /// Clears the open alert of `drone` for condition `key`, if any.
     pub fn clear(&mut self, drone: &str, key: &str, now: DateTime<Utc>) -> Option<Alert> {
         self.close(&(drone.to_owned(), key.to_owned()), now)
@@ -307,6 +325,26 @@ mod tests {
 
     fn at(s: i64) -> DateTime<Utc> {
         Utc.timestamp_opt(1_700_000_000 + s, 0).unwrap()
+    }
+
+    #[test]
+    fn a_flights_airspace_conflicts_end_with_it_and_nothing_else_does() {
+        let mut book = AlertBook::default();
+        let conflict = |key: &str| Condition {
+            kind: AlertKind::AirspaceConflict,
+            key: format!("airspace_conflict:{key}"),
+            message: "give way".into(),
+        };
+        book.raise("d1", conflict("R-1"), at(0));
+        book.raise("d1", conflict("priority:d2"), at(1));
+        book.raise("d1", Condition::single(AlertKind::LinkLost, "link lost"), at(2));
+        book.raise("d2", conflict("R-1"), at(3));
+        let cleared = book.clear_kind("d1", AlertKind::AirspaceConflict, at(4));
+        assert_eq!(cleared.len(), 2, "{cleared:?}");
+        assert!(cleared.iter().all(|a| a.cleared_at == Some(at(4))));
+        // The link alert and the other drone's stay open.
+        assert!(book.clear("d1", "link_lost", at(5)).is_some());
+        assert!(book.clear("d2", "airspace_conflict:R-1", at(5)).is_some());
     }
 
     fn in_zone(zone: &str) -> Condition {

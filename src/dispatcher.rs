@@ -1034,6 +1034,10 @@ impl Dispatcher {
                     live.flying = false;
                     done
                 };
+                // What the flight's airspace asked of its pilot ends with it.
+                self.alerts
+                    .clear_kind(drone, AlertKind::AirspaceConflict, Utc::now())
+                    .await;
                 if let Some(id) = flight.as_ref().map(|f| &f.id).filter(|id| !id.is_empty()) {
                     self.store
                         .end_flight(id, crate::store::FLIGHT_LANDED, now)
@@ -1623,6 +1627,19 @@ impl Dispatcher {
         &self,
         zones: Vec<Zone>,
     ) -> Result<Vec<(String, Vec<usize>)>, RestrictionError> {
+        // One change to the zones at a time: the ids checked below are
+        // still free when stored (an import or a second request racing
+        // this one waits).
+        let _change = self.zone_changes.lock().await;
+        let now_utc = Utc::now();
+        for zone in &zones {
+            if let Some(end) = zone.time.end.filter(|end| *end <= now_utc) {
+                return Err(RestrictionError::Ended {
+                    id: zone.id.clone(),
+                    end,
+                });
+            }
+        }
         {
             let region = self.region_now();
             for zone in &zones {
@@ -1653,7 +1670,7 @@ impl Dispatcher {
             .collect();
         let mut affected: Vec<(String, Vec<usize>)> = Vec::new();
         for zone in &zones {
-            for (drone, legs) in conformance::affected_by(zone, index.frame(), &intents) {
+            for (drone, legs) in conformance::affected_by(zone, index.frame(), &intents, now_utc) {
                 tracing::warn!(
                     drone,
                     restriction = zone.id,
@@ -1661,7 +1678,8 @@ impl Dispatcher {
                     "a new restriction meets a flight in the air"
                 );
                 if zone.kind == ZoneKind::Prohibited {
-                    self.call_back_for_restriction(&drone, &zone.id).await?;
+                    self.call_back_for_restriction(&drone, zone, index.frame())
+                        .await?;
                 }
                 affected.push((drone, legs));
             }
@@ -1675,13 +1693,20 @@ impl Dispatcher {
     /// queue, where the next round checks them against the airspace as it
     /// now is. Recorded like an emergency recall, with the restriction as
     /// the cause, so a restart keeps it.
+    ///
+    /// Home is a straight line for the autopilot. Where that line from
+    /// outside the restriction would cross it, the drone holds where it is
+    /// instead, and its pilot is alerted to bring it home round it: a
+    /// recall must not fly into what it recalls from. (From inside, the
+    /// way home is the way out.)
     async fn call_back_for_restriction(
         &self,
         drone: &str,
-        restriction: &str,
+        restriction: &Zone,
+        frame: &airspace::AirspaceFrame,
     ) -> Result<(), StoreError> {
-        let cause = format!("{RESTRICTION_RECALL}{restriction}");
-        let flight_id = {
+        let cause = format!("{RESTRICTION_RECALL}{}", restriction.id);
+        let (flight_id, position, home) = {
             let mut fleet = self.fleet.lock().expect("fleet");
             let Some(live) = fleet.get_mut(drone) else {
                 return Ok(());
@@ -1690,14 +1715,47 @@ impl Dispatcher {
                 return Ok(());
             }
             live.recalled_for = Some(cause.clone());
-            live.flight.as_ref().map(|f| f.id.clone())
+            (
+                live.flight.as_ref().map(|f| f.id.clone()),
+                live.telemetry
+                    .as_ref()
+                    .map(|t| (t.lon_deg, t.lat_deg, t.alt_rel_m)),
+                live.planned_route
+                    .as_ref()
+                    .and_then(|(_, route)| route.first().copied()),
+            )
         };
         if let Some(id) = flight_id.filter(|id| !id.is_empty()) {
             self.store.flight_recalled(&id, Some(&cause)).await?;
         }
+        let blocked = match (position, home) {
+            (Some(position), Some(home)) => {
+                way_home_crosses(restriction, *frame, position, (home.x(), home.y()))
+            }
+            _ => false,
+        };
+        if blocked {
+            tracing::warn!(
+                drone,
+                restriction = restriction.id,
+                "the way home crosses a new restriction: holding for the pilot"
+            );
+            self.send(drone, Vec::new(), CommandBody::Pause, Purpose::Recall)
+                .await;
+            let condition = crate::alerts::Condition {
+                kind: AlertKind::AirspaceConflict,
+                key: format!("airspace_conflict:{}", restriction.id),
+                message: format!(
+                    "recalled by restriction {}, but the straight way home crosses it: holding where it is; bring it home round the restriction",
+                    restriction.id
+                ),
+            };
+            self.alerts.raise(drone, condition, Utc::now()).await;
+            return Ok(());
+        }
         tracing::warn!(
             drone,
-            restriction,
+            restriction = restriction.id,
             "calling a flight home from a new restriction"
         );
         self.send(
@@ -1712,6 +1770,7 @@ impl Dispatcher {
 
     /// Lifts a temporary restriction; false if there was none by that id.
     pub async fn remove_restriction(&self, id: &str) -> Result<bool, StoreError> {
+        let _change = self.zone_changes.lock().await;
         let stored = self.store.delete_restriction(id).await?;
         let mut restrictions = self.restrictions.lock().expect("restrictions");
         let before = restrictions.len();
@@ -1998,6 +2057,19 @@ impl Dispatcher {
                 if !preempts.is_empty() {
                     tracing::warn!(drone = launch.drone, ?preempts, "sortie takes priority over flights that now share its airspace; their pilots must give way");
                 }
+                // F3548: the lower-priority operations are told, here their
+                // pilots, each by an alert on their own drone.
+                for other in &preempts {
+                    let condition = crate::alerts::Condition {
+                        kind: AlertKind::AirspaceConflict,
+                        key: format!("airspace_conflict:priority:{}", launch.drone),
+                        message: format!(
+                            "drone {}'s flight of higher priority now shares this flight's airspace: give way (hold, divert or land)",
+                            launch.drone
+                        ),
+                    };
+                    self.alerts.raise(other, condition, Utc::now()).await;
+                }
             }
             deconflict::Decision::Retimed { delay, .. } => {
                 let blocking = others
@@ -2130,10 +2202,44 @@ impl Dispatcher {
     }
 }
 
+/// Whether the straight way from `position` (lon, lat, m above home) to
+/// `home` (lon, lat) enters `zone` from outside it: the autopilot's return
+/// climbs to no more than it flies at, so the leg is checked at that
+/// height, with the route check's default buffer and margin.
+fn way_home_crosses(
+    zone: &Zone,
+    frame: airspace::AirspaceFrame,
+    position: (f64, f64, f64),
+    home: (f64, f64),
+) -> bool {
+    let index = ZoneIndex::build(vec![zone.clone()], frame);
+    let now = Utc::now();
+    let (lon, lat, alt) = position;
+    let at = |lon: f64, lat: f64| airspace::Waypoint {
+        lon,
+        lat,
+        alt_agl_m: alt,
+        time: now,
+    };
+    let options = airspace::CheckOptions::default();
+    let here = [at(lon, lat), at(lon, lat)];
+    if !index.check_route(&here, &options).is_empty() {
+        return false;
+    }
+    !index
+        .check_route(&[at(lon, lat), at(home.0, home.1)], &options)
+        .is_empty()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum RestrictionError {
     #[error("a zone or restriction `{0}` already exists; choose another id")]
     DuplicateId(String),
+    #[error("restriction `{id}` ended at {end}, before now: nothing to put in force")]
+    Ended {
+        id: String,
+        end: chrono::DateTime<Utc>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -2314,5 +2420,66 @@ impl Dispatcher {
             command_id: command.id,
             outcome,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::airspace::{AltitudeReference, Applicability, Band, ZoneShape};
+
+    /// A prohibited box over 114.402-114.404 E, 30.500-30.502 N, to 120 m.
+    fn restriction() -> Zone {
+        Zone {
+            id: "R".into(),
+            name: "R".into(),
+            reason: String::new(),
+            kind: ZoneKind::Prohibited,
+            shape: ZoneShape::Polygon {
+                exterior: vec![
+                    (114.402, 30.500),
+                    (114.404, 30.500),
+                    (114.404, 30.502),
+                    (114.402, 30.502),
+                ],
+                holes: vec![],
+            },
+            band: Band::new(0.0, 120.0, AltitudeReference::Agl).unwrap(),
+            time: Applicability::permanent(),
+        }
+    }
+
+    #[test]
+    fn a_recall_holds_where_the_straight_way_home_crosses_the_restriction() {
+        let frame = airspace::AirspaceFrame::new(114.40, 30.50, 8);
+        let home = (114.400, 30.501);
+        // East of the box, home to the west: the way home runs through it.
+        assert!(way_home_crosses(
+            &restriction(),
+            frame,
+            (114.406, 30.501, 60.0),
+            home
+        ));
+        // North of it: the way home passes clear.
+        assert!(!way_home_crosses(
+            &restriction(),
+            frame,
+            (114.406, 30.510, 60.0),
+            home
+        ));
+        // Above its ceiling: clear too.
+        assert!(!way_home_crosses(
+            &restriction(),
+            frame,
+            (114.406, 30.501, 200.0),
+            home
+        ));
+        // Inside it: the way home is the way out.
+        assert!(!way_home_crosses(
+            &restriction(),
+            frame,
+            (114.403, 30.501, 60.0),
+            home
+        ));
     }
 }

@@ -104,6 +104,29 @@ async fn scenario(database_url: Option<String>) {
     );
     let (status, again) = api.post(&admin, "/api/v1/restrictions", &restriction).await;
     assert_eq!(status, 409, "{again}");
+    // The same new id asked for six times at once: one is created, the
+    // others are told it exists; none fails.
+    let racing = restriction.replace("TR-FIRE", "TR-RACE");
+    let answers = futures_util::future::join_all(
+        (0..6).map(|_| api.post(&admin, "/api/v1/restrictions", &racing)),
+    )
+    .await;
+    let mut statuses: Vec<u16> = answers.iter().map(|(s, _)| *s).collect();
+    statuses.sort_unstable();
+    assert_eq!(statuses, [201, 409, 409, 409, 409, 409], "{answers:?}");
+    let (status, _) = api.delete(&admin, "/api/v1/restrictions/TR-RACE").await;
+    assert!(status == 200 || status == 204, "{status}");
+    // One that has already ended is not put in force.
+    let ended = json!({"type": "FeatureCollection", "features": [{
+        "type": "Feature",
+        "properties": {"id": "TR-OLD", "kind": "prohibited",
+                       "start": "2020-01-01T00:00:00Z", "end": "2020-01-02T00:00:00Z"},
+        "geometry": {"type": "Polygon", "coordinates": [square_around(target, 80.0)]}
+    }]})
+    .to_string();
+    let (status, answer) = api.post(&admin, "/api/v1/restrictions", &ended).await;
+    assert_eq!(status, 422, "{answer}");
+    assert!(answer.to_string().contains("ended"), "{answer}");
 
     let (status, listed) = api.get(&urban, "/api/v1/restrictions").await;
     assert_eq!(status, 200);

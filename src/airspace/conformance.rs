@@ -117,11 +117,13 @@ pub fn assess(
 }
 
 /// The flights (intent ids, with their 1-based legs) whose volumes meet
-/// `zone` in space, altitude and time: those a new restriction affects.
+/// `zone` in space, altitude and time from `now` on: those a new
+/// restriction affects.
 pub fn affected_by(
     zone: &Zone,
     frame: &AirspaceFrame,
     intents: &[Intent],
+    now: DateTime<Utc>,
 ) -> Vec<(String, Vec<usize>)> {
     let shape = zone.shape.to_planar(&frame.local);
     let (floor, ceiling) = zone.band.agl(&frame.vertical);
@@ -132,12 +134,14 @@ pub fn affected_by(
                 .volumes
                 .iter()
                 .enumerate()
+                // Legs already flown are behind the drone: not affected.
                 .filter(|(_, v)| {
-                    v.alt_low_m <= ceiling
+                    v.end >= now
+                        && v.alt_low_m <= ceiling
                         && v.alt_high_m >= floor
                         && zone
                             .time
-                            .first_active(v.start, v.end, frame.utc_offset)
+                            .first_active(v.start.max(now), v.end, frame.utc_offset)
                             .is_some()
                         && !leg_intervals(v.a, v.b, &shape, v.radius_m).is_empty()
                 })

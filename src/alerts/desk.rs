@@ -53,6 +53,12 @@ impl AlertDesk {
         self.record(changed.into_iter().collect()).await;
     }
 
+    pub async fn clear_kind(&self, drone: &str, kind: AlertKind, at: DateTime<Utc>) {
+        let mut book = self.book.lock().await;
+        let changed = book.clear_kind(drone, kind, at);
+        self.record(changed).await;
+    }
+
     pub async fn clear(&self, drone: &str, key: &str, at: DateTime<Utc>) {
         let mut book = self.book.lock().await;
         let changed = book.clear(drone, key, at);

@@ -359,6 +359,12 @@ pub async fn create_restrictions(
                     e.to_string(),
                     Some("body"),
                 ),
+                crate::dispatcher::RestrictionError::Ended { .. } => ApiError::new(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "restriction_ended",
+                    e.to_string(),
+                    Some("body"),
+                ),
                 crate::dispatcher::RestrictionError::Store(e) => ApiError::internal(e),
             })?;
         let affected: Vec<serde_json::Value> = affected

@@ -157,7 +157,7 @@ fn pilot_paths() -> Value {
     "required": ["id", "drone_id", "kind", "message", "raised_at", "cleared_at", "acknowledged_by", "acknowledged_at"],
     "properties": {
         "id": {"type": "string"}, "drone_id": {"type": "string"},
-        "kind": {"type": "string", "enum": ["off_route", "in_zone", "near_zone", "outside_area", "failsafe", "fence_breach", "link_lost", "bridge_offline"]},
+        "kind": {"type": "string", "enum": ["off_route", "in_zone", "near_zone", "outside_area", "failsafe", "fence_breach", "link_lost", "bridge_offline", "airspace_conflict"]},
         "message": {"type": "string"}, "raised_at": time, "cleared_at": maybe_time.clone(),
         "acknowledged_by": {"type": "string", "nullable": true}, "acknowledged_at": maybe_time
     }});
