@@ -134,12 +134,19 @@ pub fn describe(alert: &conformance::Alert) -> String {
     match alert {
         conformance::Alert::OutsideVolume {
             distance_m: Some(d),
+            on_route: true,
+        } => format!(
+            "on its planned route but off its planned time: {d:.0} m from where the plan has it now"
+        ),
+        conformance::Alert::OutsideVolume {
+            distance_m: Some(d),
+            on_route: false,
         } => format!("off its planned route by {d:.0} m"),
-        conformance::Alert::OutsideVolume { distance_m: None } => {
-            "outside its planned time: no planned volume is active now".to_string()
-        }
+        conformance::Alert::OutsideVolume {
+            distance_m: None, ..
+        } => "outside its planned time: no planned volume is active now".to_string(),
         conformance::Alert::InZone { zone_id, kind } => {
-            format!("inside zone {zone_id} ({kind:?})")
+            format!("inside zone {zone_id} ({kind})")
         }
         conformance::Alert::NearZone {
             zone_id,

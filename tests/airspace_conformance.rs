@@ -78,11 +78,58 @@ fn leaving_the_planned_volume_is_detected_with_the_distance() {
     assert_eq!(
         alerts,
         vec![Alert::OutsideVolume {
-            distance_m: Some(50.0)
+            distance_m: Some(50.0),
+            on_route: false
         }]
     );
     let too_high = assess(&flight("f", 0.0), &index, &at(500.0, 0.0, 90.0, 5), &cfg());
     assert_eq!(too_high.len(), 1);
+}
+
+#[test]
+fn a_drone_on_its_route_but_off_its_time_is_told_apart_from_one_off_its_route() {
+    // Leg 1 east along y = 0 (minutes 0-10), leg 2 north along x = 1000
+    // (10-20). At minute 5 the drone is already half way up leg 2.
+    let wps = [(0.0, 0.0, 0), (1000.0, 0.0, 10), (1000.0, 1000.0, 20)].map(|(x, y, m)| Waypoint {
+        lon: x,
+        lat: y,
+        alt_agl_m: 60.0,
+        time: t(m),
+    });
+    let ahead = Intent {
+        id: "f".into(),
+        priority: 1,
+        volumes: route_volumes(&wps, &AirspaceFrame::planar(), &VolumeMargins::default()),
+    };
+    let index = ZoneIndex::build(vec![], AirspaceFrame::planar());
+    let alerts = assess(&ahead, &index, &at(1000.0, 500.0, 60.0, 5), &cfg());
+    assert!(
+        matches!(
+            alerts[..],
+            [Alert::OutsideVolume {
+                on_route: true,
+                distance_m: Some(_)
+            }]
+        ),
+        "{alerts:?}"
+    );
+    assert!(
+        skyshare::alerts::describe(&alerts[0])
+            .starts_with("on its planned route but off its planned time"),
+        "{alerts:?}"
+    );
+    // Beside leg 2, on no volume of any time: off its route.
+    let off = assess(&ahead, &index, &at(1300.0, 500.0, 60.0, 5), &cfg());
+    assert!(
+        matches!(
+            off[..],
+            [Alert::OutsideVolume {
+                on_route: false,
+                ..
+            }]
+        ),
+        "{off:?}"
+    );
 }
 
 #[test]
@@ -130,7 +177,8 @@ fn entering_or_nearing_an_active_zone_raises_an_alert() {
     assert_eq!(
         later,
         vec![Alert::OutsideVolume {
-            distance_m: Some(150.0)
+            distance_m: Some(150.0),
+            on_route: false
         }]
     );
 }

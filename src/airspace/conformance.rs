@@ -25,7 +25,12 @@ pub struct Position {
 pub enum Alert {
     /// Not inside any of the flight's volumes active now. `distance_m`:
     /// lateral distance to the nearest volume active now (None: none is).
-    OutsideVolume { distance_m: Option<f64> },
+    /// `on_route`: inside one of its volumes of another time, so on its
+    /// way but ahead of or behind its plan, not off it.
+    OutsideVolume {
+        distance_m: Option<f64>,
+        on_route: bool,
+    },
     /// Inside a zone that refuses flight (prohibited, or authorisation
     /// required and not held).
     InZone { zone_id: String, kind: ZoneKind },
@@ -67,8 +72,14 @@ pub fn assess(
         nearest = Some(nearest.map_or(d, |n: f64| n.min(d)));
     }
     if !inside {
+        let on_route = flight.volumes.iter().any(|v| {
+            point_segment_distance(p, v.a, v.b) <= v.radius_m
+                && pos.alt_agl_m >= v.alt_low_m
+                && pos.alt_agl_m <= v.alt_high_m
+        });
         alerts.push(Alert::OutsideVolume {
             distance_m: nearest,
+            on_route,
         });
     }
     let mut near = Vec::new();
