@@ -411,9 +411,15 @@ impl Dispatcher {
             })?;
         let zones = self.zone_index();
         // Every corner of an area, every point of a corridor, must be
-        // somewhere the fleet may fly now.
+        // somewhere the fleet may fly when the task may first be flown:
+        // its window's opening, or now (as `POST /airspace/check` asks).
+        let now = Utc::now();
+        let when = request
+            .window
+            .and_then(|w| w.start)
+            .map_or(now, |s| s.max(now));
         for (index, at) in request.positions().into_iter().enumerate() {
-            airspace::check_point_in(&zones, self.region(), at, request.alt_m, Utc::now())
+            airspace::check_point_in(&zones, self.region(), at, request.alt_m, when)
                 .map_err(|r| SubmitError::Refused {
                     field: "geometry",
                     message: if index == 0 {

@@ -38,6 +38,8 @@ async fn scenario(database_url: Option<String>) {
 
     let region = Region::demo();
     let target = Haversine.destination(region.docks[0].position, 30.0, 300.0);
+    // Another place, away from the first, for a restriction that ends.
+    let second = Haversine.destination(region.docks[0].position, 210.0, 300.0);
     let (status, task) = api
         .post(
             &urban,
@@ -161,6 +163,33 @@ async fn scenario(database_url: Option<String>) {
             .contains("TR-FIRE"),
         "{inside}"
     );
+
+    // A task there whose window opens after a restriction ends is judged
+    // at that opening, as the airspace check judges it: accepted.
+    let now = chrono::Utc::now();
+    let brief = json!({"type": "FeatureCollection", "features": [{
+        "type": "Feature",
+        "properties": {"id": "TR-BRIEF", "kind": "prohibited",
+                       "end": (now + chrono::Duration::hours(1)).to_rfc3339()},
+        "geometry": {"type": "Polygon", "coordinates": [square_around(second, 80.0)]}
+    }]})
+    .to_string();
+    let (status, created) = api.post(&admin, "/api/v1/restrictions", &brief).await;
+    assert_eq!(status, 201, "{created}");
+    let (status, now_refused) = api
+        .post(
+            &urban,
+            "/api/v1/tasks",
+            &point_task(second.x(), second.y(), "visible"),
+        )
+        .await;
+    assert_eq!(status, 422, "in force now: {now_refused}");
+    assert!(now_refused.to_string().contains("TR-BRIEF"), "{now_refused}");
+    let mut later: Value =
+        serde_json::from_str(&point_task(second.x(), second.y(), "visible")).unwrap();
+    later["window"] = json!({"start": (now + chrono::Duration::hours(2)).to_rfc3339()});
+    let (status, accepted_later) = api.post(&urban, "/api/v1/tasks", &later.to_string()).await;
+    assert_eq!(status, 201, "over by its window: {accepted_later}");
 
     let (status, _) = api.delete(&admin, "/api/v1/restrictions/TR-FIRE").await;
     assert_eq!(status, 204);
