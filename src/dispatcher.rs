@@ -47,7 +47,7 @@ mod series;
 mod zones;
 pub use fleet_ops::{DroneAdminView, ServiceChange, ServiceError, SHARE_PERIOD};
 pub use series::SeriesSubmitted;
-pub use zones::{import_into_store, ZoneDeleteError, ZoneImportError};
+pub use zones::{import_into_store, read_stored, ZoneDeleteError, ZoneImportError};
 
 /// A drone the dispatcher knows: its id and what it carries.
 #[derive(Debug, Clone)]
@@ -1797,14 +1797,11 @@ impl Dispatcher {
 
     /// Restrictions stored by an earlier run come back into force.
     async fn load_restrictions(&self) -> Result<(), StoreError> {
-        let mut loaded = Vec::new();
-        for (id, text) in self.store.restrictions().await? {
-            match airspace::import::import(&text) {
-                Ok((_, zones)) => loaded.extend(zones),
-                Err(error) => {
-                    tracing::error!(restriction = id, %error, "a stored restriction no longer reads; it is not in force")
-                }
-            }
+        let rows = self.store.restrictions().await?;
+        let (loaded, unreadable) =
+            zones::read_stored(rows.iter().map(|(id, text)| (id.as_str(), text.as_str())));
+        for (restriction, error) in unreadable {
+            tracing::error!(restriction, %error, "a stored restriction no longer reads; it is not in force");
         }
         *self.restrictions.lock().expect("restrictions") = loaded;
         self.reindex();

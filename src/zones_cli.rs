@@ -11,10 +11,10 @@ use crate::airspace::detour::DetourRequest;
 use crate::airspace::import::{self, geojson, validate};
 use crate::airspace::route_check::timed_route;
 use crate::airspace::{
-    region_index, AirspaceFrame, AltitudeReference, CheckOptions, VerticalContext, ZoneIndex,
+    region_index, AirspaceFrame, AltitudeReference, CheckOptions, VerticalContext, Zone, ZoneIndex,
     ZoneKind,
 };
-use crate::dispatcher::import_into_store;
+use crate::dispatcher::{import_into_store, read_stored};
 use crate::region::Region;
 use crate::store::Store;
 
@@ -59,14 +59,30 @@ pub enum ZonesCommand {
     },
     /// Check a route (GeoJSON LineString of [lon, lat, alt m AGL]) leg by
     /// leg and print every conflict with its explanation.
+    ///
+    /// By default the route is checked as the dispatcher would check it: the
+    /// region map's zones (--region, default the demo region), the zones
+    /// stored by `zones import` and the temporary restrictions stored in
+    /// --db (those not ended by take-off). A SQLite database that does not
+    /// exist is not created: the check then says it used the map alone.
+    /// With --zones, that file's zones alone are checked (no map, no
+    /// database): --zones cannot be combined with --db or --region.
     Check {
         route: PathBuf,
         /// Take-off time, RFC 3339 (default: now).
         #[arg(long)]
         at: Option<String>,
-        /// Zone file (any importable format); default: the demo region.
-        #[arg(long)]
+        /// Zone file (any importable format), checked alone.
+        #[arg(long, conflicts_with_all = ["db", "region"])]
         zones: Option<PathBuf>,
+        /// The dispatcher's database, for its stored zones and restrictions
+        /// (same default as `serve --database`).
+        #[arg(long, default_value = "sqlite://skyshare.sqlite?mode=rwc")]
+        db: String,
+        /// Region GeoJSON the dispatcher serves (as `serve --region`);
+        /// default: the bundled demo region.
+        #[arg(long)]
+        region: Option<PathBuf>,
         /// Local UTC offset for weekly schedules of a --zones file, and
         /// for the times printed.
         #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(i32).range(-12..=14))]
@@ -169,6 +185,8 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
             route,
             at,
             zones,
+            db,
+            region,
             utc_offset_hours,
             speed_m_s,
             buffer_m,
@@ -183,8 +201,29 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
                 None => Utc::now(),
             };
             let points = read_route(&route)?;
-            let index = match zones {
-                None => region_index(&Region::demo()),
+            let (index, checked_against) = match zones {
+                None => {
+                    let mut region = match &region {
+                        None => Region::demo(),
+                        Some(file) => Region::from_geojson(&read(file)?)
+                            .with_context(|| format!("in {}", file.display()))?,
+                    };
+                    let map = region.zones.len();
+                    let stored = stored_in_force(&db, start).await?;
+                    let against = match &stored {
+                        Some(s) => format!(
+                            "{map} map zone(s), {} stored zone(s), {} restriction(s) in force",
+                            s.zones.len(),
+                            s.restrictions.len()
+                        ),
+                        None => format!("{map} map zone(s) only (no stored zones or restrictions)"),
+                    };
+                    if let Some(s) = stored {
+                        region.zones.extend(s.zones);
+                        region.zones.extend(s.restrictions);
+                    }
+                    (region_index(&region), against)
+                }
                 Some(file) => {
                     let (_, zones) = import::import(&read(&file)?)
                         .with_context(|| format!("in {}", file.display()))?;
@@ -205,9 +244,11 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
                             "note: {by_sea_level} zone(s) with AMSL or WGS84 bands, read with the ground {ground_amsl_m} m above mean sea level (--ground-amsl-m) and the geoid {geoid_m} m above the ellipsoid (--geoid-m)"
                         );
                     }
-                    ZoneIndex::build(zones, frame)
+                    let against = format!("{} zone(s) of {}", zones.len(), file.display());
+                    (ZoneIndex::build(zones, frame), against)
                 }
             };
+            println!("checking against {checked_against}");
             for id in &authorised {
                 if !index.zones().iter().any(|z| &z.id == id) {
                     println!(
@@ -277,13 +318,80 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
                 return Err(RouteRefused { blocking }.into());
             }
             println!(
-                "route clear: {} legs checked against {} zones",
+                "route clear: {} legs checked against {checked_against}",
                 points.len().saturating_sub(1),
-                index.len()
             );
             Ok(())
         }
     }
+}
+
+/// What the dispatcher adds to its map at start-up: the stored zones and
+/// the stored restrictions (those not ended by `start`).
+struct Stored {
+    zones: Vec<Zone>,
+    restrictions: Vec<Zone>,
+}
+
+/// Where a `sqlite:` URL keeps its database: `None` for another database
+/// or one in memory.
+fn sqlite_file(url: &str) -> Option<PathBuf> {
+    let rest = url
+        .strip_prefix("sqlite://")
+        .or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next().unwrap_or("");
+    (!path.is_empty() && path != ":memory:").then(|| PathBuf::from(path))
+}
+
+/// Reads the zones and restrictions stored in `db` as the dispatcher puts
+/// them in force, saying what was left out and why. `None`, with a note,
+/// when `db` is a SQLite file that does not exist: a check creates none.
+async fn stored_in_force(db: &str, start: DateTime<Utc>) -> anyhow::Result<Option<Stored>> {
+    if let Some(file) = sqlite_file(db) {
+        if !file.exists() {
+            println!(
+                "note: no database at {} (--db {db}): no stored zones or restrictions included",
+                file.display()
+            );
+            return Ok(None);
+        }
+    }
+    let store = Store::connect(db)
+        .await
+        .with_context(|| format!("opening {db}"))?;
+    // Read back as the dispatcher reads them at start-up; a row that no
+    // longer reads is not in force there either.
+    let rows = store.zones().await?;
+    let (zones, unreadable) = read_stored(rows.iter().map(|z| (z.id.as_str(), z.geojson.as_str())));
+    let rows = store.restrictions().await?;
+    let (read, unreadable_restrictions) =
+        read_stored(rows.iter().map(|(id, text)| (id.as_str(), text.as_str())));
+    for (what, (id, e)) in unreadable
+        .iter()
+        .map(|u| ("zone", u))
+        .chain(unreadable_restrictions.iter().map(|u| ("restriction", u)))
+    {
+        println!("note: stored {what} `{id}` no longer reads, so it is not in force: {e}");
+    }
+    let mut restrictions = Vec::new();
+    let mut ended = Vec::new();
+    for r in read {
+        if r.time.end.is_some_and(|end| end <= start) {
+            ended.push(r.id);
+        } else {
+            restrictions.push(r);
+        }
+    }
+    if !ended.is_empty() {
+        println!(
+            "note: restriction(s) {} ended before take-off; not included",
+            ended.join(", ")
+        );
+    }
+    Ok(Some(Stored {
+        zones,
+        restrictions,
+    }))
 }
 
 fn print_zone(z: &crate::airspace::Zone) {
@@ -374,32 +482,78 @@ fn read_route(path: &Path) -> anyhow::Result<Vec<(f64, f64, f64)>> {
         .as_array()
         .filter(|c| c.len() >= 2)
         .with_context(|| format!("{}: a route needs at least 2 positions", path.display()))?;
+    // Every problem is reported, positions first: a swapped pair is the
+    // bigger slip, and the altitude rule below counts positions.
+    let (mut bad_positions, mut problems) = (Vec::new(), Vec::new());
+    let mut points = Vec::with_capacity(coords.len());
+    for (i, c) in coords.iter().enumerate() {
+        let position = validate::geojson_position(c).map_err(|e| format!("position {i}: {e}"));
+        let alt = match c.get(2) {
+            None => Ok(default_alt),
+            Some(v) => v
+                .as_f64()
+                .filter(|a| a.is_finite())
+                .ok_or_else(|| format!("position {i}: altitude {v} is not a number")),
+        };
+        match (position, alt) {
+            (Ok((lon, lat)), Ok(alt)) => points.push((lon, lat, alt)),
+            (p, a) => {
+                bad_positions.extend(p.err());
+                problems.extend(a.err());
+            }
+        }
+    }
+    // The first bad position in full; a swapped file has them all, so the
+    // rest are counted.
+    if let Some(first) = bad_positions.first() {
+        let more = bad_positions.len() - 1;
+        problems.insert(
+            0,
+            match more {
+                0 => first.clone(),
+                1 => format!("{first} (and 1 more bad position)"),
+                _ => format!("{first} (and {more} more bad positions)"),
+            },
+        );
+    }
     // Every position has its altitude or none has: a missing one among
     // given ones is more likely a slip than the default height.
     let with_alt = coords.iter().filter(|c| c.get(2).is_some()).count();
     if with_alt != 0 && with_alt != coords.len() {
         let i = coords.iter().position(|c| c.get(2).is_none()).unwrap_or(0);
-        bail!(
-            "{}: position {i} has no altitude while {with_alt} other(s) have one; give every position [lon, lat, alt m AGL], or none (then properties.alt_m, else 60 m, applies)",
-            path.display()
-        );
+        problems.push(format!(
+            "position {i} has no altitude while {with_alt} other(s) have one; give every position [lon, lat, alt m AGL], or none (then properties.alt_m, else 60 m, applies)"
+        ));
     }
-    coords
-        .iter()
-        .enumerate()
-        .map(|(i, c)| {
-            let (lon, lat) = validate::geojson_position(c)
-                .map_err(|e| anyhow::anyhow!("{}: position {i}: {e}", path.display()))?;
-            let alt = match c.get(2) {
-                None => default_alt,
-                Some(v) => v.as_f64().filter(|a| a.is_finite()).with_context(|| {
-                    format!(
-                        "{}: position {i}: altitude {v} is not a number",
-                        path.display()
-                    )
-                })?,
-            };
-            Ok((lon, lat, alt))
-        })
-        .collect()
+    match problems.len() {
+        0 => Ok(points),
+        1 => bail!("{}: {}", path.display(), problems[0]),
+        n => bail!(
+            "{}: {n} problems in the route:\n  {}",
+            path.display(),
+            problems.join("\n  ")
+        ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sqlite_url_names_its_file_and_memory_or_postgres_names_none() {
+        for (url, file) in [
+            ("sqlite://skyshare.sqlite?mode=rwc", Some("skyshare.sqlite")),
+            (
+                "sqlite:///tmp/x/db.sqlite?mode=rwc",
+                Some("/tmp/x/db.sqlite"),
+            ),
+            ("sqlite:data.db", Some("data.db")),
+            ("sqlite::memory:", None),
+            ("sqlite://", None),
+            ("postgres://user@host/db", None),
+        ] {
+            assert_eq!(sqlite_file(url), file.map(PathBuf::from), "{url}");
+        }
+    }
 }

@@ -30,12 +30,20 @@ fn zones_check_explains_a_leg_through_the_hospital_zone_and_refuses() {
         r#"{"type":"Feature","properties":{},"geometry":{"type":"LineString","coordinates":[[114.3990,30.5040,60],[114.4040,30.5015,60],[114.4120,30.5015,60]]}}"#,
     )
     .unwrap();
+    // A database that does not exist: the demo map alone, whatever the
+    // working folder holds.
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("none.sqlite").display()
+    );
     let (ok, text) = skyshare(&[
         "zones",
         "check",
         route.to_str().unwrap(),
         "--at",
         "2026-11-24T07:00:00Z",
+        "--db",
+        &db,
     ]);
     assert!(!ok, "{text}");
     assert!(
@@ -243,4 +251,180 @@ fn zones_check_measures_about_the_route_not_the_files_first_zone() {
     ]);
     assert!(!ok, "{text}");
     assert!(text.contains("passes 6 m from the edge of SQ"), "{text}");
+}
+
+/// A square zone `id` around (lon, lat), 0.0006 degrees a side (about
+/// 60 m), as GeoJSON properties plus geometry.
+fn square_zone(id: &str, lon: f64, lat: f64, extra: &str) -> String {
+    let (w, e, s, n) = (lon - 0.0003, lon + 0.0003, lat - 0.0003, lat + 0.0003);
+    format!(
+        r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{"id":"{id}","kind":"prohibited"{extra}}},"geometry":{{"type":"Polygon","coordinates":[[[{w},{s}],[{e},{s}],[{e},{n}],[{w},{n}],[{w},{s}]]]}}}}]}}"#
+    )
+}
+
+#[test]
+fn zones_check_includes_the_zones_and_restrictions_stored_in_the_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("dispatcher.sqlite");
+    let db = format!("sqlite://{}?mode=rwc", file.display());
+    let at = "--at=2026-12-01T03:00:00Z";
+    // Two legs in the demo region, clear of its map zones: the first
+    // crosses a zone stored by `zones import`, the second a restriction.
+    let route = dir.path().join("route.geojson");
+    std::fs::write(
+        &route,
+        r#"{"type":"Feature","properties":{},"geometry":{"type":"LineString","coordinates":[[114.399,30.504,60],[114.401,30.506,60],[114.403,30.508,60]]}}"#,
+    )
+    .unwrap();
+    let route = route.to_str().unwrap();
+
+    // No database yet: the check says so, creates none, and is clear.
+    let (ok, text) = skyshare(&["zones", "check", route, at, "--db", &db]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("no database at") && text.contains("map zone(s) only"),
+        "{text}"
+    );
+    assert!(!file.exists(), "a check must not create the database");
+
+    let stored = dir.path().join("stored.geojson");
+    std::fs::write(&stored, square_zone("STORED", 114.400, 30.505, "")).unwrap();
+    let (ok, text) = skyshare(&["zones", "import", stored.to_str().unwrap(), "--db", &db]);
+    assert!(ok, "{text}");
+    // A restriction in force at take-off, and one that ended before it.
+    tokio::runtime::Runtime::new().unwrap().block_on(async {
+        let store = skyshare::store::Store::connect(&db).await.unwrap();
+        for (id, lon, lat, window) in [
+            (
+                "R-FIRE",
+                114.402,
+                30.507,
+                r#","start":"2026-12-01T00:00:00Z","end":"2026-12-02T00:00:00Z""#,
+            ),
+            (
+                "R-OLD",
+                114.4015,
+                30.5065,
+                r#","start":"2026-11-01T00:00:00Z","end":"2026-11-02T00:00:00Z""#,
+            ),
+        ] {
+            store
+                .insert_restriction(id, &square_zone(id, lon, lat, window), 0)
+                .await
+                .unwrap();
+        }
+    });
+
+    let (code, text) = skyshare_code(&["zones", "check", route, at, "--db", &db]);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(
+        text.contains(
+            "checking against 6 map zone(s), 1 stored zone(s), 1 restriction(s) in force"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("leg 1 (waypoint 0 -> 1) enters STORED"),
+        "{text}"
+    );
+    assert!(
+        text.contains("leg 2 (waypoint 1 -> 2) enters R-FIRE"),
+        "{text}"
+    );
+    assert!(
+        text.contains("restriction(s) R-OLD ended before take-off; not included")
+            && !text.contains("enters R-OLD"),
+        "{text}"
+    );
+    assert!(
+        text.contains("route refused: 2 blocking conflict(s)"),
+        "{text}"
+    );
+
+    // --zones checks that file alone, and says so; naming a database
+    // beside it is refused rather than silently ignored.
+    let (_dir2, zones, _) = square_and_route("[]");
+    let (_, text) = skyshare(&["zones", "check", route, at, "--zones", &zones]);
+    assert!(
+        text.contains("checking against 1 zone(s) of")
+            && text.contains("enters SQ")
+            && !text.contains("STORED")
+            && !text.contains("R-FIRE"),
+        "{text}"
+    );
+    let (code, text) =
+        skyshare_code(&["zones", "check", route, at, "--zones", &zones, "--db", &db]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(text.contains("cannot be used with"), "{text}");
+}
+
+#[test]
+fn zones_check_reports_swapped_coordinates_even_when_the_altitude_is_missing_too() {
+    let at = "--at=2026-12-01T03:00:00Z";
+    let (_dir, zones, route) = square_and_route("[[30.505,114.395],[114.415,30.505,60]]");
+    let (code, text) = skyshare_code(&["zones", "check", &route, "--zones", &zones, at]);
+    assert_eq!(code, Some(2), "{text}");
+    assert!(
+        text.contains("2 problems in the route")
+            && text.contains(
+                "position 0: position lon 30.505, lat 114.395 is out of range; latitude and longitude look swapped"
+            )
+            && text.contains("position 0 has no altitude while 1 other(s) have one"),
+        "{text}"
+    );
+    // The swap comes first: it is the bigger slip.
+    assert!(
+        text.find("look swapped").unwrap() < text.find("has no altitude").unwrap(),
+        "{text}"
+    );
+    // A whole swapped route names its first position and counts the rest.
+    let (_dir, zones, route) =
+        square_and_route("[[30.505,114.395,60],[30.505,114.415,60],[30.505,114.42,60]]");
+    let (_, text) = skyshare(&["zones", "check", &route, "--zones", &zones, at]);
+    assert!(
+        text.contains("position 0: position lon 30.505, lat 114.395 is out of range")
+            && text.contains("(and 2 more bad positions)"),
+        "{text}"
+    );
+}
+
+#[test]
+fn zones_check_reads_the_region_file_the_dispatcher_serves() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!(
+        "sqlite://{}?mode=rwc",
+        dir.path().join("none.sqlite").display()
+    );
+    // The demo region without its hospital zone, as `serve --region` would
+    // be given it.
+    let mut region: serde_json::Value = serde_json::from_str(include_str!(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/maps/optics-valley.geojson"
+    )))
+    .unwrap();
+    region["features"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|f| f["properties"]["id"] != "Z-HOSP");
+    let region_file = dir.path().join("region.geojson");
+    std::fs::write(&region_file, region.to_string()).unwrap();
+    let route = dir.path().join("route.geojson");
+    std::fs::write(
+        &route,
+        r#"{"type":"Feature","properties":{},"geometry":{"type":"LineString","coordinates":[[114.404,30.5015,50],[114.412,30.5015,50]]}}"#,
+    )
+    .unwrap();
+    let route = route.to_str().unwrap();
+    let at = "--at=2026-11-24T07:00:00Z";
+    let (ok, text) = skyshare(&["zones", "check", route, at, "--db", &db]);
+    assert!(!ok && text.contains("enters Z-HOSP"), "{text}");
+    let region_arg = region_file.to_str().unwrap();
+    let (ok, text) = skyshare(&[
+        "zones", "check", route, at, "--db", &db, "--region", region_arg,
+    ]);
+    assert!(ok, "{text}");
+    assert!(
+        text.contains("route clear: 1 legs checked against 5 map zone(s) only"),
+        "{text}"
+    );
 }

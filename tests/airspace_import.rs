@@ -664,3 +664,139 @@ fn a_band_with_floor_equal_to_ceiling_is_refused_in_geojson_and_ed269() {
         "{err}"
     );
 }
+
+#[test]
+fn a_circle_radius_beyond_1000_km_is_refused_in_geojson_ed269_and_qgc() {
+    // GeoJSON: 1e300 m would close every route in the world; 1,000 km is
+    // the bound, and a radius of exactly that still reads.
+    let text = collection(&[
+        feature(
+            "HUGE",
+            r#","kind":"prohibited","radius_m":1e300"#,
+            r#"{"type":"Point","coordinates":[114.41,30.50]}"#,
+        ),
+        feature(
+            "BIG",
+            r#","kind":"prohibited","radius_m":1000001"#,
+            r#"{"type":"Point","coordinates":[114.41,30.50]}"#,
+        ),
+    ]);
+    let err = import::import(&text).unwrap_err();
+    assert_eq!(
+        reasons_of(&err, "HUGE"),
+        ["properties.radius_m 1e300 m is more than the 1000 km a zone's circle may have (a slip of unit or exponent?); draw a larger area as a polygon"]
+    );
+    assert_eq!(reasons_of(&err, "BIG").len(), 1, "{err}");
+    let at_bound = collection(&[feature(
+        "WIDE",
+        r#","kind":"advisory","radius_m":1000000"#,
+        r#"{"type":"Point","coordinates":[114.41,30.50]}"#,
+    )]);
+    assert!(import::import(&at_bound).is_ok());
+
+    // ED-269: the bound applies after the unit, and the radius is named as
+    // written (4,000,000 ft is 1,219 km).
+    let ed269 = ED269.replacen(r#""radius": 300"#, r#""radius": 4000000"#, 1);
+    assert_ne!(ed269, ED269, "the sample has this circle");
+    let err = import::import(&ed269).unwrap_err();
+    assert_eq!(err.problems.len(), 1, "{err}");
+    assert!(
+        err.problems[0].feature.contains("OVSTAD")
+            && err.problems[0]
+                .reason
+                .contains("radius 4000000 FT is more than the 1000 km"),
+        "{err}"
+    );
+
+    // QGroundControl.
+    let plan = r#"{"fileType":"Plan","geoFence":{"circles":[{"inclusion":false,"circle":{"center":[30.5015,114.408],"radius":1e300}}]}}"#;
+    let err = import::import(plan).unwrap_err();
+    assert_eq!(err.problems[0].feature, "geoFence.circles[0]");
+    assert!(
+        err.problems[0]
+            .reason
+            .contains("circle.radius 1e300 m is more than the 1000 km"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_band_beyond_100_km_is_refused_but_an_unlimited_ceiling_is_not() {
+    let text = collection(&[
+        feature("SKY", r#","kind":"prohibited","ceiling_m":1e300"#, SQUARE),
+        feature(
+            "DEEP",
+            r#","kind":"prohibited","floor_m":-200000,"ceiling_m":50,"reference":"AMSL""#,
+            SQUARE,
+        ),
+        feature(
+            "HIGH",
+            r#","kind":"altitude_limit","ceiling_m":1e300"#,
+            SQUARE,
+        ),
+    ]);
+    let err = import::import(&text).unwrap_err();
+    assert_eq!(
+        reasons_of(&err, "SKY"),
+        ["band: ceiling 1e300 m is more than 100 km from the datum (AGL): no airspace zone reaches there; check the unit, or, in GeoJSON, leave ceiling_m out for a zone with no upper limit"]
+    );
+    assert_eq!(
+        reasons_of(&err, "DEEP"),
+        ["band: floor -200000 m is more than 100 km from the datum (AMSL): no airspace zone reaches there; check the unit"]
+    );
+    // The legacy kind's ceiling_m is the floor of what it forbids.
+    assert!(
+        reasons_of(&err, "HIGH")[0].starts_with("band: floor 1e300 m is more than 100 km"),
+        "{err}"
+    );
+
+    // No ceiling at all is unlimited, and 100 km itself still reads.
+    let fine = collection(&[
+        feature("OPEN", r#","kind":"prohibited","floor_m":120"#, SQUARE),
+        feature(
+            "EDGE",
+            r#","kind":"prohibited","floor_m":-100000,"ceiling_m":100000"#,
+            SQUARE,
+        ),
+    ]);
+    let (_, zones) = import::import(&fine).unwrap();
+    assert!(zones[0].band.ceiling_m().is_infinite());
+
+    // ED-269, in feet: 400,000 ft is 122 km.
+    let ed269 = ED269.replacen(r#""upperLimit": 400"#, r#""upperLimit": 400000"#, 1);
+    assert_ne!(ed269, ED269, "the sample has a 400 ft ceiling");
+    let err = import::import(&ed269).unwrap_err();
+    assert!(
+        err.problems[0].feature.contains("OVSTAD")
+            && err.problems[0]
+                .reason
+                .contains("band: ceiling 121920 m is more than 100 km from the datum"),
+        "{err}"
+    );
+}
+
+#[test]
+fn ed269_reason_codes_read_as_words_and_other_as_its_other_reason_info() {
+    let with = |reason: &str| {
+        let text = ED269.replacen(r#""reason": ["POPULATION"],"#, reason, 1);
+        assert_ne!(text, ED269, "the sample has this reason");
+        let (_, zones) = import::import(&text).unwrap();
+        zones.into_iter().find(|z| z.id == "OVSTAD").unwrap().reason
+    };
+    assert_eq!(
+        with(r#""reason": ["OTHER"], "otherReasonInfo": "Film shoot, permit 7","#),
+        "Film shoot, permit 7; Events at weekends"
+    );
+    assert_eq!(
+        with(r#""reason": ["AIR_TRAFFIC", "OTHER"],"#),
+        "air traffic; other; Events at weekends"
+    );
+    // The explanation is kept even where the OTHER code was left out.
+    assert_eq!(
+        with(r#""reason": ["NOISE"], "otherReasonInfo": "Night works","#),
+        "noise; Night works; Events at weekends"
+    );
+    assert_eq!(with(""), "Events at weekends");
+    let (_, zones) = import::import(ED269).unwrap();
+    assert_eq!(zones[0].reason, "air traffic");
+}

@@ -39,13 +39,21 @@ pub use zone::{Zone, ZoneKind, ZoneShape};
 
 use crate::region::Region;
 
+/// ` (reason)`, or nothing where no reason is given (a QGC fence has none).
+fn reason_in_brackets(reason: &str) -> String {
+    match reason.trim() {
+        "" => String::new(),
+        r => format!(" ({r})"),
+    }
+}
+
 /// Why a flight may not go where it was asked: written for the person who
 /// asked, naming the zone and what would make it acceptable.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum Refusal {
     #[error("the point {lon:.5}, {lat:.5} is outside the operating area `{region}`")]
     OutsideRegion { region: String, lat: f64, lon: f64 },
-    #[error("the point is inside zone {zone_id} `{zone_name}` ({kind}, {band}), where flight is not allowed {when} ({reason})")]
+    #[error("the point is inside zone {zone_id} `{zone_name}` ({kind}, {band}), where flight is not allowed {when}{}", reason_in_brackets(.reason))]
     InZone {
         zone_id: String,
         zone_name: String,
@@ -230,6 +238,22 @@ mod tests {
             .with_ymd_and_hms(y, m, d, h, min, 0)
             .unwrap()
             .with_timezone(&Utc)
+    }
+
+    #[test]
+    fn a_refusal_gives_the_zones_reason_in_brackets_only_when_it_has_one() {
+        let refusal = |reason: &str| Refusal::InZone {
+            zone_id: "F".into(),
+            zone_name: "Fence".into(),
+            kind: ZoneKind::Prohibited,
+            band: Band::surface_up(),
+            when: "permanently".into(),
+            reason: reason.into(),
+        };
+        assert!(refusal("").to_string().ends_with("not allowed permanently"));
+        assert!(refusal("Helipad")
+            .to_string()
+            .ends_with("not allowed permanently (Helipad)"));
     }
 
     #[test]

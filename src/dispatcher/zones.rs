@@ -10,6 +10,23 @@ use crate::airspace::import::{self, ImportError, Problem};
 use crate::airspace::Zone;
 use crate::store::{Store, StoreError, StoredZone};
 
+/// Zones stored as zone-file text (imported zones, restrictions), read back
+/// as they are put in force: those that read, and the ids of the rows that
+/// no longer do, with why (the dispatcher logs them, the CLI says so).
+pub fn read_stored<'a>(
+    rows: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> (Vec<Zone>, Vec<(String, ImportError)>) {
+    let mut zones = Vec::new();
+    let mut unreadable = Vec::new();
+    for (id, text) in rows {
+        match import::import(text) {
+            Ok((_, read)) => zones.extend(read),
+            Err(error) => unreadable.push((id.to_owned(), error)),
+        }
+    }
+    (zones, unreadable)
+}
+
 /// Why an import stored nothing.
 #[derive(Debug, thiserror::Error)]
 pub enum ZoneImportError {
@@ -151,16 +168,11 @@ impl Dispatcher {
     /// Zones imported by an earlier run (or by `skyshare zones import`)
     /// come back into force. One that no longer reads is left out, loudly.
     pub(super) async fn load_imported_zones(&self) -> Result<(), StoreError> {
-        let mut loaded = Vec::new();
-        for stored in self.store.zones().await? {
-            match import::import(&stored.geojson) {
-                Ok((_, zones)) => loaded.extend(zones),
-                Err(error) => tracing::error!(
-                    zone = stored.id,
-                    %error,
-                    "a stored zone no longer reads; it is not in force"
-                ),
-            }
+        let rows = self.store.zones().await?;
+        let (loaded, unreadable) =
+            read_stored(rows.iter().map(|z| (z.id.as_str(), z.geojson.as_str())));
+        for (zone, error) in unreadable {
+            tracing::error!(zone, %error, "a stored zone no longer reads; it is not in force");
         }
         for z in &loaded {
             if self.config.region.zones.iter().any(|m| m.id == z.id) {

@@ -3,7 +3,10 @@
 //! feature becomes one zone; when a feature has more than one, their ids get
 //! a `-N` suffix. Positions are [lon, lat] as in the published sample.
 //! Polygon holes, bands and problem lists follow the shared checks in
-//! [`validate`]: every fault of a feature is reported, not just the first.
+//! [`validate`]: every fault of a feature is reported, not just the first;
+//! limits beyond 100 km and circle radii beyond 1,000 km (after the unit)
+//! are refused there. Reason codes are read into words, `OTHER` as its
+//! `otherReasonInfo`.
 
 use chrono::{DateTime, FixedOffset, NaiveTime, Utc, Weekday};
 use serde_json::Value;
@@ -57,18 +60,7 @@ fn zones_of_feature(f: &Value) -> Result<Vec<Zone>, Vec<String>> {
             None
         }
     };
-    let mut reason: Vec<String> = f["reason"]
-        .as_array()
-        .map(|r| {
-            r.iter()
-                .filter_map(Value::as_str)
-                .map(str::to_owned)
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(m) = f["message"].as_str() {
-        reason.push(m.to_owned());
-    }
+    let reason = reason_text(f);
     let geometries: Vec<(Band, ZoneShape)> = match f["geometry"].as_array() {
         Some(g) if !g.is_empty() => g
             .iter()
@@ -115,7 +107,7 @@ fn zones_of_feature(f: &Value) -> Result<Vec<Zone>, Vec<String>> {
                     id.clone()
                 },
                 name: f["name"].as_str().unwrap_or(&id).to_owned(),
-                reason: reason.join("; "),
+                reason: reason.clone(),
                 kind,
                 shape: shape.clone(),
                 band: *band,
@@ -124,6 +116,56 @@ fn zones_of_feature(f: &Value) -> Result<Vec<Zone>, Vec<String>> {
         }
     }
     Ok(zones)
+}
+
+/// The reason a person reads: each `reason` code in words, `OTHER` as the
+/// `otherReasonInfo` text that explains it (that text is kept even without
+/// the code), then the `message`; "; " between them. Codes skyshare does
+/// not know are kept as written.
+fn reason_text(f: &Value) -> String {
+    let info = f["otherReasonInfo"]
+        .as_str()
+        .map(str::trim)
+        .filter(|i| !i.is_empty());
+    let mut parts: Vec<String> = Vec::new();
+    let mut info_used = false;
+    for code in f["reason"].as_array().into_iter().flatten() {
+        let Some(code) = code.as_str().map(str::trim).filter(|c| !c.is_empty()) else {
+            continue;
+        };
+        let words = match code {
+            "AIR_TRAFFIC" => "air traffic",
+            "SENSITIVE" => "sensitive site",
+            "PRIVACY" => "privacy",
+            "POPULATION" => "population",
+            "NATURE" => "nature",
+            "NOISE" => "noise",
+            "FOREIGN_TERRITORY" => "foreign territory",
+            "EMERGENCY" => "emergency",
+            "OTHER" => match info {
+                Some(info) => {
+                    info_used = true;
+                    info
+                }
+                None => "other",
+            },
+            other => other,
+        };
+        if !parts.iter().any(|p| p == words) {
+            parts.push(words.to_owned());
+        }
+    }
+    if let Some(info) = info.filter(|_| !info_used) {
+        parts.push(info.to_owned());
+    }
+    if let Some(m) = f["message"]
+        .as_str()
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        parts.push(m.to_owned());
+    }
+    parts.join("; ")
 }
 
 fn limit(g: &Value, key: &str, scale: f64) -> Result<f64, String> {
@@ -210,11 +252,18 @@ fn geometry(g: &Value) -> Result<(Band, ZoneShape), Vec<String>> {
                     show(&h["radius"])
                 ));
             }
-            match (center, radius, scale) {
-                (Some(center), Some(r), Some(scale)) => Some(ZoneShape::Circle {
-                    center,
-                    radius_m: r * scale,
-                }),
+            let unit = if scale == Some(FOOT_M) { "FT" } else { "M" };
+            let radius_m = match (radius, scale) {
+                (Some(r), Some(scale)) => validate::radius_in_bound(
+                    r * scale,
+                    &format!("radius {} {unit}", validate::num(r)),
+                )
+                .map_err(|e| problems.push(e))
+                .ok(),
+                _ => None,
+            };
+            match (center, radius_m) {
+                (Some(center), Some(radius_m)) => Some(ZoneShape::Circle { center, radius_m }),
                 _ => None,
             }
         }

@@ -1,10 +1,12 @@
 //! GeoJSON (RFC 7946) zones: a FeatureCollection, or a bare Feature for a
 //! one-zone file. One Feature per zone, a Polygon (holes allowed, strictly
-//! inside the exterior) or a Point with `radius_m` for a circle. Properties:
-//! `id` (required here or as the Feature's own `id`), `name`, `reason`, `kind` (prohibited,
+//! inside the exterior) or a Point with `radius_m` for a circle (at most
+//! 1,000 km: [`validate::MAX_RADIUS_M`]). Properties: `id` (required here
+//! or as the Feature's own `id`), `name`, `reason`, `kind` (prohibited,
 //! authorisation_required, conditional, advisory, operating_area; any case),
 //! `floor_m` (default 0), `ceiling_m` (default unlimited; not equal to the
-//! floor), `reference` (AGL default, AMSL, WGS84; any case), `start`/`end`
+//! floor; both within 100 km of the datum: [`validate::MAX_ALTITUDE_M`]),
+//! `reference` (AGL default, AMSL, WGS84; any case), `start`/`end`
 //! (RFC 3339), `schedule` (one `{days, start, end, utc_offset_minutes?}` or
 //! a non-empty array of them, each with at least one day; local time
 //! unless an offset is given; omit it for a zone that always applies). The
@@ -360,7 +362,12 @@ fn shape(geometry: &Value, props: &Value) -> Result<ZoneShape, Vec<String>> {
                 .map_err(|e| problems.push(format!("empty or bad Point: {e}")))
                 .ok();
             let radius = match optional_number(props, "radius_m") {
-                Ok(Some(r)) if r.is_finite() && r > 0.0 => Some(r),
+                Ok(Some(r)) if r.is_finite() && r > 0.0 => validate::radius_in_bound(
+                    r,
+                    &format!("properties.radius_m {} m", validate::num(r)),
+                )
+                .map_err(|e| problems.push(e))
+                .ok(),
                 Ok(r) => {
                     problems.push(format!(
                         "a circular zone (Point geometry) needs a positive properties.radius_m, found {}",

@@ -3,7 +3,8 @@
 //! operating area, an exclusion fence a prohibited zone; fences have no
 //! altitude band or time, so they cover the whole column, permanently. A
 //! missing `inclusion` means inclusion, as MAVSDK reads it. Ids come from
-//! each fence's geometry (`fence_id`), names from its place in the file.
+//! each fence's geometry (`fence_id`), names from its place in the file. A
+//! circle's radius is at most 1,000 km ([`validate::MAX_RADIUS_M`]).
 
 use serde_json::Value;
 
@@ -131,12 +132,20 @@ pub fn import(root: &Value) -> Result<Vec<Zone>, ImportError> {
         let radius = c["circle"]["radius"]
             .as_f64()
             .filter(|r| r.is_finite() && *r > 0.0);
-        if radius.is_none() {
-            problems.push(format!(
-                "circle.radius must be a positive number of metres, found {}",
-                validate::show(&c["circle"]["radius"])
-            ));
-        }
+        let radius = match radius {
+            Some(r) => {
+                validate::radius_in_bound(r, &format!("circle.radius {} m", validate::num(r)))
+                    .map_err(|e| problems.push(e))
+                    .ok()
+            }
+            None => {
+                problems.push(format!(
+                    "circle.radius must be a positive number of metres, found {}",
+                    validate::show(&c["circle"]["radius"])
+                ));
+                None
+            }
+        };
         let r = match (center, radius) {
             (Some(center), Some(radius_m)) if problems.is_empty() => Ok(zone(
                 format!("circle-{i}"),

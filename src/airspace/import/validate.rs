@@ -120,9 +120,58 @@ pub fn positions(
     }
 }
 
+/// The largest circle radius accepted, metres (1,000 km). A drone zone
+/// that size is already a country; beyond it a radius is a slip (a unit or
+/// an exponent), and one of 1e300 m would close every route in the world.
+/// Larger areas are drawn as polygons.
+pub const MAX_RADIUS_M: f64 = 1_000_000.0;
+
+/// The largest floor or ceiling accepted, metres from any datum (100 km,
+/// the edge of space). Drone airspace ends far below; a value beyond is a
+/// slip, except an unlimited ceiling (one left out), which is allowed.
+pub const MAX_ALTITUDE_M: f64 = 100_000.0;
+
+/// A positive radius in metres, refused above [`MAX_RADIUS_M`]. `written`
+/// names the field and its value as the source wrote them, e.g.
+/// "properties.radius_m 1e300" or "radius 4000000 FT".
+pub fn radius_in_bound(radius_m: f64, written: &str) -> Result<f64, String> {
+    if radius_m <= MAX_RADIUS_M {
+        Ok(radius_m)
+    } else {
+        Err(format!(
+            "{written} is more than the {} km a zone's circle may have (a slip of unit or exponent?); draw a larger area as a polygon",
+            num(MAX_RADIUS_M / 1000.0)
+        ))
+    }
+}
+
 /// A band from a floor and a ceiling in metres. A band whose floor equals
-/// its ceiling has no thickness and holds nothing, so it is refused.
+/// its ceiling has no thickness and holds nothing, so it is refused; so is
+/// a floor or a finite ceiling more than [`MAX_ALTITUDE_M`] from the datum.
 pub fn band(floor_m: f64, ceiling_m: f64, reference: AltitudeReference) -> Result<Band, String> {
+    let beyond = |what: &str, v: f64| {
+        format!(
+            "band: {what} {} m is more than {} km from the datum ({}): no airspace zone reaches there; check the unit{}",
+            num(v),
+            num(MAX_ALTITUDE_M / 1000.0),
+            reference.as_str(),
+            if what == "ceiling" {
+                ", or, in GeoJSON, leave ceiling_m out for a zone with no upper limit"
+            } else {
+                ""
+            }
+        )
+    };
+    let mut problems = Vec::new();
+    if floor_m.abs() > MAX_ALTITUDE_M {
+        problems.push(beyond("floor", floor_m));
+    }
+    if ceiling_m.is_finite() && ceiling_m.abs() > MAX_ALTITUDE_M {
+        problems.push(beyond("ceiling", ceiling_m));
+    }
+    if !problems.is_empty() {
+        return Err(problems.join("; "));
+    }
     if floor_m == ceiling_m {
         return Err(format!(
             "band: floor equals ceiling ({} m): a band must have thickness",
