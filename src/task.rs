@@ -158,11 +158,16 @@ impl TaskRequest {
             }
         };
         if self.geometry.kind != expected {
+            let kind = self.kind.replace('_', " ");
+            let article = if kind.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                "an"
+            } else {
+                "a"
+            };
             return bad(
                 "geometry.type",
                 format!(
-                    "a {} needs a GeoJSON {expected}, got `{}`",
-                    self.kind.replace('_', " "),
+                    "{article} {kind} needs a GeoJSON {expected}, got `{}`",
                     self.geometry.kind
                 ),
             );
