@@ -29,7 +29,7 @@ async fn serve(
     let store = Store::connect(&url).await.unwrap();
     store.upsert_department("parks", "Parks").await.unwrap();
     let mut tokens = Vec::new();
-    for id in ["parks-a", "parks-b"] {
+    for id in ["parks-a", "parks-b", "parks-c"] {
         store
             .upsert_user(&UserRow {
                 id: id.into(),
@@ -104,6 +104,29 @@ async fn scenario(database_url: Option<String>) {
         .await
         .unwrap();
     assert_eq!(big.status(), 413);
+    // Every error in the API's one JSON shape: the body limit's, an
+    // unknown path's, a method an endpoint does not take.
+    let body: serde_json::Value = big.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "too_large", "{body}");
+    let unknown = http
+        .get(format!("{base}/api/v1/no-such-thing"))
+        .bearer_auth(&tokens[2])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), 404);
+    let body: serde_json::Value = unknown.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "not_found", "{body}");
+    let put = http
+        .put(format!("{base}/api/v1/zones"))
+        .bearer_auth(&tokens[2])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), 405);
+    assert!(put.headers().contains_key("allow"), "{:?}", put.headers());
+    let body: serde_json::Value = put.json().await.unwrap();
+    assert_eq!(body["error"]["code"], "method_not_allowed", "{body}");
 
     let preflight = http
         .request(reqwest::Method::OPTIONS, format!("{base}/api/v1/tasks"))

@@ -109,3 +109,53 @@ pub fn parse_body<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
         )
     })
 }
+
+/// Gives every error the API's one shape: responses of 400 and above that
+/// are not JSON already (axum's own 404 and 405, the body limit's 413, the
+/// timeout's 408) get `{"error": {...}}` with the status's code and words,
+/// their other headers (`allow` on a 405) kept.
+pub async fn one_error_shape(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("json"));
+    if status.as_u16() < 400 || is_json {
+        return response;
+    }
+    let (code, message) = match status {
+        StatusCode::NOT_FOUND => (
+            "not_found",
+            "no such endpoint; see /api/v1/openapi.json".to_string(),
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => (
+            "method_not_allowed",
+            "this endpoint does not take that method; `allow` lists those it takes".to_string(),
+        ),
+        StatusCode::PAYLOAD_TOO_LARGE => (
+            "too_large",
+            "the body is larger than this endpoint takes".to_string(),
+        ),
+        StatusCode::REQUEST_TIMEOUT => (
+            "timeout",
+            "the request took too long and was stopped".to_string(),
+        ),
+        other => (
+            "error",
+            other.canonical_reason().unwrap_or("error").to_lowercase(),
+        ),
+    };
+    let (mut parts, _) = response.into_parts();
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    let mut shaped = ApiError::new(status, code, message, None).into_response();
+    for (name, value) in parts.headers.iter() {
+        shaped.headers_mut().insert(name.clone(), value.clone());
+    }
+    shaped
+}

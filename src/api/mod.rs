@@ -182,7 +182,20 @@ pub fn router_on(dispatcher: Arc<Dispatcher>, limits: Limits, live: Arc<LiveHub>
             "/api/v1/docs",
             get(|| async { axum::response::Html(openapi::DOCS_PAGE) }),
         )
+        // Any other path under the API is a JSON 404, not the console's.
+        .route(
+            "/api/v1/{*rest}",
+            axum::routing::any(|| async {
+                ApiError::new(
+                    axum::http::StatusCode::NOT_FOUND,
+                    "not_found",
+                    "no such endpoint; see /api/v1/openapi.json",
+                    Some("path"),
+                )
+            }),
+        )
         .layer(DefaultBodyLimit::max(limits.body_bytes))
+        .layer(axum::middleware::from_fn(error::one_error_shape))
         .layer(axum::middleware::from_fn_with_state(limiter, limits::limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
