@@ -129,6 +129,22 @@ async fn scenario(database_url: Option<String>) {
     let (status, answer) = api.post(&admin, "/api/v1/restrictions", &ended).await;
     assert_eq!(status, 422, "{answer}");
     assert!(answer.to_string().contains("ended"), "{answer}");
+    // A bad one is refused as `POST /zones` refuses it: every problem listed.
+    let bad = json!({"type": "FeatureCollection", "features": [{
+        "type": "Feature",
+        "properties": {"id": "TR-BAD", "kind": "prohibited", "end": "soon"},
+        "geometry": {"type": "Polygon", "coordinates": [square_around(target, 80.0)]}
+    }]})
+    .to_string();
+    let (status, answer) = api.post(&admin, "/api/v1/restrictions", &bad).await;
+    assert_eq!(status, 422, "{answer}");
+    let problems = answer["error"]["problems"].as_array().expect("a list");
+    assert!(
+        problems
+            .iter()
+            .any(|p| p["feature"].as_str().unwrap_or("").contains("TR-BAD")),
+        "{answer}"
+    );
 
     let (status, listed) = api.get(&urban, "/api/v1/restrictions").await;
     assert_eq!(status, 200);
@@ -184,7 +200,10 @@ async fn scenario(database_url: Option<String>) {
         )
         .await;
     assert_eq!(status, 422, "in force now: {now_refused}");
-    assert!(now_refused.to_string().contains("TR-BRIEF"), "{now_refused}");
+    assert!(
+        now_refused.to_string().contains("TR-BRIEF"),
+        "{now_refused}"
+    );
     let mut later: Value =
         serde_json::from_str(&point_task(second.x(), second.y(), "visible")).unwrap();
     later["window"] = json!({"start": (now + chrono::Duration::hours(2)).to_rfc3339()});

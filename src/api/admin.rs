@@ -49,7 +49,8 @@ async fn audited(
     outcome: Result<Response, ApiError>,
 ) -> Result<Response, ApiError> {
     let result = match &outcome {
-        Ok(_) => "ok".to_owned(),
+        Ok(r) if r.status().is_success() => "ok".to_owned(),
+        Ok(r) => format!("refused ({})", r.status().as_u16()),
         Err(e) => format!("refused ({})", e.status().as_u16()),
     };
     audit::record(dispatcher.store(), caller, action, target, detail, &result)
@@ -326,20 +327,11 @@ pub async fn create_restrictions(
                 Some("body"),
             )
         })?;
-        let (_, zones) = crate::airspace::import::import(text).map_err(|e| {
-            let message = e
-                .problems
-                .iter()
-                .map(|p| format!("{}: {}", p.feature, p.reason))
-                .collect::<Vec<_>>()
-                .join("; ");
-            ApiError::new(
-                StatusCode::UNPROCESSABLE_ENTITY,
-                "invalid_zone",
-                message,
-                Some("body"),
-            )
-        })?;
+        let zones = match crate::airspace::import::import(text) {
+            Ok((_, zones)) => zones,
+            // As `POST /zones` refuses a file: every problem listed.
+            Err(e) => return Ok(super::zones::invalid_zones(&e, "nothing put in force")),
+        };
         if zones.is_empty() {
             return Err(ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,

@@ -66,30 +66,7 @@ pub async fn import_zones(
         )),
         Ok(text) => match dispatcher.import_zones(text).await {
             Ok(ids) => Ok((StatusCode::CREATED, Json(json!({ "imported": ids }))).into_response()),
-            Err(ZoneImportError::Invalid(e)) => {
-                let problems: Vec<_> = e
-                    .problems
-                    .iter()
-                    .map(|p| json!({"feature": p.feature, "reason": p.reason}))
-                    .collect();
-                let message = format!(
-                    "nothing imported: {}",
-                    e.problems
-                        .iter()
-                        .map(|p| p.to_string())
-                        .collect::<Vec<_>>()
-                        .join("; ")
-                );
-                // The API's error shape, with the problems also as a list.
-                Ok((
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    Json(json!({"error": {
-                        "code": "invalid_zone", "message": message, "where": "body",
-                        "problems": problems
-                    }})),
-                )
-                    .into_response())
-            }
+            Err(ZoneImportError::Invalid(e)) => Ok(invalid_zones(&e, "nothing imported")),
             Err(ZoneImportError::Store(e)) => Err(ApiError::internal(e)),
         },
     };
@@ -145,4 +122,30 @@ pub async fn delete_zone(
     .await
     .map_err(ApiError::internal)?;
     outcome
+}
+
+/// A zone file refused: 422 in the API's error shape, with every problem
+/// also as a list (`feature`, `reason`), after `what` happened to the file.
+pub(super) fn invalid_zones(e: &crate::airspace::import::ImportError, what: &str) -> Response {
+    let problems: Vec<_> = e
+        .problems
+        .iter()
+        .map(|p| json!({"feature": p.feature, "reason": p.reason}))
+        .collect();
+    let message = format!(
+        "{what}: {}",
+        e.problems
+            .iter()
+            .map(|p| p.to_string())
+            .collect::<Vec<_>>()
+            .join("; ")
+    );
+    (
+        StatusCode::UNPROCESSABLE_ENTITY,
+        Json(json!({"error": {
+            "code": "invalid_zone", "message": message, "where": "body",
+            "problems": problems
+        }})),
+    )
+        .into_response()
 }
