@@ -290,6 +290,17 @@ impl AlertBook {
         keys.iter().filter_map(|k| self.close(k, now)).collect()
     }
 
+    /// Clears the open alerts of condition `key` on every drone.
+    pub fn clear_key_everywhere(&mut self, key: &str, now: DateTime<Utc>) -> Vec<Alert> {
+        let keys: Vec<(String, String)> = self
+            .open
+            .keys()
+            .filter(|(_, k)| k == key)
+            .cloned()
+            .collect();
+        keys.iter().filter_map(|k| self.close(k, now)).collect()
+    }
+
     /// Clears the open alert of `drone` for condition `key`, if any.
     pub fn clear(&mut self, drone: &str, key: &str, now: DateTime<Utc>) -> Option<Alert> {
         self.close(&(drone.to_owned(), key.to_owned()), now)
@@ -344,7 +355,11 @@ mod tests {
         };
         book.raise("d1", conflict("R-1"), at(0));
         book.raise("d1", conflict("priority:d2"), at(1));
-        book.raise("d1", Condition::single(AlertKind::LinkLost, "link lost"), at(2));
+        book.raise(
+            "d1",
+            Condition::single(AlertKind::LinkLost, "link lost"),
+            at(2),
+        );
         book.raise("d2", conflict("R-1"), at(3));
         let cleared = book.clear_kind("d1", AlertKind::AirspaceConflict, at(4));
         assert_eq!(cleared.len(), 2, "{cleared:?}");
@@ -352,6 +367,18 @@ mod tests {
         // The link alert and the other drone's stay open.
         assert!(book.clear("d1", "link_lost", at(5)).is_some());
         assert!(book.clear("d2", "airspace_conflict:R-1", at(5)).is_some());
+        // A give-way key, raised on two drones, ends on both at once.
+        book.raise("d3", conflict("priority:d9"), at(6));
+        book.raise("d4", conflict("priority:d9"), at(6));
+        book.raise("d4", conflict("priority:d8"), at(6));
+        assert_eq!(
+            book.clear_key_everywhere("airspace_conflict:priority:d9", at(7))
+                .len(),
+            2
+        );
+        assert!(book
+            .clear("d4", "airspace_conflict:priority:d8", at(8))
+            .is_some());
     }
 
     fn in_zone(zone: &str) -> Condition {

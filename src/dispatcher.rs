@@ -419,15 +419,16 @@ impl Dispatcher {
             .and_then(|w| w.start)
             .map_or(now, |s| s.max(now));
         for (index, at) in request.positions().into_iter().enumerate() {
-            airspace::check_point_in(&zones, self.region(), at, request.alt_m, when)
-                .map_err(|r| SubmitError::Refused {
+            airspace::check_point_in(&zones, self.region(), at, request.alt_m, when).map_err(
+                |r| SubmitError::Refused {
                     field: "geometry",
                     message: if index == 0 {
                         r.to_string()
                     } else {
                         format!("position {index}: {r}")
                     },
-                })?;
+                },
+            )?;
         }
         // Even a full battery from the nearest dock must be enough.
         let nearest = self.nearest_dock(request.anchor());
@@ -1040,10 +1041,12 @@ impl Dispatcher {
                     live.flying = false;
                     done
                 };
-                // What the flight's airspace asked of its pilot ends with it.
+                // What the flight's airspace asked of its pilot ends with
+                // it, and so does what it asked of others.
                 self.alerts
                     .clear_kind(drone, AlertKind::AirspaceConflict, Utc::now())
                     .await;
+                self.end_give_way(drone).await;
                 if let Some(id) = flight.as_ref().map(|f| &f.id).filter(|id| !id.is_empty()) {
                     self.store
                         .end_flight(id, crate::store::FLIGHT_LANDED, now)
@@ -1676,7 +1679,7 @@ impl Dispatcher {
             .collect();
         let mut affected: Vec<(String, Vec<usize>)> = Vec::new();
         for zone in &zones {
-            for (drone, legs) in conformance::affected_by(zone, index.frame(), &intents, now_utc) {
+            for (drone, legs) in conformance::affected_by(zone, index.frame(), &intents) {
                 tracing::warn!(
                     drone,
                     restriction = zone.id,
@@ -1723,9 +1726,7 @@ impl Dispatcher {
             live.recalled_for = Some(cause.clone());
             (
                 live.flight.as_ref().map(|f| f.id.clone()),
-                live.telemetry
-                    .as_ref()
-                    .map(|t| (t.lon_deg, t.lat_deg, t.alt_rel_m)),
+                live.telemetry.as_ref().map(|t| (t.lon_deg, t.lat_deg)),
                 live.planned_route
                     .as_ref()
                     .and_then(|(_, route)| route.first().copied()),
@@ -2049,7 +2050,7 @@ impl Dispatcher {
             .filter(|(drone, _)| **drone != launch.drone)
             .map(|(_, intent)| intent.clone())
             .collect();
-        match deconflict::decide(
+        let preempted = match deconflict::decide(
             &intent,
             &others,
             EqualPriority::MayNotConflict,
@@ -2060,19 +2061,7 @@ impl Dispatcher {
                 if !preempts.is_empty() {
                     tracing::warn!(drone = launch.drone, ?preempts, "sortie takes priority over flights that now share its airspace; their pilots must give way");
                 }
-                // F3548: the lower-priority operations are told, here their
-                // pilots, each by an alert on their own drone.
-                for other in &preempts {
-                    let condition = crate::alerts::Condition {
-                        kind: AlertKind::AirspaceConflict,
-                        key: format!("airspace_conflict:priority:{}", launch.drone),
-                        message: format!(
-                            "drone {}'s flight of higher priority now shares this flight's airspace: give way (hold, divert or land)",
-                            launch.drone
-                        ),
-                    };
-                    self.alerts.raise(other, condition, Utc::now()).await;
-                }
+                preempts
             }
             deconflict::Decision::Retimed { delay, .. } => {
                 let blocking = others
@@ -2125,7 +2114,7 @@ impl Dispatcher {
                 }
                 return Ok(());
             }
-        }
+        };
         let needed = sortie.flight.battery_needed_pct(&self.config.airframe);
         if needed > candidate.battery_pct {
             tracing::warn!(
@@ -2171,6 +2160,20 @@ impl Dispatcher {
             .lock()
             .expect("intents")
             .insert(launch.drone.clone(), intent);
+        // F3548: the lower-priority operations are told, here their pilots,
+        // each by an alert on their own drone, once this flight is sure to
+        // go; it clears when this flight ends (`Landed`, `abort_flight`).
+        for other in &preempted {
+            let condition = crate::alerts::Condition {
+                kind: AlertKind::AirspaceConflict,
+                key: give_way_key(&launch.drone),
+                message: format!(
+                    "drone {}'s flight of higher priority now shares this flight's airspace: give way (hold, divert or land)",
+                    launch.drone
+                ),
+            };
+            self.alerts.raise(other, condition, Utc::now()).await;
+        }
         let now = now_ms();
         for id in &task_ids {
             if let Some(created) = first_time.get(id) {
@@ -2205,32 +2208,63 @@ impl Dispatcher {
     }
 }
 
-/// Whether the straight way from `position` (lon, lat, m above home) to
-/// `home` (lon, lat) enters `zone` from outside it: the autopilot's return
-/// climbs to no more than it flies at, so the leg is checked at that
-/// height, with the route check's default buffer and margin.
+impl Dispatcher {
+    /// `drone`'s flight is over: no pilot need give way to it any more.
+    async fn end_give_way(&self, drone: &str) {
+        self.alerts
+            .clear_key_everywhere(&give_way_key(drone), Utc::now())
+            .await;
+    }
+}
+
+/// The alert key that asks a pilot to give way to `drone`'s flight.
+fn give_way_key(drone: &str) -> String {
+    format!("airspace_conflict:priority:{drone}")
+}
+
+/// Whether the straight way from `position` (lon, lat) to `home` (lon,
+/// lat) enters `zone`'s footprint from outside it. Judged on the footprint
+/// alone, at every height and time: the autopilot's return climbs to its
+/// own return height first (which the dispatcher does not know), and a
+/// restriction starting in a minute is in force by the time a return
+/// flight gets there. Over-cautious holds only ask the pilot; an
+/// over-confident return flies into the zone.
 fn way_home_crosses(
     zone: &Zone,
     frame: airspace::AirspaceFrame,
-    position: (f64, f64, f64),
+    position: (f64, f64),
     home: (f64, f64),
 ) -> bool {
-    let index = ZoneIndex::build(vec![zone.clone()], frame);
+    let footprint = Zone {
+        band: airspace::Band::surface_up(),
+        time: airspace::Applicability::permanent(),
+        ..zone.clone()
+    };
+    let index = ZoneIndex::build(vec![footprint], frame);
     let now = Utc::now();
-    let (lon, lat, alt) = position;
-    let at = |lon: f64, lat: f64| airspace::Waypoint {
+    let at = |(lon, lat): (f64, f64)| airspace::Waypoint {
         lon,
         lat,
-        alt_agl_m: alt,
+        alt_agl_m: 0.0,
         time: now,
     };
-    let options = airspace::CheckOptions::default();
-    let here = [at(lon, lat), at(lon, lat)];
-    if !index.check_route(&here, &options).is_empty() {
+    let inside = airspace::CheckOptions {
+        lateral_buffer_m: 0.0,
+        vertical_margin_m: 0.0,
+        authorisations: Vec::new(),
+    };
+    if !index
+        .check_route(&[at(position), at(position)], &inside)
+        .is_empty()
+    {
+        // Inside already: home is the way out it knows.
         return false;
     }
     !index
-        .check_route(&[at(lon, lat), at(home.0, home.1)], &options)
+        .check_route(
+            &[at(position), at(home)],
+            &airspace::CheckOptions::default(),
+        )
         .is_empty()
 }
 
@@ -2460,29 +2494,33 @@ mod tests {
         assert!(way_home_crosses(
             &restriction(),
             frame,
-            (114.406, 30.501, 60.0),
+            (114.406, 30.501),
             home
         ));
         // North of it: the way home passes clear.
         assert!(!way_home_crosses(
             &restriction(),
             frame,
-            (114.406, 30.510, 60.0),
-            home
-        ));
-        // Above its ceiling: clear too.
-        assert!(!way_home_crosses(
-            &restriction(),
-            frame,
-            (114.406, 30.501, 200.0),
+            (114.406, 30.510),
             home
         ));
         // Inside it: the way home is the way out.
         assert!(!way_home_crosses(
             &restriction(),
             frame,
-            (114.403, 30.501, 60.0),
+            (114.403, 30.501),
             home
         ));
+        // A restriction that starts later, or ends below the height flown,
+        // still stands in the way: the return gets there later, after
+        // climbing to a height the dispatcher does not know.
+        let mut later = restriction();
+        later.band = Band::new(0.0, 30.0, AltitudeReference::Agl).unwrap();
+        let now = Utc::now();
+        later.time = Applicability::between(
+            now + chrono::Duration::minutes(2),
+            now + chrono::Duration::hours(1),
+        );
+        assert!(way_home_crosses(&later, frame, (114.406, 30.501), home));
     }
 }

@@ -151,9 +151,7 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ZonesCommand::List { db } => {
-            let store = Store::connect(&db)
-                .await
-                .with_context(|| format!("opening {db}"))?;
+            let store = existing_store(&db).await?;
             let stored = store.zones().await?;
             println!("{db}: {} stored zone(s)", stored.len());
             for z in &stored {
@@ -170,9 +168,7 @@ pub async fn run(command: ZonesCommand) -> anyhow::Result<()> {
             Ok(())
         }
         ZonesCommand::Delete { id, db } => {
-            let store = Store::connect(&db)
-                .await
-                .with_context(|| format!("opening {db}"))?;
+            let store = existing_store(&db).await?;
             if !store.delete_zone(&id).await? {
                 bail!("no stored zone has id `{id}` in {db} (`skyshare zones list` shows them)");
             }
@@ -333,6 +329,19 @@ struct Stored {
     restrictions: Vec<Zone>,
 }
 
+/// The store at `db`, which must exist already: listing or deleting
+/// zones never creates a database (a mistyped path would look empty).
+async fn existing_store(db: &str) -> anyhow::Result<Store> {
+    if let Some(file) = sqlite_file(db) {
+        if !file.exists() {
+            bail!("no database at {} (--db {db})", file.display());
+        }
+    }
+    Store::connect(db)
+        .await
+        .with_context(|| format!("opening {db}"))
+}
+
 /// Where a `sqlite:` URL keeps its database: `None` for another database
 /// or one in memory.
 fn sqlite_file(url: &str) -> Option<PathBuf> {
@@ -404,17 +413,27 @@ fn print_zone(z: &crate::airspace::Zone) {
     );
 }
 
-/// The middle of the route's box, in longitude and latitude.
+/// The middle of the route's box, in longitude and latitude, with
+/// longitudes taken the short way from the first point's (a route across
+/// the 180th meridian has its middle there, not at Greenwich).
 fn middle(points: &[(f64, f64, f64)]) -> (f64, f64) {
+    let lon0 = points.first().map_or(0.0, |p| p.0);
+    let east_of_first = |lon: f64| {
+        let d = lon - lon0;
+        d - 360.0 * ((d + 180.0) / 360.0).floor()
+    };
     let (mut lo, mut hi) = (
         (f64::INFINITY, f64::INFINITY),
         (f64::NEG_INFINITY, f64::NEG_INFINITY),
     );
     for &(lon, lat, _) in points {
-        lo = (lo.0.min(lon), lo.1.min(lat));
-        hi = (hi.0.max(lon), hi.1.max(lat));
+        let x = east_of_first(lon);
+        lo = (lo.0.min(x), lo.1.min(lat));
+        hi = (hi.0.max(x), hi.1.max(lat));
     }
-    ((lo.0 + hi.0) / 2.0, (lo.1 + hi.1) / 2.0)
+    let lon = lon0 + (lo.0 + hi.0) / 2.0;
+    let lon = lon - 360.0 * ((lon + 180.0) / 360.0).floor();
+    (lon, (lo.1 + hi.1) / 2.0)
 }
 
 fn finite_number(s: &str) -> Result<f64, String> {
@@ -555,5 +574,14 @@ mod tests {
         ] {
             assert_eq!(sqlite_file(url), file.map(PathBuf::from), "{url}");
         }
+    }
+
+    #[test]
+    fn a_route_across_the_180th_meridian_has_its_middle_there() {
+        let (lon, lat) = middle(&[(179.99, 10.0, 60.0), (-179.99, 10.2, 60.0)]);
+        assert!((lon.abs() - 180.0).abs() < 1e-9, "{lon}");
+        assert!((lat - 10.1).abs() < 1e-9, "{lat}");
+        let (lon, _) = middle(&[(114.39, 30.5, 60.0), (114.41, 30.5, 60.0)]);
+        assert!((lon - 114.40).abs() < 1e-9, "{lon}");
     }
 }

@@ -187,7 +187,7 @@ fn entering_or_nearing_an_active_zone_raises_an_alert() {
 fn a_new_temporary_restriction_lists_the_flights_and_legs_it_affects() {
     let flights = [flight("crosses", 150.0), flight("clear", -500.0)];
     let tfr = zone("TFR", 400.0, 600.0, Applicability::between(t(0), t(60)));
-    let affected = affected_by(&tfr, &AirspaceFrame::planar(), &flights, t(0));
+    let affected = affected_by(&tfr, &AirspaceFrame::planar(), &flights);
     assert_eq!(affected, vec![("crosses".to_string(), vec![1])]);
     let tomorrow = zone(
         "TFR2",
@@ -195,31 +195,5 @@ fn a_new_temporary_restriction_lists_the_flights_and_legs_it_affects() {
         600.0,
         Applicability::between(t(24 * 60), t(25 * 60)),
     );
-    assert!(affected_by(&tomorrow, &AirspaceFrame::planar(), &flights, t(0)).is_empty());
-}
-
-#[test]
-fn a_restriction_over_a_leg_already_flown_affects_no_one() {
-    // Leg 1 (minutes 0-10) crosses the restriction, leg 2 (10-20) not.
-    let wps =
-        [(0.0, 150.0, 0), (1000.0, 150.0, 10), (1000.0, 1000.0, 20)].map(|(x, y, m)| Waypoint {
-            lon: x,
-            lat: y,
-            alt_agl_m: 60.0,
-            time: t(m),
-        });
-    let flights = [Intent {
-        id: "f".into(),
-        priority: 1,
-        volumes: route_volumes(&wps, &AirspaceFrame::planar(), &VolumeMargins::default()),
-    }];
-    let tfr = zone("TFR", 400.0, 600.0, Applicability::permanent());
-    let frame = AirspaceFrame::planar();
-    // Mid leg 1: ahead of (or under) the drone, it is affected.
-    assert_eq!(
-        affected_by(&tfr, &frame, &flights, t(5)),
-        vec![("f".to_string(), vec![1])]
-    );
-    // On leg 2, the restriction is behind it.
-    assert!(affected_by(&tfr, &frame, &flights, t(12)).is_empty());
+    assert!(affected_by(&tomorrow, &AirspaceFrame::planar(), &flights).is_empty());
 }

@@ -128,13 +128,11 @@ pub fn assess(
 }
 
 /// The flights (intent ids, with their 1-based legs) whose volumes meet
-/// `zone` in space, altitude and time from `now` on: those a new
-/// restriction affects.
+/// `zone` in space, altitude and time: those a new restriction affects.
 pub fn affected_by(
     zone: &Zone,
     frame: &AirspaceFrame,
     intents: &[Intent],
-    now: DateTime<Utc>,
 ) -> Vec<(String, Vec<usize>)> {
     let shape = zone.shape.to_planar(&frame.local);
     let (floor, ceiling) = zone.band.agl(&frame.vertical);
@@ -145,14 +143,17 @@ pub fn affected_by(
                 .volumes
                 .iter()
                 .enumerate()
-                // Legs already flown are behind the drone: not affected.
+                // Every leg of the plan counts, flown or not: a leg's
+                // times are the plan's, and a drone late on its plan has
+                // not flown a leg whose planned end has passed. Over-
+                // listing recalls a flight for nothing; under-listing
+                // would let one fly into the restriction.
                 .filter(|(_, v)| {
-                    v.end >= now
-                        && v.alt_low_m <= ceiling
+                    v.alt_low_m <= ceiling
                         && v.alt_high_m >= floor
                         && zone
                             .time
-                            .first_active(v.start.max(now), v.end, frame.utc_offset)
+                            .first_active(v.start, v.end, frame.utc_offset)
                             .is_some()
                         && !leg_intervals(v.a, v.b, &shape, v.radius_m).is_empty()
                 })

@@ -174,7 +174,8 @@ impl fmt::Display for LegConflict {
         let b = self.until.with_timezone(&self.local);
         write!(f, " at {:.0} m AGL", self.alt_agl_m)?;
         let (floor, ceiling) = self.band_agl_m;
-        if self.alt_agl_m < floor || self.alt_agl_m > ceiling {
+        let entering = matches!(self.kind, ConflictKind::Enters { .. });
+        if entering && (self.alt_agl_m < floor || self.alt_agl_m > ceiling) {
             let band = if ceiling.is_finite() {
                 format!("{:.0}-{ceiling:.0} m AGL", floor.max(0.0))
             } else {

@@ -59,6 +59,12 @@ impl AlertDesk {
         self.record(changed).await;
     }
 
+    pub async fn clear_key_everywhere(&self, key: &str, at: DateTime<Utc>) {
+        let mut book = self.book.lock().await;
+        let changed = book.clear_key_everywhere(key, at);
+        self.record(changed).await;
+    }
+
     pub async fn clear(&self, drone: &str, key: &str, at: DateTime<Utc>) {
         let mut book = self.book.lock().await;
         let changed = book.clear(drone, key, at);

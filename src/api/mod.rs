@@ -195,12 +195,13 @@ pub fn router_on(dispatcher: Arc<Dispatcher>, limits: Limits, live: Arc<LiveHub>
             }),
         )
         .layer(DefaultBodyLimit::max(limits.body_bytes))
-        .layer(axum::middleware::from_fn(error::one_error_shape))
         .layer(axum::middleware::from_fn_with_state(limiter, limits::limit))
         .layer(tower_http::timeout::TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,
             limits.timeout,
         ))
+        // Outside the body limit and the timeout, so their answers too.
+        .layer(axum::middleware::from_fn(error::one_error_shape))
         .layer(axum::middleware::from_fn_with_state(
             counters.clone(),
             metrics::count,

@@ -339,6 +339,7 @@ impl Dispatcher {
         if let Some(id) = flight.map(|f| f.id).filter(|id| !id.is_empty()) {
             self.store.end_flight(&id, FLIGHT_ABORTED, now_ms()).await?;
         }
+        self.end_give_way(drone).await;
         Ok(())
     }
 
