@@ -8,6 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use crate::airspace::detour::DetourRequest;
+use crate::airspace::geom::wrap_degrees;
 use crate::airspace::import::{self, geojson, validate};
 use crate::airspace::route_check::timed_route;
 use crate::airspace::{
@@ -418,10 +419,7 @@ fn print_zone(z: &crate::airspace::Zone) {
 /// the 180th meridian has its middle there, not at Greenwich).
 fn middle(points: &[(f64, f64, f64)]) -> (f64, f64) {
     let lon0 = points.first().map_or(0.0, |p| p.0);
-    let east_of_first = |lon: f64| {
-        let d = lon - lon0;
-        d - 360.0 * ((d + 180.0) / 360.0).floor()
-    };
+    let east_of_first = |lon: f64| wrap_degrees(lon - lon0);
     let (mut lo, mut hi) = (
         (f64::INFINITY, f64::INFINITY),
         (f64::NEG_INFINITY, f64::NEG_INFINITY),
@@ -431,9 +429,10 @@ fn middle(points: &[(f64, f64, f64)]) -> (f64, f64) {
         lo = (lo.0.min(x), lo.1.min(lat));
         hi = (hi.0.max(x), hi.1.max(lat));
     }
-    let lon = lon0 + (lo.0 + hi.0) / 2.0;
-    let lon = lon - 360.0 * ((lon + 180.0) / 360.0).floor();
-    (lon, (lo.1 + hi.1) / 2.0)
+    (
+        wrap_degrees(lon0 + (lo.0 + hi.0) / 2.0),
+        (lo.1 + hi.1) / 2.0,
+    )
 }
 
 fn finite_number(s: &str) -> Result<f64, String> {

@@ -1033,7 +1033,7 @@ impl LocalFrame {
 }
 
 /// An angle in degrees, brought into `[-180, 180)`.
-fn wrap_degrees(d: f64) -> f64 {
+pub fn wrap_degrees(d: f64) -> f64 {
     if (-180.0..180.0).contains(&d) {
         d
     } else {

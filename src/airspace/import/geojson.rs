@@ -65,7 +65,7 @@ pub fn import(root: &Value) -> Result<Vec<Zone>, ImportError> {
                 );
             }
             let mut props = f["properties"].clone();
-            let own_id = feature_id(f);
+            let own_id = id_text(&f["id"]);
             if let Some(id) = &own_id {
                 if props["id"].is_null() && (props.is_object() || props.is_null()) {
                     props["id"] = Value::from(id.clone());
@@ -74,23 +74,17 @@ pub fn import(root: &Value) -> Result<Vec<Zone>, ImportError> {
             if props["role"] == "boundary" {
                 props["kind"] = Value::from("operating_area");
             }
-            let id = match &props["id"] {
-                Value::String(s) => Some(s.clone()),
-                Value::Number(n) => Some(n.to_string()),
-                _ => None,
-            }
-            .or(own_id)
-            .unwrap_or_default();
+            let id = id_text(&props["id"]).or(own_id).unwrap_or_default();
             (place(i, &id), zone_from_feature(&props, &f["geometry"]))
         })
         .collect();
     super::collect(results)
 }
 
-/// The Feature's own identifier (RFC 7946 section 3.2: a string or a
-/// number), read where its properties carry no `id`.
-fn feature_id(feature: &Value) -> Option<String> {
-    match &feature["id"] {
+/// An identifier as written: a string or a number (RFC 7946 section 3.2
+/// allows both for a Feature's own `id`; `properties.id` is read alike).
+fn id_text(id: &Value) -> Option<String> {
+    match id {
         Value::String(s) => Some(s.clone()),
         Value::Number(n) => Some(n.to_string()),
         _ => None,
@@ -117,12 +111,7 @@ pub fn zone_from_feature(props: &Value, geometry: &Value) -> Result<Zone, Vec<St
         }
         return Err(problems);
     }
-    // A number is an id too (RFC 7946 allows one for the Feature's own).
-    let id = match &props["id"] {
-        Value::String(s) => s.clone(),
-        Value::Number(n) => n.to_string(),
-        _ => String::new(),
-    };
+    let id = id_text(&props["id"]).unwrap_or_default();
     if id.is_empty() {
         problems.push("a zone needs an id: the Feature's `id` or properties.id".to_string());
     }
